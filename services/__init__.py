@@ -1,0 +1,1 @@
+"""Use cases every entry point calls: the CLI, the web console, Prefect flows and the scheduler."""

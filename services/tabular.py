@@ -1,0 +1,79 @@
+"""Reading the spreadsheets offices actually keep: CSV (UTF-8 with or without BOM, or GB18030) and XLSX."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from services.errors import BadInput
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a phone typed into Excel comes back as 13812345678.0
+    return str(value).strip()
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield (spreadsheet row number, cells) for every non-empty row, header included (row 1)."""
+    if not path.exists():
+        raise BadInput(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in {".xlsx", ".xlsm"}:
+        yield from _read_xlsx(path)
+    elif suffix in {".csv", ".txt", ""}:
+        yield from _read_csv(path)
+    else:
+        raise BadInput(f"{path}: unsupported file type '{suffix}' (use .csv or .xlsx)")
+
+
+def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes nearly anything
+        raise BadInput(f"{path}: not UTF-8 or GB18030 text")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for cells in reader:
+        number = reader.line_num
+        stripped = [c.strip() for c in cells]
+        if any(stripped):
+            yield number, stripped
+
+
+def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a damaged file
+        raise BadInput(f"{path}: cannot read as XLSX ({error})") from None
+    try:
+        sheet = workbook.worksheets[0]
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(v) for v in row]
+            if any(cells):
+                yield number, cells
+    finally:
+        workbook.close()
+
+
+def map_header(cells: list[str], aliases: dict[str, str], required: tuple[str, ...]) -> dict[str, int]:
+    """Column name → index, accepting English or Chinese names; a missing column is bad input."""
+    index: dict[str, int] = {}
+    for position, name in enumerate(cells):
+        key = aliases.get(name.strip().lower()) or aliases.get(name.strip())
+        if key and key not in index:
+            index[key] = position
+    missing = [c for c in required if c not in index]
+    if missing:
+        raise BadInput(f"row 1: header lacks column(s) {', '.join(missing)}; got {', '.join(cells)}")
+    return index

@@ -1,0 +1,228 @@
+"""Launching a year: the top-down cascade of R5–R7, set-based and idempotent."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.errors import BadInput, NotFound
+from services.orgs import subtree_bounds
+from states.deadlines import step_dues
+from states.orgs import meeting_level_key
+from states.plan import PlanError, YearPlan, parse_plan, plan_from_stored, plan_to_dict
+from storage.db import Database, to_db_time
+from storage.tables.core import cycles, meetings, orgs, years
+
+
+@dataclass
+class LaunchResult:
+    year: int
+    created: int = 0
+    existing: int = 0
+    meetings_created: int = 0
+    meetings_existing: int = 0
+    organizations: int = 0
+    relaunch: bool = False
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "year": self.year,
+            "created": self.created,
+            "existing": self.existing,
+            "meetings_created": self.meetings_created,
+            "meetings_existing": self.meetings_existing,
+            "organizations": self.organizations,
+            "relaunch": self.relaunch,
+            "created_by_kind": self.by_kind,
+        }
+
+
+def load_plan_text(text: str, *, year: int | None = None) -> YearPlan:
+    """Parse and validate a plan file's text (no database); `BadInput` names every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise BadInput(f"plan: not valid TOML ({error})") from None
+    try:
+        plan = parse_plan(data)
+    except PlanError as error:
+        raise BadInput("plan: " + "; ".join(error.problems), problems=[f"plan: {p}" for p in error.problems]) from None
+    if year is not None and plan.year != year:
+        raise BadInput(f"plan: year = {plan.year} in the file, but {year} on the command line")
+    return plan
+
+
+def get_plan(db: Database, year: int) -> YearPlan:
+    with db.connect() as conn:
+        stored = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
+    if stored is None:
+        raise NotFound(f"year {year} has not been launched (shuzhi year start {year} --plan PLAN.toml)")
+    return plan_from_stored(stored)
+
+
+def _organizers(conn: sa.Connection) -> list[sa.Row[Any]]:
+    """Every organization that hears at least one assessed child: the meetings of the year."""
+    child = orgs.alias("child")
+    return list(
+        conn.execute(
+            sa.select(orgs.c.id, orgs.c.code, orgs.c.kind, orgs.c.parent_id, orgs.c.path)
+            .where(sa.exists().where(child.c.parent_id == orgs.c.id, child.c.kind != "prefecture"))
+        )
+    )
+
+
+def _meeting_dates(plan: YearPlan, organizers: Sequence[sa.Row[Any]], all_codes: set[str]) -> dict[int, date]:
+    problems = [
+        f"meetings.by_organizer.{code}: no organization with code '{code}'"
+        for code in plan.by_organizer
+        if code not in all_codes
+    ]
+    dates = {
+        o.id: plan.meeting_for(organizer_code=o.code, level_key=meeting_level_key(o.kind)) for o in organizers
+    }
+    by_id = {o.id: o for o in organizers}
+    for organizer in organizers:
+        parent = by_id.get(organizer.parent_id) if organizer.parent_id else None
+        if parent is not None and dates[organizer.id] < dates[parent.id]:
+            problems.append(
+                f"meetings: {organizer.code}'s meeting ({dates[organizer.id]}) is before the meeting at which "
+                f"{organizer.code} itself reports ({parent.code}, {dates[parent.id]}): the cascade runs top-down"
+            )
+    if problems:
+        raise BadInput("plan: " + "; ".join(problems), problems=[f"plan: {p}" for p in problems])
+    return dates
+
+
+def start_year(
+    db: Database,
+    *,
+    plan_text: str,
+    year: int,
+    now: datetime,
+    by: str = "admin",
+    progress: Callable[[int, int], None] | None = None,
+    subtrees: Sequence[str] | None = None,
+) -> LaunchResult:
+    """Create, top-down, an `upward` and an `own_level` cycle for every assessed organization.
+
+    One transaction. Relaunching creates only what is missing (new organizations, new organizers);
+    existing meetings and cycles are never touched (move a meeting with `meetings move`).
+    """
+    plan = load_plan_text(plan_text, year=year)
+    stamp = to_db_time(now)
+    with db.begin() as conn:
+        organizers = _organizers(conn)
+        all_codes = set(conn.execute(sa.select(orgs.c.code)).scalars())
+        if not all_codes:
+            raise BadInput("no organizations yet: import the tree first (shuzhi orgs import FILE)")
+        dates = _meeting_dates(plan, organizers, all_codes)
+        launched = conn.execute(sa.select(years.c.year).where(years.c.year == year)).scalar() is not None
+        if launched:
+            conn.execute(
+                years.update().where(years.c.year == year).values(
+                    plan=plan_to_dict(plan), plan_text=plan_text, relaunched_at=stamp
+                )
+            )
+        else:
+            conn.execute(
+                years.insert().values(
+                    year=year, plan=plan_to_dict(plan), plan_text=plan_text, launched_at=stamp, launched_by=by
+                )
+            )
+        existing_meetings = set(
+            conn.execute(sa.select(meetings.c.organizer_id).where(meetings.c.year == year)).scalars()
+        )
+        new_meetings = [
+            {"year": year, "organizer_id": oid, "held_on": held_on, **step_dues(held_on, plan.deadlines)}
+            for oid, held_on in dates.items()
+            if oid not in existing_meetings
+        ]
+        if new_meetings:
+            conn.execute(meetings.insert(), new_meetings)
+        before = _count_cycles(conn, year)
+        roots = list(subtrees) if subtrees else ["/"]
+        for done, root in enumerate(roots, start=1):
+            cascade_subtree(conn, year=year, plan=plan, root_path=root, stamp=stamp)
+            if progress:
+                progress(done, len(roots))
+        after = _count_cycles(conn, year)
+        by_kind = {
+            kind: count
+            for kind, count in conn.execute(
+                sa.select(cycles.c.kind, sa.func.count()).where(cycles.c.year == year).group_by(cycles.c.kind)
+            )
+        }
+        assessed = conn.execute(sa.select(sa.func.count()).select_from(orgs).where(orgs.c.kind != "prefecture")).scalar_one()
+    return LaunchResult(
+        year=year,
+        created=after - before,
+        existing=before,
+        meetings_created=len(new_meetings),
+        meetings_existing=len(existing_meetings),
+        organizations=assessed,
+        relaunch=launched,
+        by_kind=by_kind,
+    )
+
+
+def _count_cycles(conn: sa.Connection, year: int) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(cycles).where(cycles.c.year == year)).scalar_one()
+
+
+def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path: str, stamp: datetime) -> int:
+    """Two set-based statements: the missing `upward` cycles (dates from their organizer's meeting)
+    and the missing `own_level` cycles, for the organizations under `root_path`."""
+    low, high = subtree_bounds(root_path)
+    in_subtree = sa.and_(orgs.c.path >= low, orgs.c.path < high) if root_path != "/" else sa.true()
+    assessed = sa.and_(orgs.c.kind != "prefecture", in_subtree)
+
+    def missing(kind: str) -> sa.ColumnElement[bool]:
+        return ~sa.exists().where(cycles.c.year == year, cycles.c.org_id == orgs.c.id, cycles.c.kind == kind)
+
+    due_columns = ["submit_due", "review_due", "present_due", "evaluate_due", "feedback_due", "commitment_due"]
+    upward = sa.select(
+        sa.literal(year).label("year"),
+        orgs.c.id,
+        sa.literal("upward").label("kind"),
+        meetings.c.organizer_id,
+        meetings.c.id.label("meeting_id"),
+        meetings.c.held_on,
+        sa.literal("researching").label("state"),
+        meetings.c.submit_due.label("due"),
+        *[meetings.c[c] for c in due_columns],
+        sa.literal(stamp, sa.DateTime()).label("updated_at"),
+    ).select_from(
+        orgs.join(meetings, sa.and_(meetings.c.organizer_id == orgs.c.parent_id, meetings.c.year == year))
+    ).where(assessed, missing("upward"))
+    columns = ["year", "org_id", "kind", "organizer_id", "meeting_id", "meeting_on", "state", "due",
+               *due_columns, "updated_at"]
+    created = conn.execute(cycles.insert().from_select(columns, upward)).rowcount or 0
+
+    assert plan.own_level_deadline is not None
+    own_dues = step_dues(plan.own_level_deadline, plan.deadlines)
+    own = sa.select(
+        sa.literal(year).label("year"),
+        orgs.c.id,
+        sa.literal("own_level").label("kind"),
+        orgs.c.id.label("organizer_id"),
+        sa.literal(None, sa.Integer()).label("meeting_id"),
+        sa.literal(plan.own_level_deadline, sa.Date()).label("meeting_on"),
+        sa.literal("researching").label("state"),
+        sa.literal(own_dues["submit_due"], sa.Date()).label("due"),
+        *[sa.literal(own_dues[c], sa.Date()).label(c) for c in due_columns],
+        sa.literal(stamp, sa.DateTime()).label("updated_at"),
+    ).where(assessed, missing("own_level"))
+    created += conn.execute(cycles.insert().from_select(columns, own)).rowcount or 0
+    return created
+
+
+def list_years(db: Database) -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(years.c.year, years.c.launched_at, years.c.launched_by).order_by(years.c.year))
+        return [{"year": r.year, "launched_at": r.launched_at.isoformat(), "launched_by": r.launched_by} for r in rows]

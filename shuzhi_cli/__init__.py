@@ -1,0 +1,1 @@
+"""The `shuzhi` command line: parse, call a service, print (rich, Chinese) or emit JSON."""

@@ -1,0 +1,81 @@
+"""Entry point of `shuzhi`: global options, command groups, exit codes of cli.md."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from services.errors import ShuzhiError
+from services.settings import Settings
+from shuzhi_cli.context import CliState
+
+app = typer.Typer(
+    name="shuzhi",
+    help="述职评议考核 — party-building report, evaluation and assessment, year after year.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (env SHUZHI_DB; default sqlite:///shuzhi.db)")] = None,
+    now: Annotated[str | None, typer.Option("--now", help="the clock: 2014-12-05 or 2014-12-05T09:00, Asia/Shanghai (env SHUZHI_NOW)")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="machine-readable output: one JSON document on stdout")] = False,
+) -> None:
+    settings = Settings.from_env(db_url=db, now=now)
+    if settings.now:
+        from services.clock import parse_when
+
+        parse_when(settings.now)  # bad --now is bad usage, before anything runs
+    ctx.obj = CliState(settings=settings, json=json_output)
+
+
+def _register() -> None:
+    from shuzhi_cli import commands_core, demo_cmd, notify_cmd, results_cmd, review_cmd, web_cmd
+
+    for module in (commands_core, notify_cmd, review_cmd, results_cmd, web_cmd, demo_cmd):
+        module.register(app)
+
+
+_register()
+
+
+def run(args: list[str]) -> int:
+    """Run one command line; returns the exit code (tests call this in-process)."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="shuzhi", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.exceptions.UsageError as usage:
+        usage.show()
+        return 2
+    except click.exceptions.ClickException as error:
+        error.show()
+        return 2
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        return 1
+    except ShuzhiError as error:
+        if error.problems:
+            for problem in error.problems:
+                sys.stderr.write(problem + "\n")
+        else:
+            sys.stderr.write(f"error: {error.message}\n")
+        return error.exit_code
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    main()

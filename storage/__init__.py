@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 tables, the database handle, queries and Alembic migrations."""
