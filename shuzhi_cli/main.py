@@ -26,7 +26,7 @@ app = typer.Typer(
 def root(
     ctx: typer.Context,
     db: Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (env SHUZHI_DB; default sqlite:///shuzhi.db)")] = None,
-    now: Annotated[str | None, typer.Option("--now", help="the clock: 2014-12-05 or 2014-12-05T09:00, Asia/Shanghai (env SHUZHI_NOW)")] = None,
+    now: Annotated[str | None, typer.Option("--now", help="the clock: 2014-12-05 or 2014-12-05T09:00 (env SHUZHI_NOW)")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="machine-readable output: one JSON document on stdout")] = False,
 ) -> None:
     settings = Settings.from_env(db_url=db, now=now)

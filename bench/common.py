@@ -1,0 +1,67 @@
+"""What every benchmark module shares: the context it is handed and the row it reports.
+
+`bench/run.py` builds a national-scale database (one on SQLite, one on PostgreSQL where
+SHUZHI_BENCH_PG or SHUZHI_TEST_PG is set), launches a year on it, then calls `run(ctx)` of every
+`bench/bench_*.py` module and writes `bench/results.md`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class BenchContext:
+    work_dir: Path  # a scratch folder for files a benchmark writes
+    sqlite_url: str  # the national-scale SQLite database, year `year` launched
+    pg_url: str | None  # the same on PostgreSQL, or None when no server is configured
+    year: int = 2014
+    scale: float = 1.0  # 1.0 = national scale (~40,000 towns, ~600,000 villages); smaller for a quick run
+    today: str = "2014-12-10"  # a date inside the season, for lagging queries and sweeps
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def urls(self) -> list[tuple[str, str]]:
+        out = [("sqlite", self.sqlite_url)]
+        if self.pg_url:
+            out.append(("postgresql", self.pg_url))
+        return out
+
+
+@dataclass
+class BenchRow:
+    name: str  # what is measured, e.g. "cascade 640k cycles"
+    backend: str  # sqlite | postgresql | -
+    ours: float  # seconds (or per-op seconds) for our code
+    raw: float  # seconds for the raw baseline doing the same work
+    target: str  # e.g. "≥ 0.5× raw rate" or "≤ 2× raw time"
+    ok: bool  # whether the target is met
+    unit: str = "s"
+    extra: str = ""  # peak memory, counts, …
+
+    @property
+    def ratio(self) -> float:
+        """raw time / our time: 1.0 is as fast as raw, 0.5 is half the raw rate."""
+        return self.raw / self.ours if self.ours else float("inf")
+
+
+@contextmanager
+def timed() -> Iterator[Callable[[], float]]:
+    start = time.perf_counter()
+    end: list[float] = []
+    yield lambda: (end[0] if end else time.perf_counter()) - start
+    end.append(time.perf_counter())
+
+
+def best_of(runs: int, fn: Callable[[], object]) -> float:
+    """Best wall time of `runs` calls (noise on a shared 2-core machine only ever adds time)."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
