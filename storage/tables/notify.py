@@ -1,7 +1,64 @@
-"""Tables of the notify feature (filled in by its issue); migration storage/migrations/versions/ holds its DDL."""
+"""Tables of the notify feature: the outbox (exactly-once messages), calendar overrides, the scheduler lock."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
+import sqlalchemy as sa
 
-from storage.tables.base import metadata  # noqa: F401
+from storage.tables.base import UtcDateTime, metadata
+
+# One row per message and channel. `key` is the exactly-once key of notifications.md:
+# year:org:cycle kind:step:message type:threshold-or-day:channel — UNIQUE, so re-sweeps and concurrent
+# sweeps insert nothing twice (INSERT … SELECT … ON CONFLICT DO NOTHING).
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("year", sa.Integer, sa.ForeignKey("years.year"), nullable=False),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),  # whose cycle it is about
+    sa.Column("recipient_org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),  # whose contact receives it
+    sa.Column("cycle_kind", sa.String(10), nullable=True),
+    sa.Column("step", sa.String(20), nullable=True),
+    sa.Column("template", sa.String(20), nullable=False),  # reminder | due_today | overdue | escalation | returned | feedback | work_plan
+    sa.Column("channel", sa.String(10), nullable=False),  # sms | email
+    sa.Column("address", sa.String(200), nullable=False),  # the phone or the e-mail address
+    sa.Column("due", sa.Date, nullable=True),
+    sa.Column("days", sa.Integer, nullable=True),  # days before (reminder) or past (overdue, escalation) the due date
+    sa.Column("note", sa.Text, nullable=True),  # the reason of a returned report
+    sa.Column("subject", sa.String(300), nullable=True),
+    sa.Column("body", sa.Text, nullable=True),
+    sa.Column("status", sa.String(10), nullable=False, server_default="queued"),  # queued | sending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("claim_token", sa.String(40), nullable=True),
+    sa.Column("claimed_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("provider_ref", sa.String(200), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("key"),
+    sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    sa.Index("ix_outbox_year_org_id", "year", "org_id"),
+    sa.Index("ix_outbox_channel_address_sent_at", "channel", "address", "sent_at"),
+)
+
+# The State Council's notice for a year the calendar package does not know yet, or a local change.
+calendar_days = sa.Table(
+    "calendar_days",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # workday | holiday
+    sa.Column("note", sa.String(200), nullable=False, server_default=""),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(100), nullable=False),
+)
+
+# One scheduler per database: the holder renews its lease; another waits until the lease lapses.
+scheduler_lock = sa.Table(
+    "scheduler_lock",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True, autoincrement=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("acquired_at", UtcDateTime, nullable=False),
+    sa.Column("lease_until", UtcDateTime, nullable=False),
+)
