@@ -1,0 +1,425 @@
+"""Anonymous ballots (R29, results.md §2): single-use codes, casting, paper ballots, the tally and its freeze.
+
+Anonymity by construction: a code is stored only as a hash with a used flag, and a ballot is never a row —
+it increments running counts per (cycle, rating). Each cast rewrites every count row of its meeting, so
+neither content, order nor physical row versions link a ballot to a code, a person or a moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.errors import BadInput, NotFound, Refused
+from services.meetings import MeetingRef, attendee_count, presenting_cycles, resolve_meeting
+from storage.db import Database, to_db_time
+from storage.tables.core import cycles, orgs, years
+from storage.tables.review import ballot_batches, ballot_codes, ballot_counts, ballot_tallies
+
+RATINGS: tuple[str, ...] = ("好", "较好", "一般", "差")
+RATING_ALIASES: dict[str, str] = {
+    **{r: r for r in RATINGS},
+    "excellent": "好",
+    "good": "较好",
+    "fair": "一般",
+    "poor": "差",
+}
+DEFAULT_SCALE: dict[str, float] = {"好": 100.0, "较好": 80.0, "一般": 60.0, "差": 0.0}
+DEFAULT_QUORUM_RATIO = 2 / 3
+# No 0/O, 1/I/L: codes are read aloud and typed from paper.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 10  # ~49 bits: unguessable for a meeting's lifetime
+MAX_CODES = 5000
+
+
+def normalize_rating(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return RATING_ALIASES.get(value.strip()) or RATING_ALIASES.get(value.strip().lower())
+
+
+def hash_code(code: str) -> str:
+    cleaned = code.strip().upper().replace("-", "").replace(" ", "")
+    return hashlib.sha256(cleaned.encode("utf-8")).hexdigest()
+
+
+def _new_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+@dataclass(frozen=True)
+class BallotRules:
+    scale: dict[str, float]
+    quorum: int | None  # an absolute number of ballots per secretary, if the plan sets one
+    quorum_ratio: float
+
+
+def ballot_rules(conn: sa.Connection, year: int) -> BallotRules:
+    """The plan's [ballots] section: `scale` (rating → points), `quorum` (ballots) or `quorum_ratio`."""
+    plan = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
+    section = dict((plan or {}).get("ballots") or {})
+    scale = dict(DEFAULT_SCALE)
+    problems: list[str] = []
+    for key, value in dict(section.get("scale") or {}).items():
+        rating = normalize_rating(key)
+        if rating is None or isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+            problems.append(f"plan [ballots] scale: '{key} = {value}' must be a rating (好/较好/一般/差) = 0…100")
+        else:
+            scale[rating] = float(value)
+    quorum = section.get("quorum")
+    if quorum is not None and (isinstance(quorum, bool) or not isinstance(quorum, int) or quorum < 0):
+        problems.append(f"plan [ballots] quorum: '{quorum}' must be a whole number ≥ 0")
+    ratio = section.get("quorum_ratio", DEFAULT_QUORUM_RATIO)
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
+        problems.append(f"plan [ballots] quorum_ratio: '{ratio}' must be between 0 and 1")
+        ratio = DEFAULT_QUORUM_RATIO
+    unknown = set(section) - {"scale", "quorum", "quorum_ratio"}
+    problems += [f"plan [ballots]: unknown key '{k}'" for k in sorted(unknown)]
+    if problems:
+        raise BadInput(problems[0], problems=problems)
+    return BallotRules(scale=scale, quorum=quorum, quorum_ratio=float(ratio))
+
+
+def compute_tally_entry(counts: dict[str, int], rules: BallotRules) -> dict[str, Any]:
+    """satisfaction = (好 + 较好) / ballots; score = the scale's mean over the ballots (results.md)."""
+    ballots = sum(counts.get(r, 0) for r in RATINGS)
+    if ballots == 0:
+        return {"ballots": 0, "counts": {r: 0 for r in RATINGS}, "satisfaction": None, "score": None}
+    satisfaction = (counts.get("好", 0) + counts.get("较好", 0)) / ballots
+    score = sum(counts.get(r, 0) * rules.scale[r] for r in RATINGS) / ballots
+    return {
+        "ballots": ballots,
+        "counts": {r: counts.get(r, 0) for r in RATINGS},
+        "satisfaction": round(satisfaction, 4),
+        "score": round(score, 2),
+    }
+
+
+def _ensure_count_rows(conn: sa.Connection, cycle_ids: list[int]) -> None:
+    """Zero rows for every (cycle, rating) before the first ballot, so casting only ever updates."""
+    if not cycle_ids:
+        return
+    have = {
+        (r.cycle_id, r.rating)
+        for r in conn.execute(
+            sa.select(ballot_counts.c.cycle_id, ballot_counts.c.rating).where(ballot_counts.c.cycle_id.in_(cycle_ids))
+        )
+    }
+    missing = [{"cycle_id": c, "rating": r, "n": 0} for c in cycle_ids for r in RATINGS if (c, r) not in have]
+    if missing:
+        conn.execute(ballot_counts.insert(), missing)
+
+
+def _frozen_cycle_ids(conn: sa.Connection, cycle_ids: list[int]) -> set[int]:
+    if not cycle_ids:
+        return set()
+    return set(conn.execute(sa.select(ballot_tallies.c.cycle_id).where(ballot_tallies.c.cycle_id.in_(cycle_ids))).scalars())
+
+
+def _add_counts(conn: sa.Connection, all_cycle_ids: list[int], increments: dict[tuple[int, str], int]) -> None:
+    """One UPDATE over every count row of the meeting (see the module docstring)."""
+    _ensure_count_rows(conn, all_cycle_ids)
+    whens = [
+        (sa.and_(ballot_counts.c.cycle_id == cycle_id, ballot_counts.c.rating == rating), amount)
+        for (cycle_id, rating), amount in increments.items()
+        if amount
+    ]
+    delta = sa.case(*whens, else_=0) if whens else sa.literal(0)
+    conn.execute(
+        ballot_counts.update().where(ballot_counts.c.cycle_id.in_(all_cycle_ids)).values(n=ballot_counts.c.n + delta)
+    )
+
+
+def issue_codes(
+    db: Database, *, year: int, count: int, now: datetime, organizer: str | None = None, own: str | None = None,
+    by: str = "cli",
+) -> dict[str, Any]:
+    """N single-use codes for the meeting; only their hashes are kept, so they are shown this once."""
+    if count < 1 or count > MAX_CODES:
+        raise BadInput(f"--count: {count} must be between 1 and {MAX_CODES}")
+    codes: list[str] = []
+    hashes: set[str] = set()
+    while len(codes) < count:
+        code = _new_code()
+        digest = hash_code(code)
+        if digest not in hashes:
+            hashes.add(digest)
+            codes.append(code)
+    with db.begin() as conn:
+        ref = resolve_meeting(conn, year=year, organizer=organizer, own=own, create_own=True)
+        presenting = presenting_cycles(conn, ref)
+        if not presenting:
+            raise Refused(f"nobody presents at {ref.label}'s {year} meeting")
+        conn.execute(ballot_codes.insert(), [{**ref.column_values(), "code_hash": h, "used": False} for h in
+                                             (hash_code(c) for c in codes)])
+        conn.execute(ballot_batches.insert().values(**ref.column_values(), channel="codes", count=count,
+                                                    at=to_db_time(now), by=by))
+        _ensure_count_rows(conn, [c.id for c in presenting])
+    return {"meeting": ref.organizer_code, "codes": codes}
+
+
+def _parse_ratings(ratings: str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(ratings, str):
+        try:
+            data = json.loads(ratings)
+        except json.JSONDecodeError as error:
+            raise BadInput(f"--ratings: not valid JSON ({error.msg})") from None
+    else:
+        data = ratings
+    if not isinstance(data, dict) or not data:
+        raise BadInput('--ratings: give an object of organization code → rating, e.g. {"V001": "好"}')
+    return data
+
+
+def _validate_ballot(data: dict[str, Any], by_code: dict[str, int], where: str, label: str) -> dict[int, str]:
+    problems: list[str] = []
+    chosen: dict[int, str] = {}
+    for org, value in data.items():
+        rating = normalize_rating(value)
+        if org not in by_code:
+            problems.append(f"{where}{org} does not present at {label}'s meeting")
+        elif rating is None:
+            problems.append(f"{where}{org}: unknown rating '{value}' (好, 较好, 一般, 差 or excellent, good, fair, poor)")
+        else:
+            chosen[by_code[org]] = rating
+    if problems:
+        raise BadInput(problems[0], problems=problems)
+    return chosen
+
+
+def cast_ballot(db: Database, *, year: int, code: str, ratings: str | dict[str, Any]) -> dict[str, Any]:
+    """Cast one ballot with a code. Unknown or used code → Refused; a bad rating → BadInput; nothing stored then."""
+    data = _parse_ratings(ratings)
+    digest = hash_code(code)
+    with db.begin() as conn:
+        row = conn.execute(
+            sa.select(ballot_codes.c.id, ballot_codes.c.meeting_id, ballot_codes.c.committee_meeting_id, ballot_codes.c.used)
+            .where(ballot_codes.c.code_hash == digest)
+        ).first()
+        ref = _meeting_of_code(conn, row, year) if row is not None else None
+        if row is None or ref is None:
+            raise Refused("unknown ballot code 无效的测评码")
+        if row.used:
+            raise Refused("this ballot code has been used already 测评码已使用")
+        presenting = presenting_cycles(conn, ref)
+        chosen = _validate_ballot(data, {c.code: c.id for c in presenting}, "", ref.label)
+        frozen = _frozen_cycle_ids(conn, list(chosen))
+        if frozen:
+            names = ", ".join(c.code for c in presenting if c.id in frozen)
+            raise Refused(f"evaluation already closed for {names}: 测评已结束")
+        used = conn.execute(
+            ballot_codes.update().where(ballot_codes.c.id == row.id, ballot_codes.c.used.is_(False)).values(used=True)
+        ).rowcount
+        if used != 1:
+            raise Refused("this ballot code has been used already 测评码已使用")
+        _add_counts(conn, [c.id for c in presenting], {(cycle_id, rating): 1 for cycle_id, rating in chosen.items()})
+    return {"meeting": ref.organizer_code, "rated": len(chosen)}
+
+
+def _meeting_of_code(conn: sa.Connection, row: sa.Row[Any], year: int) -> MeetingRef | None:
+    from storage.tables.core import meetings
+    from storage.tables.review import committee_meetings
+
+    if row.meeting_id is not None:
+        m = conn.execute(
+            sa.select(meetings.c.year, orgs.c.code).select_from(meetings.join(orgs, orgs.c.id == meetings.c.organizer_id))
+            .where(meetings.c.id == row.meeting_id)
+        ).one()
+        return resolve_meeting(conn, year=year, organizer=m.code) if m.year == year else None
+    m = conn.execute(
+        sa.select(committee_meetings.c.year, orgs.c.code)
+        .select_from(committee_meetings.join(orgs, orgs.c.id == committee_meetings.c.org_id))
+        .where(committee_meetings.c.id == row.committee_meeting_id)
+    ).one()
+    return resolve_meeting(conn, year=year, own=m.code) if m.year == year else None
+
+
+def enter_paper_ballots(
+    db: Database, *, year: int, file: Path, now: datetime, organizer: str | None = None, own: str | None = None,
+    by: str = "cli",
+) -> dict[str, Any]:
+    """Paper forms in bulk: CSV/XLSX with one column per presenting organization's code and one row per form
+    (a blank cell is an abstention). All or nothing; every bad row is named."""
+    from services.tabular import read_rows
+
+    rows = list(read_rows(file))
+    if not rows:
+        raise BadInput(f"{file}: empty file")
+    with db.begin() as conn:
+        ref = resolve_meeting(conn, year=year, organizer=organizer, own=own)
+        presenting = presenting_cycles(conn, ref)
+        by_code = {c.code: c.id for c in presenting}
+        header_number, header = rows[0]
+        problems: list[str] = []
+        columns: list[str | None] = []
+        for name in header:
+            if name.lower() in {"", "ballot", "序号", "no", "编号"}:
+                columns.append(None)
+            elif name in by_code:
+                columns.append(name)
+            else:
+                problems.append(f"row {header_number}: {name} does not present at {ref.label}'s meeting")
+                columns.append(None)
+        if not any(columns) and not problems:
+            problems.append(f"row {header_number}: header names no presenting organization ({', '.join(by_code)})")
+        increments: dict[tuple[int, str], int] = {}
+        forms = 0
+        for number, cells in rows[1:]:
+            ballot: dict[str, Any] = {}
+            for column, value in zip(columns, cells, strict=False):
+                if column and value.strip():
+                    ballot[column] = value
+            if not ballot:
+                continue
+            try:
+                chosen = _validate_ballot(ballot, by_code, f"row {number}: ", ref.label)
+            except BadInput as error:
+                problems.extend(error.problems)
+                continue
+            forms += 1
+            for cycle_id, rating in chosen.items():
+                increments[(cycle_id, rating)] = increments.get((cycle_id, rating), 0) + 1
+        if problems:
+            raise BadInput(problems[0], problems=problems)
+        if forms == 0:
+            raise BadInput(f"{file}: no filled-in ballot forms")
+        frozen = _frozen_cycle_ids(conn, sorted({c for c, _ in increments}))
+        if frozen:
+            names = ", ".join(c.code for c in presenting if c.id in frozen)
+            raise Refused(f"evaluation already closed for {names}: 测评已结束")
+        _add_counts(conn, list(by_code.values()), increments)
+        conn.execute(ballot_batches.insert().values(
+            **ref.column_values(), channel="paper", count=forms, at=to_db_time(now), by=by,
+            sha256=hashlib.sha256(file.read_bytes()).hexdigest(),
+        ))
+    return {"meeting": ref.organizer_code, "entered": forms}
+
+
+def _live_counts(conn: sa.Connection, cycle_ids: list[int]) -> dict[int, dict[str, int]]:
+    result: dict[int, dict[str, int]] = {c: {} for c in cycle_ids}
+    if cycle_ids:
+        for r in conn.execute(
+            sa.select(ballot_counts.c.cycle_id, ballot_counts.c.rating, ballot_counts.c.n)
+            .where(ballot_counts.c.cycle_id.in_(cycle_ids))
+        ):
+            result[r.cycle_id][r.rating] = r.n
+    return result
+
+
+def _electorate(conn: sa.Connection, ref: MeetingRef) -> int:
+    """Who could vote: the attendees registered, else the ballots handed out (codes issued + paper forms)."""
+    attendees = attendee_count(conn, ref)
+    if attendees:
+        return attendees
+    issued = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(ballot_batches.c.count), 0)).where(ref.owner_clause(ballot_batches))
+    ).scalar_one()
+    return int(issued)
+
+
+def quorum_of(conn: sa.Connection, ref: MeetingRef, rules: BallotRules) -> int:
+    if rules.quorum is not None:
+        return rules.quorum
+    return math.ceil(_electorate(conn, ref) * rules.quorum_ratio - 1e-9)
+
+
+def meeting_tally(conn: sa.Connection, ref: MeetingRef) -> list[dict[str, Any]]:
+    """Each presenting secretary's tally: frozen once their evaluation closed, live before."""
+    rules = ballot_rules(conn, ref.year)
+    presenting = presenting_cycles(conn, ref)
+    ids = [c.id for c in presenting]
+    frozen = {r.cycle_id: r for r in conn.execute(sa.select(ballot_tallies).where(ballot_tallies.c.cycle_id.in_(ids)))} if ids else {}
+    live = _live_counts(conn, ids)
+    quorum = quorum_of(conn, ref, rules)
+    entries = []
+    for c in presenting:
+        stored = frozen.get(c.id)
+        if stored is not None:
+            entry = {"ballots": stored.ballots, "counts": {r: int(stored.counts.get(r, 0)) for r in RATINGS},
+                     "satisfaction": stored.satisfaction, "score": stored.score}
+            entry_quorum, met = stored.quorum, bool(stored.quorum_met)
+        else:
+            entry = compute_tally_entry(live[c.id], rules)
+            entry_quorum, met = quorum, entry["ballots"] >= quorum
+        entries.append({"org": c.code, **entry, "name": c.name, "quorum": entry_quorum, "quorum_met": met,
+                        "frozen": stored is not None})
+    return entries
+
+
+def tally(db: Database, *, year: int, organizer: str | None = None, own: str | None = None) -> list[dict[str, Any]]:
+    """results.md: [{"org","ballots","counts","satisfaction","score"}] plus name, quorum, quorum_met, frozen."""
+    with db.connect() as conn:
+        ref = resolve_meeting(conn, year=year, organizer=organizer, own=own)
+        return meeting_tally(conn, ref)
+
+
+def freeze_tally(conn: sa.Connection, cycle: sa.Row[Any], now: datetime) -> None:
+    """Hook on `close_evaluation`: this secretary's tally is fixed; later ballots for them are refused."""
+    from services.meetings import meeting_of_cycle
+
+    if _frozen_cycle_ids(conn, [cycle.id]):
+        return
+    ref = meeting_of_cycle(conn, cycle)
+    rules = ballot_rules(conn, cycle.year)
+    entry = compute_tally_entry(_live_counts(conn, [cycle.id])[cycle.id], rules)
+    quorum = quorum_of(conn, ref, rules) if ref is not None else (rules.quorum or 0)
+    conn.execute(ballot_tallies.insert().values(
+        cycle_id=cycle.id, ballots=entry["ballots"], counts=entry["counts"], satisfaction=entry["satisfaction"],
+        score=entry["score"], quorum=quorum, quorum_met=entry["ballots"] >= quorum, frozen_at=to_db_time(now),
+    ))
+
+
+def cycle_tally(conn: sa.Connection, cycle_id: int, year: int) -> dict[str, Any]:
+    """One cycle's tally (frozen if closed, else live), for feedback notices and publication."""
+    stored = conn.execute(sa.select(ballot_tallies).where(ballot_tallies.c.cycle_id == cycle_id)).first()
+    if stored is not None:
+        return {"ballots": stored.ballots, "counts": {r: int(stored.counts.get(r, 0)) for r in RATINGS},
+                "satisfaction": stored.satisfaction, "score": stored.score, "frozen": True}
+    entry = compute_tally_entry(_live_counts(conn, [cycle_id])[cycle_id], ballot_rules(conn, year))
+    return {**entry, "frozen": False}
+
+
+def evaluation_scores(db: Database, *, year: int) -> dict[str, float]:
+    """Org code → ballot score (0–100) of its `upward` cycle: frozen tally if closed, else live; ≥ 1 ballot only.
+
+    The contract issue 5 (results) computes the composite from.
+    """
+    with db.connect() as conn:
+        if conn.execute(sa.select(years.c.year).where(years.c.year == year)).first() is None:
+            raise NotFound(f"year {year} has not been launched")
+        rules = ballot_rules(conn, year)
+        frozen_rows = conn.execute(
+            sa.select(orgs.c.code, ballot_tallies.c.ballots, ballot_tallies.c.score)
+            .select_from(ballot_tallies.join(cycles, cycles.c.id == ballot_tallies.c.cycle_id)
+                         .join(orgs, orgs.c.id == cycles.c.org_id))
+            .where(cycles.c.year == year, cycles.c.kind == "upward")
+        )
+        scores: dict[str, float] = {}
+        frozen_codes: set[str] = set()
+        for r in frozen_rows:
+            frozen_codes.add(r.code)
+            if r.ballots and r.score is not None:
+                scores[r.code] = float(r.score)
+        live: dict[str, dict[str, int]] = {}
+        for r in conn.execute(
+            sa.select(orgs.c.code, ballot_counts.c.rating, ballot_counts.c.n)
+            .select_from(ballot_counts.join(cycles, cycles.c.id == ballot_counts.c.cycle_id)
+                         .join(orgs, orgs.c.id == cycles.c.org_id))
+            .where(cycles.c.year == year, cycles.c.kind == "upward")
+        ):
+            if r.code not in frozen_codes:
+                live.setdefault(r.code, {})[r.rating] = r.n
+        for code, counts in live.items():
+            entry = compute_tally_entry(counts, rules)
+            if entry["ballots"]:
+                scores[code] = float(entry["score"])
+        return scores
