@@ -50,7 +50,8 @@ def emit_json(data: Any) -> None:
 def console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    # piped output (scripts, logs, tests) gets a wide fixed width instead of rich's 80 columns
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 
 
 def err_console() -> Console:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
+
+try:  # typer ≥ 0.20 vendors click; older ones use the click package
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 from services.errors import ShuzhiError
 from services.settings import Settings
@@ -52,17 +56,17 @@ def run(args: list[str]) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="shuzhi", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.exceptions.UsageError as usage:
-        usage.show()
-        return 2
-    except click.exceptions.ClickException as error:
-        error.show()
-        return 2
-    except click.exceptions.Abort:
+    except typer.Exit as done:
+        return int(getattr(done, "exit_code", 0) or 0)
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         return 1
+    except click_exceptions.NoArgsIsHelpError as help_shown:
+        help_shown.show()
+        return 0
+    except click_exceptions.ClickException as usage:  # usage errors, bad options and parameters
+        usage.show()
+        return 2
     except ShuzhiError as error:
         if error.problems:
             for problem in error.problems:

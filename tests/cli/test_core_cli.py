@@ -1,0 +1,190 @@
+"""The CLI contract of cli.md for the core commands: options, JSON shapes and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLE_ORGS, SAMPLE_PLAN
+
+
+@pytest.fixture
+def ready(cli, tmp_path: Path):  # type: ignore[no-untyped-def]
+    (tmp_path / "orgs.csv").write_text(SAMPLE_ORGS, encoding="utf-8")
+    (tmp_path / "plan.toml").write_text(SAMPLE_PLAN, encoding="utf-8")
+    assert cli("init")[0] == 0
+    assert cli("orgs", "import", str(tmp_path / "orgs.csv"))[0] == 0
+    return cli
+
+
+def test_init_is_safe_to_repeat(cli) -> None:  # type: ignore[no-untyped-def]
+    first = cli("--json", "init")
+    second = cli("--json", "init")
+    assert first[0] == second[0] == 0
+    assert json.loads(first[1])["schema"] == json.loads(second[1])["schema"]
+
+
+def test_import_json_counts_and_reimport(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "orgs.csv"
+    path.write_text(SAMPLE_ORGS, encoding="utf-8")
+    cli("init")
+    code, out, _ = cli("--json", "orgs", "import", str(path))
+    assert (code, json.loads(out)) == (0, {"imported": 9, "updated": 0, "unchanged": 0})
+    path.write_text(SAMPLE_ORGS.replace("东村党支部", "东村村党支部"), encoding="utf-8")
+    code, out, _ = cli("--json", "orgs", "import", str(path))
+    assert json.loads(out) == {"imported": 0, "updated": 1, "unchanged": 8}
+
+
+def test_chinese_header_with_bom_and_gbk(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("init")
+    chinese = "编码,名称,类型,上级,书记,手机,邮箱\n" + SAMPLE_ORGS.split("\n", 1)[1]
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + chinese.encode("utf-8"))
+    assert json.loads(cli("--json", "orgs", "import", str(bom))[1])["imported"] == 9
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(chinese.replace("东村党支部", "东村支部").encode("gb18030"))
+    assert json.loads(cli("--json", "orgs", "import", str(gbk))[1])["updated"] == 1
+
+
+def test_xlsx_import_with_numeric_phones(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for line in SAMPLE_ORGS.strip().split("\n"):
+        cells: list[object] = list(line.split(","))
+        if cells[5] and str(cells[5]).isdigit():
+            cells[5] = int(str(cells[5]))  # Excel keeps phones as numbers
+        sheet.append(cells)
+    path = tmp_path / "orgs.xlsx"
+    workbook.save(path)
+    cli("init")
+    code, out, err = cli("--json", "orgs", "import", str(path))
+    assert (code, json.loads(out)["imported"]) == (0, 9), err
+    listed = json.loads(cli("--json", "orgs", "list", "--parent", "T01")[1])
+    assert listed == [
+        {"code": "V001", "name": "东村党支部", "kind": "village", "parent": "T01", "secretary": "东村书记"},
+        {"code": "V002", "name": "西村党支部", "kind": "village", "parent": "T01", "secretary": "西村书记"},
+    ]
+
+
+BAD_ROWS = [
+    ("X1,某村,hamlet,T01,,,", "unknown kind 'hamlet'"),
+    ("X1,某村,village,,,,", "missing parent"),
+    ("X1,某村,village,T99,,,", "unknown parent 'T99'"),
+    ("V001,重复村,village,T01,,,", "duplicate code 'V001'"),
+    ("X1,,village,T01,,,", "empty name"),
+    ("X1,某村,village,T01,,12345,", "malformed phone"),
+    ("X1,某村,village,T01,,,not-an-email", "malformed email"),
+]
+
+
+@pytest.mark.parametrize(("row", "reason"), BAD_ROWS)
+def test_a_bad_row_is_named_and_nothing_is_imported(cli, tmp_path: Path, row: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+    cli("init")
+    path = tmp_path / "bad.csv"
+    path.write_text(SAMPLE_ORGS + row + "\n", encoding="utf-8")
+    code, out, err = cli("--json", "orgs", "import", str(path))
+    assert code == 2
+    assert out == ""
+    assert f"row 11: {reason}" in err
+    assert json.loads(cli("--json", "orgs", "list")[1]) == []
+
+
+def test_a_cycle_in_the_tree_is_named(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("init")
+    path = tmp_path / "cycle.csv"
+    path.write_text(SAMPLE_ORGS + "A1,甲,other,B1,,,\nB1,乙,other,A1,,,\n", encoding="utf-8")
+    code, _, err = cli("orgs", "import", str(path))
+    assert code == 2
+    assert "row 11: cycle in the tree: A1 → B1 → A1" in err
+    assert "row 12: cycle in the tree: B1 → A1 → B1" in err
+
+
+def test_every_bad_row_is_reported_at_once(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("init")
+    path = tmp_path / "bad.csv"
+    path.write_text(SAMPLE_ORGS + "\n".join(r for r, _ in BAD_ROWS[:3]).replace("X1", "Y1", 1) + "\n", encoding="utf-8")
+    code, _, err = cli("orgs", "import", str(path))
+    assert code == 2
+    assert [line.split(":")[0] for line in err.strip().splitlines()] == ["row 11", "row 12", "row 13"]
+
+
+def test_year_start_json_and_idempotence(ready, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = ready("--json", "year", "start", "2014", "--plan", str(tmp_path / "plan.toml"))
+    first = json.loads(out)
+    assert (code, first["year"], first["created"], first["existing"]) == (0, 2014, 16, 0)
+    second = json.loads(ready("--json", "year", "start", "2014", "--plan", str(tmp_path / "plan.toml"))[1])
+    assert (second["created"], second["existing"]) == (0, 16)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("[reminders]", "[reminder]"), "unknown key 'reminder'"),
+        (('towns = "2014-12-20"', 'towns = "2014-12-xx"'), "meetings.towns"),
+        (('villages = "2014-12-26"', 'villages = "2015-02-26"'), "outside the 2014 season"),
+        (('T02 = "2014-12-27"', 'T77 = "2014-12-27"'), "T77"),
+        (('T02 = "2014-12-27"', 'T02 = "2014-12-16"'), "top-down"),
+    ],
+)
+def test_bad_plan_exit_2_and_nothing_created(ready, tmp_path: Path, edit: tuple[str, str], message: str) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SAMPLE_PLAN.replace(*edit), encoding="utf-8")
+    code, out, err = ready("--json", "year", "start", "2014", "--plan", str(bad))
+    assert (code, out) == (2, "")
+    assert message in err
+    assert ready("--json", "cycles", "list", "--year", "2014")[0] == 4  # the year was not launched
+
+
+def test_cycles_list_show_fire(ready, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ready("year", "start", "2014", "--plan", str(tmp_path / "plan.toml"))
+    code, out, _ = ready("--json", "--now", "2014-12-11", "cycles", "list", "--year", "2014", "--kind", "upward", "--lagging")
+    rows = json.loads(out)
+    assert code == 0
+    assert set(rows[0]) >= {"org", "kind", "state", "step", "due", "overdue", "meeting"}
+    assert {r["org"]: r["overdue"] for r in rows} == {"HC": True, "T01": True, "T02": True, "U01": True}
+    assert rows[0] == rows[0] | {"org": "HC", "state": "researching", "step": "submit", "due": "2014-12-05", "meeting": "2014-12-15"}
+
+    code, out, _ = ready("--json", "cycles", "fire", "--year", "2014", "V001", "finish_research", "--by", "东村书记")
+    assert (code, json.loads(out)) == (0, {"org": "V001", "kind": "upward", "from": "researching", "to": "drafting",
+                                           "event": "finish_research"})
+    code, out, err = ready("--json", "cycles", "fire", "--year", "2014", "V001", "approve")
+    assert (code, out) == (3, "")
+    assert "not allowed" in err
+    assert ready("cycles", "fire", "--year", "2014", "NOPE", "submit")[0] == 4
+    assert ready("cycles", "fire", "--year", "2014", "V001", "submit", "--kind", "sideways")[0] == 2
+
+    shown = json.loads(ready("--json", "cycles", "show", "--year", "2014", "V001")[1])
+    assert shown["state"] == "drafting"
+    assert shown["deadlines"]["submit"] == "2014-12-16"
+    assert [(h["from"], h["to"], h["event"], h["by"]) for h in shown["history"]] == [
+        ("researching", "drafting", "finish_research", "东村书记")
+    ]
+    own = json.loads(ready("--json", "cycles", "show", "--year", "2014", "V001", "--kind", "own_level")[1])
+    assert (own["meeting"], own["history"]) == ("2015-01-31", [])
+    under = json.loads(ready("--json", "cycles", "list", "--year", "2014", "--under", "T01", "--state", "drafting")[1])
+    assert [r["org"] for r in under] == ["V001"]
+
+
+def test_human_output_is_chinese(ready, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = ready("year", "start", "2014", "--plan", str(tmp_path / "plan.toml"))[1]
+    assert "年度已启动" in out
+    listing = ready("--now", "2014-12-11", "cycles", "list", "--year", "2014", "--lagging")[1]
+    assert "调研" in listing and "报送述职报告" in listing
+
+
+def test_bad_now_and_unknown_command(cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("--now", "yesterday", "init")
+    assert code == 2 and "--now" in err
+    assert cli("frobnicate")[0] == 2
+
+
+def test_states_diagram_is_mermaid_from_the_code(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("states", "diagram")
+    assert code == 0
+    assert out.startswith("stateDiagram-v2")
+    assert "submitted --> revising: rewrite" in out
