@@ -1,9 +1,187 @@
-"""Commands of the notify feature."""
+"""Commands of the notify feature: sweep, outbox list, notify send, scheduler, meetings move, calendar."""
 
 from __future__ import annotations
 
+import os
+from typing import Annotated, Any
+
 import typer
+
+from shuzhi_cli.context import console, emit_json, state
+
+outbox_app = typer.Typer(help="发件箱 the outbox: what was sent, when, and whether it arrived", no_args_is_help=True)
+notify_app = typer.Typer(help="通知 delivering queued reminders", no_args_is_help=True)
+meetings_app = typer.Typer(help="述职评议会 meetings", no_args_is_help=True)
+calendar_app = typer.Typer(help="工作日历 China's working-day calendar and its overrides", no_args_is_help=True)
+
+STATUS_LABELS = {"queued": "待发", "sending": "发送中", "sent": "已发送", "failed": "失败", "cancelled": "已取消"}
+TEMPLATE_LABELS = {"reminder": "提醒", "due_today": "当日截止", "overdue": "逾期", "escalation": "督办升级",
+                   "returned": "退回", "feedback": "反馈", "work_plan": "工作方案"}
+
+# Test-only: makes `notify send` stop dead after its claim (the crash test SIGKILLs it there).
+PAUSE_AFTER_CLAIM_ENV = "SHUZHI_TEST_PAUSE_AFTER_CLAIM"
 
 
 def register(app: typer.Typer) -> None:
-    """Add this feature's commands to the root app."""
+    app.command("sweep", help="deadline check: queue reminders, overdue notices and escalations (R20–R22)")(sweep)
+    app.command("scheduler", help="the embedded scheduler: sweeps on a cron, the dispatcher every minute")(scheduler)
+    app.add_typer(outbox_app, name="outbox")
+    app.add_typer(notify_app, name="notify")
+    app.add_typer(meetings_app, name="meetings")
+    app.add_typer(calendar_app, name="calendar")
+
+
+def sweep(
+    ctx: typer.Context,
+    year: Annotated[int | None, typer.Option("--year", help="one year (default: every launched year with open cycles)")] = None,
+) -> None:
+    from services.sweep import sweep_deadlines
+
+    st = state(ctx)
+    result = sweep_deadlines(st.app.db, now=st.app.now(), year=year)
+    if st.json:
+        emit_json(result.as_dict())
+    else:
+        console().print(
+            f"检查 {result.checked} 个流程，滞后 {result.lagging} 个；新排队消息 {result.queued} 条（其中督办升级 {result.escalated} 条）"
+        )
+
+
+@outbox_app.command("list", help="messages with status, attempts, last error and provider reference")
+def outbox_list(
+    ctx: typer.Context,
+    year: Annotated[int | None, typer.Option("--year", help="only this year")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="only messages about this organization")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="queued, sending, sent or failed")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="at most this many rows in human output")] = 200,
+) -> None:
+    from services.outbox import list_outbox
+
+    st = state(ctx)
+    rows = list_outbox(st.app.db, year=year, org=org, status=status)
+    if st.json:
+        emit_json([{k: r[k] for k in ("id", "org", "channel", "to", "template", "step", "status", "created_at",
+                                      "attempts", "last_error", "provider_ref", "sent_at")} for r in rows])
+        return
+    from rich.table import Table
+
+    from states.machine import STEP_LABELS
+    from states.orgs import mask_contact
+
+    table = Table("#", "单位", "渠道", "收件人", "类型", "环节", "状态", "次数", "最后错误", "回执", "创建",
+                  title=f"发件箱 {len(rows)} 条")
+    for r in rows[:limit]:
+        table.add_row(
+            str(r["id"]), r["org"], "短信" if r["channel"] == "sms" else "邮件", mask_contact(r["to"]),
+            TEMPLATE_LABELS.get(r["template"], r["template"]), STEP_LABELS.get(r["step"] or "", "—"),
+            STATUS_LABELS.get(r["status"], r["status"]), str(r["attempts"]), (r["last_error"] or "")[:40],
+            (r["provider_ref"] or "")[:24], (r["created_at"] or "")[:16],
+        )
+    out = console()
+    out.print(table)
+    if len(rows) > limit:
+        out.print(f"…另有 {len(rows) - limit} 条未显示 (use --json for all)")
+
+
+def _pause_after_claim(rows: list[Any]) -> None:
+    import time
+    from pathlib import Path
+
+    marker = os.environ.get(PAUSE_AFTER_CLAIM_ENV)
+    if marker:
+        Path(marker).write_text(str(len(rows)), encoding="utf-8")
+        time.sleep(600)
+
+
+@notify_app.command("send", help="deliver queued messages through the configured channels; prints counts")
+def notify_send(
+    ctx: typer.Context,
+    batch: Annotated[int, typer.Option("--batch", help="claims per round")] = 500,
+    no_digest: Annotated[bool, typer.Option("--no-digest", help="one message per reminder, never combined")] = False,
+) -> None:
+    from notifications.config import build_channels
+    from notifications.render import Renderer
+    from services.outbox import dispatch
+
+    st = state(ctx)
+    channels = build_channels(st.settings)
+    result = dispatch(
+        st.app.db, now=st.app.now(), channels=channels, renderer=Renderer(st.settings.templates_dir), batch=batch,
+        digest=not no_digest, after_claim=_pause_after_claim if os.environ.get(PAUSE_AFTER_CLAIM_ENV) else None,
+    )
+    if st.json:
+        emit_json(result.as_dict())
+    else:
+        console().print(
+            f"已发送 {result.sent} 条（{result.deliveries} 次投递），待重试 {result.retried}，失败 {result.failed}，"
+            f"暂缓（静默时段/限流）{result.held}，回收中断认领 {result.reclaimed}"
+        )
+
+
+def scheduler(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="run the due jobs once and exit (tests, demo)")] = False,
+    sweep_cron: Annotated[str, typer.Option("--sweep-cron", help="crontab of the sweep, Asia/Shanghai")] = "0 8 * * *",
+    dispatch_seconds: Annotated[int, typer.Option("--dispatch-seconds", help="dispatcher interval")] = 60,
+) -> None:
+    from services.scheduler import run_scheduler
+
+    st = state(ctx)
+    outcome = run_scheduler(st.settings, once=once, sweep_cron=sweep_cron, dispatch_seconds=dispatch_seconds,
+                            clock=st.app.clock)
+    if st.json:
+        emit_json(outcome)
+    else:
+        console().print(outcome.get("message", ""))
+
+
+@meetings_app.command("move", help="reschedule a meeting: every dependent deadline follows, history records it")
+def meetings_move(
+    ctx: typer.Context,
+    year: Annotated[int, typer.Option("--year", help="the year")],
+    organizer: Annotated[str, typer.Option("--organizer", help="the organizer's code (whose meeting)")],
+    date_: Annotated[str, typer.Option("--date", help="the new date, YYYY-MM-DD")],
+    by: Annotated[str, typer.Option("--by", help="who moves it")] = "admin",
+) -> None:
+    from services.meetings_move import move_meeting
+
+    st = state(ctx)
+    result = move_meeting(st.app.db, year=year, organizer=organizer, date_text=date_, now=st.app.now(), by=by)
+    if st.json:
+        emit_json(result)
+    else:
+        console().print(f"{organizer} 述职评议会由 {result['from']} 改为 {result['to']}：{result['cycles']} 个流程的截止日期随之调整")
+
+
+@calendar_app.command("set", help="override one day from the State Council's notice: workday or holiday")
+def calendar_set(
+    ctx: typer.Context,
+    day: Annotated[str, typer.Argument(help="YYYY-MM-DD")],
+    kind: Annotated[str, typer.Argument(help="workday (调休上班) or holiday (放假)")],
+    note: Annotated[str, typer.Option("--note", help="e.g. 国办发明电〔2026〕…")] = "",
+    by: Annotated[str, typer.Option("--by", help="who edits")] = "admin",
+) -> None:
+    from services.workdays import set_day
+
+    st = state(ctx)
+    result = set_day(st.app.db, day_text=day, kind=kind, note=note, now=st.app.now(), by=by)
+    if st.json:
+        emit_json(result)
+    else:
+        console().print(f"{result['day']} 设为{'工作日' if result['kind'] == 'workday' else '休息日'}")
+
+
+@calendar_app.command("show", help="working days of a month, overrides marked")
+def calendar_show(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Argument(help="YYYY-MM")],
+) -> None:
+    from services.workdays import month_days
+
+    st = state(ctx)
+    rows = month_days(st.app.db, month_text=month)
+    if st.json:
+        emit_json(rows)
+        return
+    for r in rows:
+        console().print(f"{r['day']}  {'工作日' if r['workday'] else '休息日'}" + ("  (人工设定)" if r["override"] else ""))

@@ -1,0 +1,73 @@
+"""Rendering messages from Jinja2 templates (StrictUndefined): one SMS and one e-mail template per message type.
+
+A deployment overrides any template by putting a file of the same name in `SHUZHI_TEMPLATES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+MESSAGE_TYPES: tuple[str, ...] = (
+    "reminder", "due_today", "overdue", "escalation", "returned", "feedback", "work_plan", "digest",
+)
+SIGNATURE = "中共汉川市委组织部"
+SMS_SEGMENT = 70  # one segment of Chinese text (UCS-2)
+SMS_PART = 67  # a part of a concatenated message leaves room for its header
+SMS_MAX_PARTS = 3
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+class Renderer:
+    """Loads templates once; `sms(...)` and `email(...)` raise on any undefined variable."""
+
+    def __init__(self, override_dir: str | Path | None = None) -> None:
+        loaders: list[jinja2.BaseLoader] = []
+        if override_dir:
+            loaders.append(jinja2.FileSystemLoader(str(override_dir)))
+        loaders.append(jinja2.FileSystemLoader(str(TEMPLATE_DIR)))
+        loader = jinja2.ChoiceLoader(loaders)
+        # SMS and plain text are never HTML; the HTML part has its own escaping environment.
+        self.text_env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False)
+        self.html_env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=True)
+
+    def sms(self, message_type: str, context: dict[str, Any]) -> str:
+        template = self.text_env.get_template(f"{message_type}.sms.j2")
+        return " ".join(template.render(_with_defaults(context)).split())
+
+    def email(self, message_type: str, context: dict[str, Any]) -> RenderedEmail:
+        template = self.text_env.get_template(f"{message_type}.email.j2")
+        ctx = template.new_context(_with_defaults(context))
+        subject = " ".join("".join(template.blocks["subject"](ctx)).split())
+        text = "".join(template.blocks["text"](ctx)).strip() + "\n"
+        paragraphs = [p.strip() for p in text.split("\n") if p.strip()]
+        try:
+            html_template = self.html_env.get_template(f"{message_type}.html.j2")
+        except jinja2.TemplateNotFound:
+            html_template = self.html_env.get_template("_layout.html.j2")
+        html = html_template.render(_with_defaults({**context, "subject": subject, "paragraphs": paragraphs}))
+        return RenderedEmail(subject=subject, text=text, html=html)
+
+
+def _with_defaults(context: dict[str, Any]) -> dict[str, Any]:
+    return {"signature": SIGNATURE, **context}
+
+
+def sms_segments(text: str) -> list[str]:
+    """One 70-character segment where it fits; otherwise parts of 67, at most three (the rest is cut with '…')."""
+    if len(text) <= SMS_SEGMENT:
+        return [text]
+    limit = SMS_PART * SMS_MAX_PARTS
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return [text[i : i + SMS_PART] for i in range(0, len(text), SMS_PART)]

@@ -1,0 +1,224 @@
+"""The deadline sweep (R20–R22): one indexed selection of due and overdue cycles, one keyed insert into the outbox.
+
+Nothing here loops over cycles in Python. Each message variant (reminder before the due date, due today,
+overdue, escalation) is a SELECT over the lagging cycles; their union is inserted with
+`INSERT … SELECT … ON CONFLICT (key) DO NOTHING`, so a second sweep — or two at once — queues nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.errors import NotFound
+from states.machine import OPEN_STATES, OWNER_OF_STEP, STEP_OF_STATE
+from states.plan import YearPlan, plan_from_stored
+from storage.db import Database, to_db_time
+from storage.tables.core import cycles, orgs, years
+from storage.tables.notify import outbox
+
+# States whose step is owed by the organizer (its reviewer for `review`), not by the reporting secretary.
+ORGANIZER_STATES: tuple[str, ...] = tuple(
+    state for state, step in STEP_OF_STATE.items() if OWNER_OF_STEP[step] in ("reviewer", "organizer")
+)
+REMINDED_STATES: tuple[str, ...] = tuple(
+    state for state in OPEN_STATES if state in STEP_OF_STATE and OWNER_OF_STEP[STEP_OF_STATE[state]] != "org_department"
+)
+CHANNELS = ("sms", "email")
+
+
+@dataclass
+class SweepResult:
+    checked: int = 0
+    lagging: int = 0
+    queued: int = 0
+    escalated: int = 0
+    years: list[int] = field(default_factory=list)
+    by_organizer: list[dict[str, Any]] = field(default_factory=list)  # only when asked (flows' artifact)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"checked": self.checked, "lagging": self.lagging, "queued": self.queued, "escalated": self.escalated}
+
+
+def insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, columns: list[str], select: sa.Select[Any]) -> int:
+    """`INSERT … SELECT … ON CONFLICT DO NOTHING` on the dialect at hand; returns the rows inserted."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(table).from_select(columns, select).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table).from_select(columns, select).on_conflict_do_nothing()
+    else:  # pragma: no cover - we ship SQLite and PostgreSQL only
+        raise NotImplementedError(dialect)
+    return conn.execute(statement).rowcount or 0
+
+
+def _step_expr() -> sa.ColumnElement[str]:
+    return sa.case({state: step for state, step in STEP_OF_STATE.items()}, value=cycles.c.state, else_=sa.null())
+
+
+def _as_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    return sa.cast(value, sa.String)
+
+
+def _message_columns() -> list[str]:
+    return ["key", "year", "org_id", "recipient_org_id", "cycle_kind", "step", "template", "channel", "address",
+            "due", "days", "status", "attempts", "created_at"]
+
+
+def _sweep_year(conn: sa.Connection, *, year: int, plan: YearPlan, now: datetime) -> SweepResult:
+    today = now.astimezone(ZoneInfo(plan.timezone)).date()
+    rules = plan.reminders
+    thresholds = sorted(b for b in rules.before_days if b > 0)
+    horizon = today + timedelta(days=max(thresholds, default=0))
+    stamp = to_db_time(now)
+
+    lagging = sa.and_(
+        cycles.c.year == year,
+        cycles.c.due.is_not(None),
+        cycles.c.due <= horizon,
+        cycles.c.state.in_(REMINDED_STATES),
+    )
+    owner = orgs.alias("owner")
+    owner_id = sa.case((cycles.c.state.in_(ORGANIZER_STATES), cycles.c.organizer_id), else_=cycles.c.org_id)
+    step = _step_expr()
+
+    def variant(template: str, condition: sa.ColumnElement[bool], marker: sa.ColumnElement[str],
+                days: sa.ColumnElement[Any], recipient: sa.ColumnElement[Any]) -> sa.Select[Any]:
+        return (
+            sa.select(
+                cycles.c.org_id.label("org_id"),
+                recipient.label("recipient_org_id"),
+                cycles.c.kind.label("cycle_kind"),
+                step.label("step"),
+                sa.literal(template).label("template"),
+                cycles.c.due.label("due"),
+                days.label("days"),
+                marker.label("marker"),
+            )
+            .select_from(cycles.join(owner, owner.c.id == owner_id))
+            .where(lagging, condition)
+        )
+
+    due_text = _as_text(cycles.c.due)
+    variants: list[sa.Select[Any]] = []
+    if thresholds:
+        days_case = sa.case(
+            *[(cycles.c.due <= today + timedelta(days=b), sa.literal(b, sa.Integer)) for b in thresholds], else_=sa.null()
+        )
+        variants.append(variant(
+            "reminder", cycles.c.due > today, due_text + sa.literal(":b") + _as_text(days_case), days_case, owner.c.id,
+        ))
+    variants.append(variant("due_today", cycles.c.due == today, due_text, sa.literal(0, sa.Integer), owner.c.id))
+    variants.append(variant(
+        "overdue", cycles.c.due < today, sa.literal(today.isoformat()), sa.cast(sa.null(), sa.Integer), owner.c.id,
+    ))
+    reminders_union = sa.union_all(*variants).subquery("m")
+    escalation = variant(
+        "escalation",
+        sa.and_(cycles.c.due <= today - timedelta(days=rules.escalate_after_days), owner.c.parent_id.is_not(None)),
+        due_text, sa.cast(sa.null(), sa.Integer), owner.c.parent_id,
+    ).subquery("m")
+
+    queued = _insert_messages(conn, reminders_union, year=year, stamp=stamp)
+    escalated = _insert_messages(conn, escalation, year=year, stamp=stamp)
+    counts = conn.execute(
+        sa.select(
+            sa.func.count().label("checked"),
+            sa.func.count().filter(sa.and_(cycles.c.due.is_not(None), cycles.c.due <= horizon)).label("lagging"),
+        ).where(cycles.c.year == year, cycles.c.state.in_(REMINDED_STATES))
+    ).one()
+    return SweepResult(checked=counts.checked, lagging=counts.lagging, queued=queued + escalated, escalated=escalated,
+                       years=[year])
+
+
+def _insert_messages(conn: sa.Connection, messages: sa.Subquery, *, year: int, stamp: datetime) -> int:
+    """Fan each message out to the recipient's phone (sms) and address (email), keyed for exactly once."""
+    recipient = orgs.alias("recipient")
+    channel = sa.union_all(
+        sa.select(sa.literal("sms").label("channel")), sa.select(sa.literal("email").label("channel"))
+    ).subquery("ch")
+    address = sa.case((channel.c.channel == "sms", recipient.c.phone), else_=recipient.c.email)
+    key = (
+        sa.literal(f"{year}:") + _as_text(messages.c.org_id) + ":" + messages.c.cycle_kind + ":" + messages.c.step
+        + ":" + messages.c.template + ":" + messages.c.marker + ":" + channel.c.channel
+    )
+    select = (
+        sa.select(
+            key.label("key"),
+            sa.literal(year).label("year"),
+            messages.c.org_id,
+            messages.c.recipient_org_id,
+            messages.c.cycle_kind,
+            messages.c.step,
+            messages.c.template,
+            channel.c.channel,
+            address.label("address"),
+            messages.c.due,
+            messages.c.days,
+            sa.literal("queued").label("status"),
+            sa.literal(0).label("attempts"),
+            sa.literal(stamp, sa.DateTime()).label("created_at"),
+        )
+        .select_from(messages.join(recipient, recipient.c.id == messages.c.recipient_org_id).join(channel, sa.true()))
+        .where(address != "")
+    )
+    return insert_ignoring_duplicates(conn, outbox, _message_columns(), select)
+
+
+def open_years(conn: sa.Connection) -> list[int]:
+    """Launched years that still have an open cycle."""
+    return list(
+        conn.execute(
+            sa.select(years.c.year)
+            .where(sa.exists().where(cycles.c.year == years.c.year, cycles.c.state.in_(REMINDED_STATES)))
+            .order_by(years.c.year)
+        ).scalars()
+    )
+
+
+def sweep_deadlines(db: Database, *, now: datetime, year: int | None = None, summary: bool = False) -> SweepResult:
+    """Queue reminders, due-today and overdue notices and escalations for every lagging cycle (one transaction per year)."""
+    total = SweepResult()
+    with db.connect() as conn:
+        if year is not None:
+            if conn.execute(sa.select(years.c.year).where(years.c.year == year)).first() is None:
+                raise NotFound(f"year {year} has not been launched")
+            targets = [year]
+        else:
+            targets = open_years(conn)
+    for target in targets:
+        with db.begin() as conn:
+            stored = conn.execute(sa.select(years.c.plan).where(years.c.year == target)).scalar_one()
+            plan = plan_from_stored(stored)
+            result = _sweep_year(conn, year=target, plan=plan, now=now)
+            if summary:
+                total.by_organizer.extend(_lagging_by_organizer(conn, year=target, plan=plan, now=now))
+        total.checked += result.checked
+        total.lagging += result.lagging
+        total.queued += result.queued
+        total.escalated += result.escalated
+        total.years.append(target)
+    return total
+
+
+def _lagging_by_organizer(conn: sa.Connection, *, year: int, plan: YearPlan, now: datetime) -> list[dict[str, Any]]:
+    today = now.astimezone(ZoneInfo(plan.timezone)).date()
+    horizon = today + timedelta(days=plan.reminders.window_days)
+    organizer = orgs.alias("organizer")
+    rows = conn.execute(
+        sa.select(
+            organizer.c.code, organizer.c.name, sa.func.count().label("lagging"),
+            sa.func.count().filter(cycles.c.due < today).label("overdue"),
+        )
+        .select_from(cycles.join(organizer, organizer.c.id == cycles.c.organizer_id))
+        .where(cycles.c.year == year, cycles.c.due.is_not(None), cycles.c.due <= horizon,
+               cycles.c.state.in_(REMINDED_STATES))
+        .group_by(organizer.c.code, organizer.c.name)
+        .order_by(sa.func.count().desc(), organizer.c.code)
+    )
+    return [{"year": year, "organizer": r.code, "name": r.name, "lagging": r.lagging, "overdue": r.overdue} for r in rows]
