@@ -66,7 +66,7 @@ def sample_orgs(db: Database, *, year: int, org: str, size: int, seed: str, now:
             population=sorted(population), sample=drawn, respondents=None, source=f"orgs under {org}",
             created_at=to_db_time(now), created_by=by,
         )
-        names = dict(conn.execute(sa.select(orgs.c.code, orgs.c.name).where(orgs.c.code.in_(drawn))).tuples().all())
+        names = {r.code: r.name for r in conn.execute(sa.select(orgs.c.code, orgs.c.name).where(orgs.c.code.in_(drawn)))}
     return {
         "id": record_id, "year": year, "purpose": "onsite", "org": org, "size": size, "seed": seed,
         "population_size": len(population), "population_hash": population_hash(population),
