@@ -108,3 +108,9 @@ def may(conn: sa.Connection, actor: Actor, action: str, *, org: str | None = Non
     except PermissionDenied:
         return False
     return True
+
+
+def require(db: Any, actor: Actor, action: str, *, org: str | None = None) -> None:
+    """`check_action` in its own read: the console calls it before a use case that takes no actor of its own."""
+    with db.connect() as conn:
+        check_action(conn, actor, action, org=org)

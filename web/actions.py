@@ -1,0 +1,101 @@
+"""What the console's buttons and its API do: check who may (services.permissions), call the use case, audit.
+
+A refusal is recorded in the audit table and changes nothing else."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from services.accounts import Account, create_user, record
+from services.app import App
+from services.cycles import fire_event
+from services.errors import PermissionDenied, ShuzhiError
+from services.orgs import import_orgs
+from services.permissions import require
+from services.years import start_year
+from web import integrations
+
+ALLOWED_UPLOADS = (".csv", ".xlsx")
+MAX_UPLOAD = 20 * 1024 * 1024
+
+
+class Console:
+    """One request's actor, acting through the services; every refusal is audited."""
+
+    def __init__(self, app: App, account: Account, client: str, on_change: Any = None) -> None:
+        self.app = app
+        self.account = account
+        self.actor = account.actor
+        self.client = client
+        self.on_change = on_change
+
+    def _audit(self, action: str, outcome: str, detail: str) -> None:
+        record(self.app.db, now=self.app.now(), username=self.account.name, action=action, outcome=outcome,
+               detail=detail, client=self.client)
+
+    def _run(self, action: str, detail: str, call: Any) -> Any:
+        try:
+            result = call()
+        except PermissionDenied as denied:
+            self._audit(action, "denied", f"{detail}: {denied.message}")
+            raise
+        except ShuzhiError:
+            raise
+        self._audit(action, "ok", detail)
+        if self.on_change is not None:
+            self.on_change()
+        return result
+
+    def require(self, action: str, *, org: str | None = None) -> None:
+        try:
+            require(self.app.db, self.actor, action, org=org)
+        except PermissionDenied as denied:
+            self._audit(action, "denied", f"{org or ''}: {denied.message}")
+            raise
+
+    def fire(self, *, year: int, org: str, event: str, kind: str = "upward", note: str | None = None) -> dict[str, Any]:
+        def call() -> dict[str, Any]:
+            fired = fire_event(self.app.db, year=year, org=org, event=event, kind=kind, now=self.app.now(),
+                               note=note or None, actor=self.actor, hooks=self.app.hooks)
+            return fired.as_dict()
+
+        return dict(self._run("fire", f"{year} {org} {kind} {event}", call))
+
+    def import_orgs(self, filename: str, content: bytes) -> dict[str, int]:
+        self.require("import_orgs")
+        suffix = Path(filename or "").suffix.lower()
+        if suffix not in ALLOWED_UPLOADS:
+            from services.errors import BadInput
+
+            raise BadInput(f"file: '{filename}' is not a .csv or .xlsx file")
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"upload{suffix}"
+            path.write_bytes(content)
+            return dict(self._run("import_orgs", filename, lambda: import_orgs(self.app.db, path, now=self.app.now()).as_dict()))
+
+    def start_year(self, *, year: int, plan_text: str) -> dict[str, Any]:
+        self.require("start_year")
+        return dict(self._run("start_year", str(year), lambda: start_year(
+            self.app.db, plan_text=plan_text, year=year, now=self.app.now(), by=self.account.name).as_dict()))
+
+    def move_meeting(self, *, year: int, organizer: str, when: str) -> dict[str, Any]:
+        self.require("move_meeting", org=organizer)
+        return dict(self._run("move_meeting", f"{year} {organizer} {when}", lambda: integrations.move_meeting(
+            self.app.db, year=year, organizer=organizer, when=when, now=self.app.now(), by=self.account.name)))
+
+    def issue_ballots(self, *, year: int, organizer: str, count: int) -> dict[str, Any]:
+        self.require("issue_ballots", org=organizer)
+        return dict(self._run("issue_ballots", f"{year} {organizer} ×{count}", lambda: integrations.issue_ballots(
+            self.app.db, year=year, organizer=organizer, count=count, now=self.app.now(), by=self.account.name)))
+
+    def remind(self, *, year: int, org: str) -> dict[str, Any]:
+        self.require("remind", org=org)
+        return dict(self._run("remind", f"{year} {org}", lambda: integrations.remind_now(
+            self.app.db, year=year, org=org, now=self.app.now())))
+
+    def add_user(self, *, name: str, role: str, password: str, scope: str | None) -> dict[str, Any]:
+        self.require("manage_users")
+        return dict(self._run("add_user", f"{name} {role} {scope or ''}", lambda: create_user(
+            self.app.db, name, role, password, scope=scope or None).as_dict()))

@@ -1,0 +1,354 @@
+"""Server-rendered pages of the console (Chinese by default); every change goes through web.actions.Console."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from services import dashboard
+from services.accounts import ROLE_LABELS, Account, authenticate, end_sessions, list_audit, list_users, record
+from services.actors import ROLES
+from services.cycles import list_cycles
+from services.errors import BadInput, PermissionDenied, ShuzhiError
+from services.permissions import check_fire, may
+from states.machine import RETURN_EVENTS, STATES, allowed_events
+from storage.tables.core import cycles, orgs
+from web import integrations
+from web.actions import MAX_UPLOAD, Console
+from web.i18n import Labels, language
+from web.security import check_csrf, client_of, csrf_token, current_account, sign_in
+
+router = APIRouter(include_in_schema=False)
+
+
+def _state(request: Request) -> Any:
+    return request.app.state.shuzhi
+
+
+def signed_in(request: Request) -> Account:
+    account = current_account(request)
+    if account is None:
+        raise HTTPException(status_code=401, detail="please sign in")
+    return account
+
+
+User = Annotated[Account, Depends(signed_in)]
+
+
+def console(request: Request, account: Account) -> Console:
+    shared = _state(request)
+    return Console(shared.app, account, client_of(request), on_change=shared.funnel.clear)
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    shared = _state(request)
+    labels = Labels(language(request))
+    account = current_account(request)
+    years = dashboard.launched_years(shared.db)
+    base = {
+        "t": labels,
+        "lang": labels.lang,
+        "user": account,
+        "role_label": ROLE_LABELS,
+        "csrf": csrf_token(request),
+        "years": years,
+        "path": request.url.path,
+        "can": (lambda action, org=None: _may(request, account, action, org)),
+    }
+    return shared.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)  # type: ignore[no-any-return]
+
+
+def _may(request: Request, account: Account | None, action: str, org: str | None) -> bool:
+    if account is None:
+        return False
+    with _state(request).db.connect() as conn:
+        return may(conn, account.actor, action, org=org)
+
+
+def render_error(request: Request, status: int, message: str, problems: list[str]) -> Response:
+    return render(request, "error.html", status=status, status_code=status, message=message, problems=problems)
+
+
+def _year(request: Request, year: int | None) -> int | None:
+    if year is not None:
+        return year
+    years = dashboard.launched_years(_state(request).db)
+    return years[0] if years else None
+
+
+def _back(url: str, message: str = "", error: bool = False) -> RedirectResponse:
+    if message:
+        url += ("&" if "?" in url else "?") + ("err=" if error else "msg=") + quote(message)
+    return RedirectResponse(url, status_code=303)
+
+
+# --- sign in / out -----------------------------------------------------------------------------------------------
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:
+    return render(request, "login.html", next=next if next.startswith("/") and not next.startswith("//") else "/")
+
+
+@router.post("/login")
+def login(request: Request, name: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+          csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
+    check_csrf(request, csrf_token)
+    shared = _state(request)
+    try:
+        account = authenticate(shared.db, name, password, now=shared.app.now(), client=client_of(request))
+    except PermissionDenied as denied:
+        return render(request, "login.html", status=401, error=denied.message, next=next, name=name)
+    sign_in(request, account)
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, account: User, csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf_token)
+    shared = _state(request)
+    end_sessions(shared.db, account.id)
+    record(shared.db, now=shared.app.now(), username=account.name, action="logout", outcome="ok", client=client_of(request))
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+# --- reads -------------------------------------------------------------------------------------------------------
+
+@router.get("/")
+def home(request: Request, account: User) -> Response:
+    return RedirectResponse("/overview", status_code=303)
+
+
+@router.get("/overview")
+def overview_page(request: Request, account: User, year: int | None = None, kind: str = "upward") -> Response:
+    shared = _state(request)
+    chosen = _year(request, year)
+    data = None
+    if chosen is not None:
+        data = dashboard.overview(shared.db, year=chosen, today=shared.app.today(), kind=kind, cache=shared.funnel)
+    return render(request, "overview.html", data=data, year=chosen, kind=kind, states=STATES)
+
+
+@router.get("/tree")
+def tree_page(request: Request, account: User, year: int | None = None, code: str | None = None, kind: str = "upward",
+              offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+    shared = _state(request)
+    chosen = _year(request, year)
+    if chosen is None:
+        return render(request, "overview.html", data=None, year=None, kind=kind, states=STATES)
+    data = dashboard.drill(shared.db, year=chosen, today=shared.app.today(), code=code or None, kind=kind, offset=offset)
+    return render(request, "tree.html", data=data, year=chosen, kind=kind)
+
+
+@router.get("/cycles/{year}/{org}")
+def cycle_page(request: Request, account: User, year: int, org: str, kind: str = "upward") -> Response:
+    shared = _state(request)
+    data = dashboard.cycle_page(shared.db, year=year, org=org, kind=kind, today=shared.app.today())
+    extras = integrations.cycle_extras(shared.db, year=year, org=org, kind=kind)
+    events = [e for e in allowed_events(data["state"]) if _may_fire(request, account, year, org, kind, e)]
+    return render(request, "cycle.html", c=data, extras=extras, events=events, return_events=RETURN_EVENTS,
+                  year=year, kind=kind, msg=request.query_params.get("msg"), err=request.query_params.get("err"))
+
+
+def _may_fire(request: Request, account: Account, year: int, org: str, kind: str, event: str) -> bool:
+    with _state(request).db.connect() as conn:
+        row = conn.execute(
+            sa.select(cycles.c.organizer_id, orgs.c.code.label("org_code"))
+            .select_from(cycles.join(orgs, orgs.c.id == cycles.c.org_id))
+            .where(orgs.c.code == org, cycles.c.year == year, cycles.c.kind == kind)
+        ).first()
+        if row is None:
+            return False
+        try:
+            check_fire(conn, account.actor, SimpleNamespace(organizer_id=row.organizer_id, org_code=row.org_code), event)  # type: ignore[arg-type]
+        except PermissionDenied:
+            return False
+    return True
+
+
+@router.get("/lagging")
+def lagging_page(request: Request, account: User, year: int | None = None, under: str | None = None,
+                 kind: str = "upward") -> Response:
+    shared = _state(request)
+    chosen = _year(request, year)
+    rows: list[dict[str, Any]] = []
+    if chosen is not None:
+        rows = list_cycles(shared.db, year=chosen, today=shared.app.today(), lagging=True, under=under or None,
+                           kind=kind, limit=500)
+    return render(request, "lagging.html", rows=rows, year=chosen, under=under or "", kind=kind,
+                  msg=request.query_params.get("msg"), err=request.query_params.get("err"))
+
+
+@router.post("/lagging/remind")
+def remind(request: Request, account: User, year: Annotated[int, Form()], org: Annotated[str, Form()],
+           csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        result = console(request, account).remind(year=year, org=org)
+    except integrations.Unavailable as missing:
+        return _back(f"/lagging?year={year}", str(missing), error=True)
+    except ShuzhiError as error:
+        return _back(f"/lagging?year={year}", error.message, error=True)
+    return _back(f"/lagging?year={year}", f"已提醒 {org}: queued {result.get('queued', 0)}, lagging {result.get('lagging', 0)}")
+
+
+@router.get("/outbox")
+def outbox_page(request: Request, account: User, year: int | None = None, org: str | None = None,
+                status: str | None = None) -> Response:
+    shared = _state(request)
+    chosen = _year(request, year)
+    try:
+        data: dict[str, Any] | None = integrations.outbox(shared.db, year=chosen, org=org, status=status)
+        missing = None
+    except integrations.Unavailable as reason:
+        data, missing = None, str(reason)
+    return render(request, "outbox.html", data=data, missing=missing, year=chosen, org=org or "", status=status or "")
+
+
+@router.get("/results")
+def results_page(request: Request, account: User, year: int | None = None, category: str | None = None) -> Response:
+    shared = _state(request)
+    chosen = _year(request, year)
+    rows: list[dict[str, Any]] = []
+    missing = None
+    if chosen is not None:
+        try:
+            rows = integrations.results(shared.db, year=chosen, category=category)
+        except integrations.Unavailable as reason:
+            missing = str(reason)
+    return render(request, "results.html", rows=rows, missing=missing, year=chosen, category=category or "")
+
+
+@router.get("/flows")
+def flows_page(request: Request, account: User) -> Response:
+    config = _state(request).config
+    data = integrations.flow_runs(config.prefect_api_url, config.prefect_ui_url)
+    return render(request, "flows.html", data=data)
+
+
+# --- cycle actions -----------------------------------------------------------------------------------------------
+
+@router.post("/cycles/{year}/{org}/fire")
+def fire(request: Request, account: User, year: int, org: str, event: Annotated[str, Form()],
+         kind: Annotated[str, Form()] = "upward", note: Annotated[str, Form()] = "",
+         csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf_token)
+    back = f"/cycles/{year}/{quote(org)}?kind={quote(kind)}"
+    try:
+        done = console(request, account).fire(year=year, org=org, event=event, kind=kind, note=note)
+    except PermissionDenied as denied:
+        raise denied
+    except ShuzhiError as error:
+        return _back(back, error.message, error=True)
+    return _back(back, f"{done['from']} → {done['to']}")
+
+
+# --- admin -------------------------------------------------------------------------------------------------------
+
+@router.get("/admin")
+def admin_page(request: Request, account: User) -> Response:
+    return render(request, "admin.html", result=None, problems=[], form={})
+
+
+def _admin_result(request: Request, *, title: str, result: Any = None, problems: list[str] | None = None,
+                  message: str = "", status: int = 200, form: dict[str, Any] | None = None) -> Response:
+    return render(request, "admin.html", status=status, title=title, result=result, problems=problems or [],
+                  message=message, form=form or {})
+
+
+@router.post("/admin/orgs/import")
+async def admin_import(request: Request, account: User, file: Annotated[UploadFile, File()],
+                       csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf_token)
+    content = await file.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD:
+        return _admin_result(request, title="import_tree", message="file too large (> 20 MB)", status=400)
+    try:
+        result = console(request, account).import_orgs(file.filename or "", content)
+    except PermissionDenied:
+        raise
+    except ShuzhiError as error:
+        return _admin_result(request, title="import_tree", message=error.message, problems=error.problems, status=400)
+    return _admin_result(request, title="import_tree", result=result, message="导入完成 imported")
+
+
+@router.post("/admin/years/launch")
+async def admin_launch(request: Request, account: User, year: Annotated[int, Form()],
+                       plan_text: Annotated[str, Form()] = "", plan_file: Annotated[UploadFile | None, File()] = None,
+                       csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf_token)
+    text = plan_text
+    if plan_file is not None and plan_file.filename:
+        raw = await plan_file.read(1024 * 1024)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return _admin_result(request, title="launch_year", message="plan: not UTF-8 text", status=400)
+    form = {"year": year, "plan_text": text}
+    try:
+        if not text.strip():
+            raise BadInput("plan: paste the plan (TOML) or choose a file")
+        result = console(request, account).start_year(year=year, plan_text=text)
+    except PermissionDenied:
+        raise
+    except ShuzhiError as error:
+        return _admin_result(request, title="launch_year", message=error.message, problems=error.problems, status=400, form=form)
+    return _admin_result(request, title="launch_year", result=result, message=f"{year} 年度已启动 launched", form=form)
+
+
+@router.post("/admin/meetings/move")
+def admin_move(request: Request, account: User, year: Annotated[int, Form()], organizer: Annotated[str, Form()],
+               date: Annotated[str, Form()], csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        result = console(request, account).move_meeting(year=year, organizer=organizer, when=date)
+    except PermissionDenied:
+        raise
+    except integrations.Unavailable as missing:
+        return _admin_result(request, title="move_meeting", message=str(missing), status=501)
+    except ShuzhiError as error:
+        return _admin_result(request, title="move_meeting", message=error.message, problems=error.problems, status=400)
+    return _admin_result(request, title="move_meeting", result=result, message="会议已调整 moved")
+
+
+@router.post("/admin/ballots/issue")
+def admin_ballots(request: Request, account: User, year: Annotated[int, Form()], organizer: Annotated[str, Form()],
+                  count: Annotated[int, Form()], csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        result = console(request, account).issue_ballots(year=year, organizer=organizer, count=count)
+    except PermissionDenied:
+        raise
+    except integrations.Unavailable as missing:
+        return _admin_result(request, title="issue_ballots", message=str(missing), status=501)
+    except ShuzhiError as error:
+        return _admin_result(request, title="issue_ballots", message=error.message, problems=error.problems, status=400)
+    return _admin_result(request, title="issue_ballots", result=result, message="测评码已生成（仅显示一次）codes shown once")
+
+
+@router.get("/admin/users")
+def users_page(request: Request, account: User) -> Response:
+    console(request, account).require("manage_users")
+    shared = _state(request)
+    return render(request, "users.html", users=list_users(shared.db), audit=list_audit(shared.db, limit=200), roles=ROLES,
+                  msg=request.query_params.get("msg"), err=request.query_params.get("err"))
+
+
+@router.post("/admin/users")
+def users_add(request: Request, account: User, name: Annotated[str, Form()], role: Annotated[str, Form()],
+              password: Annotated[str, Form()], scope: Annotated[str, Form()] = "",
+              csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        console(request, account).add_user(name=name, role=role, password=password, scope=scope or None)
+    except PermissionDenied:
+        raise
+    except ShuzhiError as error:
+        return _back("/admin/users", "; ".join(error.problems) or error.message, error=True)
+    return _back("/admin/users", f"已创建 {name}")
