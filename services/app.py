@@ -14,6 +14,9 @@ from storage.db import Database
 def default_hooks() -> list[TransitionHook]:
     """Side effects every transition carries, inside its transaction (reports, messages, ballots…)."""
     hooks: list[TransitionHook] = []
+    from services.review_hooks import review_hook
+
+    hooks.append(review_hook)  # first: a refusal (meeting not open, no commitment) undoes before messages queue
     from services.notify_hooks import queue_transition_notice
 
     hooks.append(queue_transition_notice)

@@ -1,0 +1,167 @@
+"""Rectification (R18): items (problem, measure, responsible person, due date), the public commitment, filing,
+tracking to done; unfinished items are carried into next year's cycle (services.reports.carry_open_items)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.cycles import FiredEvent
+from services.errors import BadInput, NotFound, Refused
+from services.orgs import subtree_bounds
+from storage.db import Database, from_db_time, to_db_time
+from storage.tables.core import cycles, orgs
+from storage.tables.review import commitments, rectification_items
+
+# Items are drawn up after the evaluation, before the commitment is filed.
+EDITABLE_STATES = ("evaluated", "feedback_given", "rectifying")
+
+
+def _cycle(conn: sa.Connection, *, year: int, org: str, kind: str) -> sa.Row[Any]:
+    row = conn.execute(
+        sa.select(cycles).select_from(cycles.join(orgs, orgs.c.id == cycles.c.org_id))
+        .where(orgs.c.code == org, cycles.c.year == year, cycles.c.kind == kind)
+    ).first()
+    if row is None:
+        raise NotFound(f"{org} has no {kind} cycle in {year}")
+    return row
+
+
+def _check_editable(cycle: sa.Row[Any], org: str) -> None:
+    if cycle.state not in EDITABLE_STATES:
+        raise Refused(f"{org}: rectification is drawn up after the evaluation and before filing "
+                      f"(state now '{cycle.state}'; allowed in {', '.join(EDITABLE_STATES)})")
+
+
+def add_item(
+    db: Database, *, year: int, org: str, problem: str, measure: str, responsible: str, due: date | str,
+    now: datetime, kind: str = "upward", by: str = "cli",
+) -> dict[str, Any]:
+    problems: list[str] = []
+    if not problem.strip():
+        problems.append("--problem: empty")
+    if not measure.strip():
+        problems.append("--measure: empty")
+    if not responsible.strip():
+        problems.append("--responsible: empty")
+    if isinstance(due, str):
+        try:
+            due = date.fromisoformat(due.strip())
+        except ValueError:
+            problems.append(f"--due: '{due}' is not a date (YYYY-MM-DD)")
+    with db.begin() as conn:
+        cycle = _cycle(conn, year=year, org=org, kind=kind)
+        if isinstance(due, date) and due > cycle.commitment_due:
+            problems.append(f"--due: {due} is after the cycle's commitment deadline {cycle.commitment_due}")
+        if problems:
+            raise BadInput(problems[0], problems=problems)
+        _check_editable(cycle, org)
+        item_id = conn.execute(rectification_items.insert().values(
+            cycle_id=cycle.id, problem=problem.strip(), measure=measure.strip(), responsible=responsible.strip(),
+            due=due, status="open", created_at=to_db_time(now), created_by=by,
+        ).returning(rectification_items.c.id)).scalar_one()
+    return {"id": item_id, "org": org, "kind": kind, "due": due.isoformat() if isinstance(due, date) else due}
+
+
+def mark_done(db: Database, *, item_id: int, now: datetime, note: str | None = None) -> dict[str, Any]:
+    with db.begin() as conn:
+        row = conn.execute(sa.select(rectification_items).where(rectification_items.c.id == item_id)).first()
+        if row is None:
+            raise NotFound(f"no rectification item {item_id}")
+        if row.status == "done":
+            raise Refused(f"item {item_id} is done already")
+        conn.execute(rectification_items.update().where(rectification_items.c.id == item_id).values(
+            status="done", done_at=to_db_time(now), done_note=note))
+        # finishing a carried item finishes the original too: last year's list shows it done
+        if row.carried_from_id is not None:
+            conn.execute(rectification_items.update().where(
+                rectification_items.c.id == row.carried_from_id, rectification_items.c.status == "open"
+            ).values(status="done", done_at=to_db_time(now), done_note=note))
+    return {"id": item_id, "status": "done"}
+
+
+def set_commitment(
+    db: Database, *, year: int, org: str, text: str, now: datetime, kind: str = "upward", by: str = "cli"
+) -> dict[str, Any]:
+    """The public commitment text (公开承诺); replaced until it is filed."""
+    if not text.strip():
+        raise BadInput("--text: the commitment is empty")
+    with db.begin() as conn:
+        cycle = _cycle(conn, year=year, org=org, kind=kind)
+        _check_editable(cycle, org)
+        conn.execute(commitments.delete().where(commitments.c.cycle_id == cycle.id))
+        conn.execute(commitments.insert().values(cycle_id=cycle.id, text=text.strip(), updated_at=to_db_time(now),
+                                                 updated_by=by))
+    return {"org": org, "kind": kind, "year": year}
+
+
+def check_and_file_commitment(conn: sa.Connection, fired: FiredEvent, cycle: sa.Row[Any]) -> None:
+    """Hook on `file_commitment`: a commitment and at least one item, or the filing is refused."""
+    text = conn.execute(sa.select(commitments.c.text).where(commitments.c.cycle_id == cycle.id)).scalar()
+    items = conn.execute(
+        sa.select(sa.func.count()).select_from(rectification_items).where(rectification_items.c.cycle_id == cycle.id)
+    ).scalar_one()
+    missing = []
+    if not text:
+        missing.append(f"no public commitment (shuzhi rectification commitment --year {cycle.year} {fired.org_code} --text …)")
+    if not items:
+        missing.append(f"no rectification item (shuzhi rectification add --year {cycle.year} {fired.org_code} …)")
+    if missing:
+        raise Refused(f"{fired.org_code}: 整改方案和公开承诺不完整: " + "; ".join(missing))
+    conn.execute(commitments.update().where(commitments.c.cycle_id == cycle.id).values(filed_at=to_db_time(fired.at)))
+
+
+def _item_dict(r: sa.Row[Any]) -> dict[str, Any]:
+    done = from_db_time(r.done_at)
+    return {
+        "id": r.id, "org": r.code, "kind": r.kind, "year": r.year, "problem": r.problem, "measure": r.measure,
+        "responsible": r.responsible, "due": r.due.isoformat(), "status": r.status,
+        "done_at": done.isoformat(timespec="seconds") if done else None, "carried_from": r.carried_from_id,
+    }
+
+
+def list_items(
+    db: Database, *, year: int, org: str | None = None, under: str | None = None, kind: str | None = None,
+    status: str | None = None,
+) -> list[dict[str, Any]]:
+    if status and status not in ("open", "done"):
+        raise BadInput(f"--status: '{status}' is not open or done")
+    query = (
+        sa.select(rectification_items, orgs.c.code, cycles.c.kind, cycles.c.year)
+        .select_from(rectification_items.join(cycles, cycles.c.id == rectification_items.c.cycle_id)
+                     .join(orgs, orgs.c.id == cycles.c.org_id))
+        .where(cycles.c.year == year)
+        .order_by(orgs.c.path, cycles.c.kind, rectification_items.c.id)
+    )
+    with db.connect() as conn:
+        if org:
+            query = query.where(orgs.c.code == org)
+        if kind:
+            query = query.where(cycles.c.kind == kind)
+        if status:
+            query = query.where(rectification_items.c.status == status)
+        if under:
+            path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == under)).scalar()
+            if path is None:
+                raise NotFound(f"no organization with code '{under}'")
+            low, high = subtree_bounds(path)
+            query = query.where(orgs.c.path >= low, orgs.c.path < high)
+        return [_item_dict(r) for r in conn.execute(query)]
+
+
+def commitment_of(conn: sa.Connection, cycle_id: int) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(commitments).where(commitments.c.cycle_id == cycle_id)).first()
+    if row is None:
+        return None
+    filed = from_db_time(row.filed_at)
+    return {"text": row.text, "filed_at": filed.isoformat(timespec="seconds") if filed else None}
+
+
+def show_commitment(db: Database, *, year: int, org: str, kind: str = "upward") -> dict[str, Any]:
+    with db.connect() as conn:
+        cycle = _cycle(conn, year=year, org=org, kind=kind)
+        return {"org": org, "kind": kind, "year": year, "state": cycle.state,
+                "commitment": commitment_of(conn, cycle.id),
+                "items": list_items(db, year=year, org=org, kind=kind)}

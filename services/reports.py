@@ -1,0 +1,231 @@
+"""Reports and their review (R12–R15): reading .docx/.md/.txt, keeping every submitted version, recording returns."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.cycles import FiredEvent
+from services.errors import BadInput, NotFound
+from states.report_check import ReportCheck, check_report
+from storage.db import Database, from_db_time, to_db_time
+from storage.tables.core import cycles, orgs
+from storage.tables.review import rectification_items, report_versions
+
+FORMATS = {".docx": "docx", ".md": "md", ".markdown": "md", ".txt": "txt"}
+MAX_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    name: str
+    file_format: str
+    content: bytes
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def decode_text(raw: bytes, where: str) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise BadInput(f"{where}: not UTF-8 or GB18030 text")  # pragma: no cover - gb18030 decodes nearly anything
+
+
+def docx_text(raw: bytes, where: str) -> str:
+    """Paragraphs in order (headings marked as Markdown by their style) and table cells."""
+    from docx import Document
+
+    try:
+        document = Document(io.BytesIO(raw))
+    except Exception as error:  # python-docx raises several kinds for a damaged or non-docx file
+        raise BadInput(f"{where}: cannot read as .docx ({error.__class__.__name__})") from None
+    lines: list[str] = []
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        level = next((int(ch) for ch in style if ch.isdigit()), 1)
+        if style.startswith(("Heading", "标题")) or style == "Title":
+            lines.append("#" * min(level, 6) + " " + text)
+        else:
+            lines.append(text)
+    for table in document.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                lines.append("，".join(dict.fromkeys(cells)))
+    return "\n".join(lines)
+
+
+def read_report_bytes(name: str, raw: bytes) -> ReportFile:
+    suffix = Path(name).suffix.lower()
+    if suffix not in FORMATS:
+        raise BadInput(f"{name}: unsupported report type '{suffix or 'none'}' (use .docx, .md or .txt)")
+    if len(raw) > MAX_BYTES:
+        raise BadInput(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MB")
+    file_format = FORMATS[suffix]
+    text = docx_text(raw, name) if file_format == "docx" else decode_text(raw, name)
+    if not text.strip():
+        raise BadInput(f"{name}: the report is empty")
+    return ReportFile(name=Path(name).name, file_format=file_format, content=raw, text=text)
+
+
+def read_report(path: Path) -> ReportFile:
+    """A report file; a missing, unsupported, unreadable or empty file is bad input."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"--report: {path}: no such file")
+    return read_report_bytes(path.name, path.read_bytes())
+
+
+def check_file(path: Path) -> ReportCheck:
+    """`shuzhi report check FILE`."""
+    return check_report(read_report(path).text)
+
+
+def _report_of(fired: FiredEvent) -> ReportFile | None:
+    options = fired.options
+    if options.get("report") is not None:
+        return read_report(Path(options["report"]))
+    if options.get("report_text") is not None:  # in-process callers (the demo) hand text directly
+        name = str(options.get("report_name") or "report.md")
+        return read_report_bytes(name, str(options["report_text"]).encode("utf-8"))
+    return None
+
+
+def _previous_open_items(conn: sa.Connection, cycle: sa.Row[Any]) -> list[sa.Row[Any]]:
+    """Unfinished rectification items of the same secretary's cycle last year."""
+    previous = sa.select(cycles.c.id).where(
+        cycles.c.year == cycle.year - 1, cycles.c.org_id == cycle.org_id, cycles.c.kind == cycle.kind
+    ).scalar_subquery()
+    return list(conn.execute(
+        sa.select(rectification_items)
+        .where(rectification_items.c.cycle_id == previous, rectification_items.c.status == "open")
+        .order_by(rectification_items.c.id)
+    ))
+
+
+def carry_open_items(conn: sa.Connection, cycle: sa.Row[Any], *, at: Any, by: str) -> list[dict[str, Any]]:
+    """Copy last year's unfinished items into this cycle (once) and return them: the report must answer them."""
+    carried = []
+    already = set(conn.execute(
+        sa.select(rectification_items.c.carried_from_id).where(rectification_items.c.cycle_id == cycle.id)
+    ).scalars())
+    for item in _previous_open_items(conn, cycle):
+        if item.id not in already:
+            conn.execute(rectification_items.insert().values(
+                cycle_id=cycle.id, problem=item.problem, measure=item.measure, responsible=item.responsible,
+                due=cycle.commitment_due, status="open", carried_from_id=item.id, created_at=to_db_time(at), created_by=by,
+            ))
+        carried.append({"id": item.id, "problem": item.problem, "measure": item.measure, "due": item.due.isoformat()})
+    return carried
+
+
+def store_submitted_report(conn: sa.Connection, fired: FiredEvent, cycle: sa.Row[Any]) -> None:
+    """Hook on submit/resubmit: a new version with its text, bytes, hash and the checker's findings."""
+    report = _report_of(fired)
+    if report is None:
+        return  # a submission recorded without a file (paper delivery); the reviewer sees no version
+    result = check_report(report.text)
+    findings = result.details()
+    open_items = carry_open_items(conn, cycle, at=fired.at, by=fired.by)
+    if open_items:
+        findings["findings"] = [*findings["findings"],
+                                f"上年整改事项{len(open_items)}项尚未完成，本报告须逐项说明整改情况"]
+    version = (conn.execute(
+        sa.select(sa.func.max(report_versions.c.version)).where(report_versions.c.cycle_id == cycle.id)
+    ).scalar() or 0) + 1
+    conn.execute(report_versions.insert().values(
+        cycle_id=cycle.id, version=version, event=fired.event, file_name=report.name, file_format=report.file_format,
+        content=report.content, text=report.text, sha256=report.sha256, findings=findings,
+        suggestion=result.suggestion, open_items=open_items, submitted_at=to_db_time(fired.at), submitted_by=fired.by,
+    ))
+
+
+def record_return(conn: sa.Connection, fired: FiredEvent, cycle: sa.Row[Any]) -> None:
+    """Hook on revise/rewrite: the reason goes with the version returned (fire_event counts the return)."""
+    latest = conn.execute(
+        sa.select(sa.func.max(report_versions.c.version)).where(report_versions.c.cycle_id == cycle.id)
+    ).scalar()
+    if latest is None:
+        return
+    conn.execute(
+        report_versions.update()
+        .where(report_versions.c.cycle_id == cycle.id, report_versions.c.version == latest)
+        .values(return_event=fired.event, return_note=fired.note, returned_at=to_db_time(fired.at), returned_by=fired.by)
+    )
+
+
+def _cycle_id(conn: sa.Connection, *, year: int, org: str, kind: str) -> int:
+    cycle_id = conn.execute(
+        sa.select(cycles.c.id).select_from(cycles.join(orgs, orgs.c.id == cycles.c.org_id))
+        .where(orgs.c.code == org, cycles.c.year == year, cycles.c.kind == kind)
+    ).scalar()
+    if cycle_id is None:
+        raise NotFound(f"{org} has no {kind} cycle in {year}")
+    return int(cycle_id)
+
+
+def _version_dict(r: sa.Row[Any], *, with_text: bool = False) -> dict[str, Any]:
+    submitted = from_db_time(r.submitted_at)
+    returned = from_db_time(r.returned_at)
+    data = {
+        "version": r.version,
+        "event": r.event,
+        "file": r.file_name,
+        "format": r.file_format,
+        "sha256": r.sha256,
+        "submitted_at": submitted.isoformat(timespec="seconds") if submitted else None,
+        "submitted_by": r.submitted_by,
+        "suggestion": r.suggestion,
+        "findings": r.findings.get("findings", []),
+        "check": r.findings,
+        "open_items": r.open_items,
+        "returned": r.return_event,
+        "return_note": r.return_note,
+        "returned_at": returned.isoformat(timespec="seconds") if returned else None,
+    }
+    if with_text:
+        data["text"] = r.text
+    return data
+
+
+def list_versions(db: Database, *, year: int, org: str, kind: str = "upward") -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        cycle_id = _cycle_id(conn, year=year, org=org, kind=kind)
+        rows = conn.execute(
+            sa.select(report_versions).where(report_versions.c.cycle_id == cycle_id).order_by(report_versions.c.version)
+        )
+        return [_version_dict(r) for r in rows]
+
+
+def get_version(db: Database, *, year: int, org: str, kind: str = "upward", version: int | None = None) -> dict[str, Any]:
+    """One version with its text (the latest by default)."""
+    with db.connect() as conn:
+        cycle_id = _cycle_id(conn, year=year, org=org, kind=kind)
+        query = sa.select(report_versions).where(report_versions.c.cycle_id == cycle_id)
+        query = query.where(report_versions.c.version == version) if version else query.order_by(report_versions.c.version.desc())
+        row = conn.execute(query.limit(1)).first()
+        if row is None:
+            raise NotFound(f"{org} has no submitted report in {year}" + (f" with version {version}" if version else ""))
+        return _version_dict(row, with_text=True)
+
+
+def sample_report(name: str) -> str:
+    """A sample report shipped with the package (good, achievements_only, no_problems): the demo uses them."""
+    path = Path(__file__).parent / "samples" / f"{name}.md"
+    if not path.is_file():
+        raise NotFound(f"no sample report '{name}'")
+    return path.read_text(encoding="utf-8")
