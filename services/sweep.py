@@ -49,9 +49,14 @@ def insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, columns: li
     """`INSERT … SELECT … ON CONFLICT DO NOTHING` on the dialect at hand; returns the rows inserted."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        statement: Any = postgresql.insert(table).from_select(columns, select).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).from_select(columns, select).on_conflict_do_nothing()
+        # psycopg reports no rowcount for INSERT … SELECT through SQLAlchemy 2.1: count the RETURNING rows server-side.
+        inserted = (
+            postgresql.insert(table).from_select(columns, select).on_conflict_do_nothing()
+            .returning(sa.literal_column("1")).cte("inserted")
+        )
+        return conn.execute(sa.select(sa.func.count()).select_from(inserted)).scalar_one()
+    if dialect == "sqlite":
+        statement: Any = sqlite.insert(table).from_select(columns, select).on_conflict_do_nothing()
     else:  # pragma: no cover - we ship SQLite and PostgreSQL only
         raise NotImplementedError(dialect)
     return conn.execute(statement).rowcount or 0
