@@ -45,7 +45,7 @@ def console(request: Request, account: Account) -> Console:
     return Console(shared.app, account, client_of(request), on_change=shared.funnel.clear)
 
 
-def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+def render(request: Request, template: str, http_status: int = 200, **context: Any) -> Response:
     shared = _state(request)
     labels = Labels(language(request))
     account = current_account(request)
@@ -60,7 +60,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> Re
         "path": request.url.path,
         "can": (lambda action, org=None: _may(request, account, action, org)),
     }
-    return shared.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)  # type: ignore[no-any-return]
+    return shared.templates.TemplateResponse(request, template, {**base, **context}, status_code=http_status)  # type: ignore[no-any-return]
 
 
 def _may(request: Request, account: Account | None, action: str, org: str | None) -> bool:
@@ -71,7 +71,7 @@ def _may(request: Request, account: Account | None, action: str, org: str | None
 
 
 def render_error(request: Request, status: int, message: str, problems: list[str]) -> Response:
-    return render(request, "error.html", status=status, status_code=status, message=message, problems=problems)
+    return render(request, "error.html", http_status=status, status_code=status, message=message, problems=problems)
 
 
 def _year(request: Request, year: int | None) -> int | None:
@@ -102,7 +102,7 @@ def login(request: Request, name: Annotated[str, Form()] = "", password: Annotat
     try:
         account = authenticate(shared.db, name, password, now=shared.app.now(), client=client_of(request))
     except PermissionDenied as denied:
-        return render(request, "login.html", status=401, error=denied.message, next=next, name=name)
+        return render(request, "login.html", http_status=401, error=denied.message, next=next, name=name)
     sign_in(request, account)
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     return RedirectResponse(target, status_code=303)
@@ -258,7 +258,7 @@ def admin_page(request: Request, account: User) -> Response:
 
 def _admin_result(request: Request, *, title: str, result: Any = None, problems: list[str] | None = None,
                   message: str = "", status: int = 200, form: dict[str, Any] | None = None) -> Response:
-    return render(request, "admin.html", status=status, title=title, result=result, problems=problems or [],
+    return render(request, "admin.html", http_status=status, title=title, result=result, problems=problems or [],
                   message=message, form=form or {})
 
 
