@@ -55,7 +55,8 @@ def test_composite_uses_the_plan_weights_and_explains_itself(sqlite_city: App, t
     v05 = by_org(show_results(app.db, year=2014, category="villages"))["V05"]
     # 0.4·80 + 0.3·90 + 0.2·70 + 0.1·60 = 32 + 27 + 14 + 6 = 79
     assert v05["composite"] == 79.0
-    assert v05["explanation"]["composite"] == "0.4×onsite 80 + 0.3×evaluation 90 + 0.2×survey 70 + 0.1×daily 60 = 79 (rounded to 2 decimals)"
+    assert v05["explanation"]["composite"] == (
+        "0.4×onsite 80 + 0.3×evaluation 90 + 0.2×survey 70 + 0.1×daily 60 = 79 (rounded to 2 decimals)")
     assert v05["explanation"]["components"]["survey"]["source"] == "import v.csv row 4"
     assert v05["rank"] == 6  # 90, 88, 85, 82, 80, then 79 ahead of 78
 
