@@ -38,14 +38,21 @@ class _Handler:
         return "250 OK"
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpSink]:
     from aiosmtpd.controller import Controller
 
-    sink = SmtpSink("127.0.0.1", 0)
-    controller = Controller(_Handler(sink), hostname="127.0.0.1", port=0)
+    sink = SmtpSink("127.0.0.1", free_port())
+    controller = Controller(_Handler(sink), hostname="127.0.0.1", port=sink.port)
     controller.start()
-    sink.port = controller.server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     yield sink
     controller.stop()
 
