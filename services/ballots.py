@@ -225,7 +225,7 @@ def cast_ballot(db: Database, *, year: int, code: str, ratings: str | dict[str, 
     return {"meeting": ref.organizer_code, "rated": len(chosen)}
 
 
-def _meeting_of_code(conn: sa.Connection, row: sa.Row[Any], year: int) -> MeetingRef | None:
+def _meeting_of_code(conn: sa.Connection, row: Any, year: int) -> MeetingRef | None:
     from storage.tables.core import meetings
     from storage.tables.review import committee_meetings
 
@@ -423,3 +423,26 @@ def evaluation_scores(db: Database, *, year: int) -> dict[str, float]:
             if entry["ballots"]:
                 scores[code] = float(entry["score"])
         return scores
+
+
+def close_evaluation(
+    db: Database, *, year: int, now: datetime, organizer: str | None = None, own: str | None = None, by: str = "cli",
+    hooks: Any = (),
+) -> dict[str, Any]:
+    """Fire `close_evaluation` for every presenting secretary who has presented (each in its own transaction;
+    the hook freezes their tally). Those who have not presented are listed as skipped."""
+    from services.cycles import fire_event
+
+    with db.connect() as conn:
+        ref = resolve_meeting(conn, year=year, organizer=organizer, own=own)
+        presenting = presenting_cycles(conn, ref)
+    closed: list[str] = []
+    skipped: list[str] = []
+    kind = "upward" if ref.kind == "upward" else "own_level"
+    for cycle in presenting:
+        if cycle.state == "presented":
+            fire_event(db, year=year, org=cycle.code, event="close_evaluation", kind=kind, now=now, by=by, hooks=hooks)
+            closed.append(cycle.code)
+        elif cycle.state in ("researching", "drafting", "submitted", "revising", "approved"):
+            skipped.append(cycle.code)
+    return {"meeting": ref.organizer_code, "closed": closed, "skipped": skipped}

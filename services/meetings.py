@@ -41,7 +41,7 @@ class MeetingRef:
         return table.c.committee_meeting_id == self.id
 
 
-def _org(conn: sa.Connection, code: str) -> sa.Row[Any]:
+def _org(conn: sa.Connection, code: str) -> Any:
     row = conn.execute(sa.select(orgs.c.id, orgs.c.code, orgs.c.name).where(orgs.c.code == code)).first()
     if row is None:
         raise NotFound(f"no organization with code '{code}'")
@@ -106,7 +106,7 @@ def _meeting_table(ref: MeetingRef) -> sa.Table:
     return meetings if ref.kind == "upward" else committee_meetings
 
 
-def meeting_status(conn: sa.Connection, ref: MeetingRef) -> sa.Row[Any]:
+def meeting_status(conn: sa.Connection, ref: MeetingRef) -> Any:
     table = _meeting_table(ref)
     return conn.execute(
         sa.select(table.c.opened_at, table.c.closed_at, table.c.presiding, table.c.venue, table.c.opened_by)
