@@ -158,6 +158,10 @@ def start_year(
                 sa.select(cycles.c.kind, sa.func.count()).where(cycles.c.year == year).group_by(cycles.c.kind)
             )
         }
+        if db.is_postgresql and after - before > 10_000:
+            # a large cascade leaves the planner's statistics stale: refresh them before the season's queries
+            conn.execute(sa.text("ANALYZE cycles"))
+            conn.execute(sa.text("ANALYZE meetings"))
         assessed = conn.execute(sa.select(sa.func.count()).select_from(orgs).where(orgs.c.kind != "prefecture")).scalar_one()
     return LaunchResult(
         year=year,
