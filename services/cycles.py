@@ -175,7 +175,7 @@ def fire_event(
         if actor is not SYSTEM:
             from services.permissions import check_fire
 
-            check_fire(conn, actor, row, event)
+            check_fire(conn, actor, row, event)  # type: ignore[arg-type]  # CycleRow reads like a Row
         try:
             to_state = next_state(row.state, event, note=note)
         except TransitionNotAllowed as refusal:
