@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from services.cycles import FiredEvent
 
 
-def review_hook(conn: sa.Connection, fired: FiredEvent, cycle: sa.Row[Any]) -> None:
+def review_hook(conn: sa.Connection, fired: FiredEvent, cycle: Any) -> None:
     """submit/resubmit keep the report version; revise/rewrite record the reason on it; present needs the
     meeting open; close_evaluation freezes the tally; give_feedback renders the notice; file_commitment
     needs a commitment and at least one rectification item."""
