@@ -33,7 +33,7 @@ class _Handler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.sink.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))  # type: ignore[arg-type]
         return "250 OK"
 
@@ -88,7 +88,7 @@ def sms_webhook() -> Iterator[WebhookState]:
     state = WebhookState()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             state.received.append(body)
             if state.fail_with:
@@ -130,7 +130,7 @@ def aliyun_server() -> Iterator[AliyunState]:
     state = AliyunState()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
             signature = params.pop("Signature", "")
             canonical = "&".join(f"{_pct(k)}={_pct(v)}" for k, v in sorted(params.items()))

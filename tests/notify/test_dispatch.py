@@ -112,7 +112,7 @@ def test_aliyun_sendsms_is_signed_as_documented(launched: App, aliyun_server: Al
     assert first["Action"] == "SendSms" and first["SignName"] == "汉川组织部" and first["Version"] == "2017-05-25"
     assert {r["TemplateCode"] for r in aliyun_server.requests} == {"SMS_0001", "SMS_0002"}
     assert all(r["OutId"].startswith("2014:") for r in aliyun_server.requests)
-    assert [r["provider_ref"] for r in list_outbox(db) if r["status"] == "sent"][0].startswith("biz-")
+    assert next(r["provider_ref"] for r in list_outbox(db) if r["status"] == "sent").startswith("biz-")
     assert aliyun_server.secret not in repr(channel)
 
     wrong = AliyunSms(access_key_id="LTAI-test", access_key_secret="not-the-secret", sign_name="x",
@@ -161,7 +161,8 @@ def test_several_reminders_to_one_recipient_go_as_one_digest(launched: App, tmp_
     result = dispatch(db, now=now, channels=sink_channels(tmp_path))
     t01 = [r for r in list_outbox(db, org="T01") if r["channel"] == "email"]
     assert len(t01) >= 1
-    texts = [p.read_text(encoding="utf-8") for p in (tmp_path / "sink").glob("email-*.txt") if "t01@example.cn" in p.read_text(encoding="utf-8")]
+    files = [p.read_text(encoding="utf-8") for p in (tmp_path / "sink").glob("email-*.txt")]
+    texts = [text for text in files if "t01@example.cn" in text]
     assert len(texts) == 1
     assert result.deliveries < result.sent or len(t01) == 1
 
