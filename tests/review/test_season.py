@@ -138,3 +138,15 @@ def test_open_items_are_carried_into_next_years_report(launched: App, tmp_path: 
     assert [(i["problem"], i["carried_from"]) for i in carried] == [("后备干部不足", first["id"])]
     mark_done(app.db, item_id=carried[0]["id"], now=app.now())
     assert list_items(app.db, year=2014, org="V001", status="open") == []
+
+
+def test_demo_can_submit_sample_texts_in_process(launched: App) -> None:
+    from services.reports import sample_report
+
+    fire(launched, "V002", "finish_research")
+    fire(launched, "V002", "submit", report_text=sample_report("achievements_only"), report_name="西村述职报告.md")
+    fire(launched, "V002", "rewrite", note="责令重写")
+    fire(launched, "V002", "resubmit", report_text=sample_report("no_problems"))
+    fire(launched, "V002", "revise", note="未查找问题")
+    fire(launched, "V002", "resubmit", report_text=sample_report("good"))
+    assert [v["suggestion"] for v in list_versions(launched.db, year=2014, org="V002")] == ["rewrite", "revise", "approve"]
