@@ -54,7 +54,8 @@ def _request(client: Any, case: str) -> Any:
         org, _, event, note = FIRE_CASES[case]
         return client.post(f"/api/cycles/2014/{org}/events", json={"event": event, "note": note})
     if case == "launch_year":
-        return client.post("/api/years", json={"year": 2015, "plan": SAMPLE_PLAN.replace("2014", "2015").replace("2015-01-31", "2016-01-31")})
+        plan = SAMPLE_PLAN.replace("2014", "2015").replace("2015-01-31", "2016-01-31")
+        return client.post("/api/years", json={"year": 2015, "plan": plan})
     if case == "import_orgs":
         return client.post("/api/orgs/import", files={"file": ("o.csv", b"code,name,kind,parent\nT09,new,town,HC\n", "text/csv")})
     if case == "move_meeting":
