@@ -79,7 +79,6 @@ def launch_year_flow(db_url: str | None = None, year: int = 0, plan_text: str = 
                      by: str = "admin") -> dict[str, Any]:
     """Launch a year: validate once, then one task per batch of subtrees; idempotent like `year start`."""
     from flows.runtime import flow_now, flow_settings
-
     from services.years import load_plan_text
 
     load_plan_text(plan_text, year=year)  # a bad plan fails the run before any task
