@@ -3,6 +3,7 @@ rendered from a Jinja2 template (Markdown) and as .docx; produced on `give_feedb
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from datetime import datetime
@@ -20,6 +21,7 @@ from storage.tables.review import agenda_items, feedback_notices, report_version
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+@functools.cache
 def _environment() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -104,10 +106,11 @@ def render_docx(markdown: str) -> bytes:
 def write_notice(conn: sa.Connection, cycle: sa.Row[Any], *, at: datetime, by: str) -> dict[str, Any]:
     data = notice_data(conn, cycle, at=at)
     markdown = render_markdown(data)
-    docx = render_docx(markdown)
+    # the .docx is rendered from this markdown on first export: ~80 ms of python-docx has no place inside
+    # the give_feedback transaction (it would hold SQLite's write lock for every notice of a meeting)
     conn.execute(feedback_notices.delete().where(feedback_notices.c.cycle_id == cycle.id))
     conn.execute(feedback_notices.insert().values(
-        cycle_id=cycle.id, markdown=markdown, docx=docx, data=data, created_at=to_db_time(at), created_by=by,
+        cycle_id=cycle.id, markdown=markdown, docx=None, data=data, created_at=to_db_time(at), created_by=by,
     ))
     return data
 
@@ -152,5 +155,10 @@ def export_notice(db: Database, *, year: int, org: str, out: Path, kind: str = "
     if suffix == ".md":
         out.write_text(row.markdown, encoding="utf-8")
     else:
-        out.write_bytes(row.docx)
+        docx = row.docx
+        if docx is None:
+            docx = render_docx(row.markdown)
+            with db.begin() as conn:
+                conn.execute(feedback_notices.update().where(feedback_notices.c.cycle_id == cycle.id).values(docx=docx))
+        out.write_bytes(docx)
     return out

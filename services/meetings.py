@@ -288,8 +288,15 @@ def show_meeting(db: Database, *, year: int, organizer: str | None = None, own: 
             )
         ]
         agenda = []
-        for row in presenting_cycles(conn, ref):
-            item = agenda_of(conn, row.id)
+        presenting = presenting_cycles(conn, ref)
+        items = {
+            item.cycle_id: item
+            for item in conn.execute(
+                sa.select(agenda_items).where(agenda_items.c.cycle_id.in_([row.id for row in presenting]))
+            )
+        } if presenting else {}
+        for row in presenting:
+            item = items.get(row.id)
             agenda.append({
                 "org": row.code,
                 "name": row.name,

@@ -161,7 +161,7 @@ feedback_notices = sa.Table(
     metadata,
     sa.Column("cycle_id", sa.Integer, sa.ForeignKey("cycles.id"), primary_key=True, autoincrement=False),
     sa.Column("markdown", sa.Text, nullable=False),
-    sa.Column("docx", sa.LargeBinary, nullable=False),
+    sa.Column("docx", sa.LargeBinary, nullable=True),  # rendered from the markdown on first export
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("created_by", sa.String(100), nullable=False),

@@ -168,7 +168,7 @@ def upgrade() -> None:
         "feedback_notices",
         sa.Column("cycle_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("markdown", sa.Text(), nullable=False),
-        sa.Column("docx", sa.LargeBinary(), nullable=False),
+        sa.Column("docx", sa.LargeBinary(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=100), nullable=False),
