@@ -108,10 +108,17 @@ def cancel_obsolete(db: Database) -> int:
         cycles.c.year == outbox.c.year, cycles.c.org_id == outbox.c.org_id, cycles.c.kind == outbox.c.cycle_kind,
         step_now == outbox.c.step,
     )
+    from storage.tables.review import work_plans
+
+    plan_filed = sa.exists().where(work_plans.c.year == outbox.c.year, work_plans.c.organizer_id == outbox.c.org_id)
+    obsolete = sa.or_(
+        sa.and_(outbox.c.template.in_(DEADLINE_TEMPLATES), ~still_owed),
+        sa.and_(outbox.c.template == "work_plan", plan_filed),
+    )
     with db.begin() as conn:
         return conn.execute(
             outbox.update()
-            .where(outbox.c.status == "queued", outbox.c.template.in_(DEADLINE_TEMPLATES), ~still_owed)
+            .where(outbox.c.status == "queued", obsolete)
             .values(status="cancelled", last_error="the step was done before the message went out")
         ).rowcount or 0
 

@@ -130,6 +130,7 @@ def _sweep_year(conn: sa.Connection, *, year: int, plan: YearPlan, now: datetime
     ).subquery("m")
 
     queued = _insert_messages(conn, reminders_union, year=year, stamp=stamp)
+    queued += _insert_messages(conn, _work_plan_reminders(year=year, today=today), year=year, stamp=stamp)
     escalated = _insert_messages(conn, escalation, year=year, stamp=stamp)
     counts = conn.execute(
         sa.select(
@@ -139,6 +140,36 @@ def _sweep_year(conn: sa.Connection, *, year: int, plan: YearPlan, now: datetime
     ).one()
     return SweepResult(checked=counts.checked, lagging=counts.lagging, queued=queued + escalated, escalated=escalated,
                        years=[year])
+
+
+WORK_PLAN_ORGANIZER_KINDS = ("town", "subdistrict", "farm", "city_unit")
+WORK_PLAN_LEAD_DAYS = 7
+
+
+def _work_plan_reminders(*, year: int, today: Any) -> sa.Subquery:
+    """R9: organizers (towns, city units) with no work plan filed: once after launch, once more a week before their meeting."""
+    from storage.tables.core import meetings
+    from storage.tables.review import work_plans
+
+    organizer = orgs.alias("wp_organizer")
+    missing = ~sa.exists().where(work_plans.c.year == year, work_plans.c.organizer_id == meetings.c.organizer_id)
+    week_before = meetings.c.held_on <= today + timedelta(days=WORK_PLAN_LEAD_DAYS)
+    marker = sa.case((week_before, sa.literal("week_before")), else_=sa.literal("launched"))
+    return (
+        sa.select(
+            meetings.c.organizer_id.label("org_id"),
+            meetings.c.organizer_id.label("recipient_org_id"),
+            sa.literal("-").label("cycle_kind"),
+            sa.literal("work_plan").label("step"),
+            sa.literal("work_plan").label("template"),
+            meetings.c.held_on.label("due"),
+            sa.cast(sa.null(), sa.Integer).label("days"),
+            marker.label("marker"),
+        )
+        .select_from(meetings.join(organizer, organizer.c.id == meetings.c.organizer_id))
+        .where(meetings.c.year == year, organizer.c.kind.in_(WORK_PLAN_ORGANIZER_KINDS), meetings.c.held_on >= today, missing)
+        .subquery("m")
+    )
 
 
 def _insert_messages(conn: sa.Connection, messages: sa.Subquery, *, year: int, stamp: datetime) -> int:

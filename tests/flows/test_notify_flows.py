@@ -41,7 +41,7 @@ def test_plain_functions_without_prefect(tmp_path: Path) -> None:
     results = [launch_batch(db.url, 2014, SAMPLE_PLAN, "2014-11-25T09:00+08:00", "admin", paths) for paths in batches]
     assert combine(results)["created"] == 16
     summary = run_sweep(db.url, "2014-12-09", None)
-    assert summary["queued"] == 8 and "| 2014 | HC | 汉川市委 | 3 | 0 |" in sweep_markdown(summary)
+    assert summary["queued"] == 11 and "| 2014 | HC | 汉川市委 | 3 | 0 |" in sweep_markdown(summary)
 
 
 @pytest.mark.prefect
@@ -60,18 +60,18 @@ def test_flows_run_under_prefect_and_leave_artifacts(tmp_path: Path) -> None:
         assert conn.execute(sa.select(sa.func.count()).select_from(cycles)).scalar_one() == 16
 
     swept = check_deadlines_flow(db_url=db.url, now="2014-12-09")
-    assert swept["queued"] == 8 and swept["escalated"] == 2
+    assert swept["queued"] == 11 and swept["escalated"] == 2
     os.environ["SHUZHI_SINK_DIR"] = str(tmp_path / "sink")
     try:
         sent = send_notifications_flow(db_url=db.url, now="2014-12-09T10:00")
     finally:
         del os.environ["SHUZHI_SINK_DIR"]
-    assert sent["sent"] == 8 and len(list((tmp_path / "sink").iterdir())) == sent["deliveries"]
+    assert sent["sent"] == 11 and len(list((tmp_path / "sink").iterdir())) == sent["deliveries"]
 
     sweep_artifact = Artifact.get("deadline-sweep")
     assert sweep_artifact is not None and "汉川市委" in str(sweep_artifact.data)
     notify_artifact = Artifact.get("notifications")
-    assert notify_artifact is not None and "sent: **8**" in str(notify_artifact.data)
+    assert notify_artifact is not None and "sent: **11**" in str(notify_artifact.data)
     launch_artifact = Artifact.get("launch-2014")
     assert launch_artifact is not None
 
@@ -141,7 +141,7 @@ def test_deployments_register_on_a_real_prefect_server_and_a_sweep_run_completes
         flow_run = subprocess.run([sys.executable, "-c", code], env=client_env, cwd=ROOT, capture_output=True, text=True,
                                   timeout=180, check=False)
         assert flow_run.returncode == 0, flow_run.stderr[-3000:]
-        assert json.loads(flow_run.stdout.strip().splitlines()[-1])["queued"] == 8
+        assert json.loads(flow_run.stdout.strip().splitlines()[-1])["queued"] == 11
         runs = httpx.post(f"{api}/flow_runs/filter", json={}, timeout=10).json()
         ad_hoc = [r for r in runs if r["deployment_id"] is None]
         assert [r["state_type"] for r in ad_hoc] == ["COMPLETED"]

@@ -29,7 +29,7 @@ def test_dispatcher_killed_between_claim_and_send_delivers_everything_exactly_on
                  ["--now", "2014-11-25", "year", "start", "2014", "--plan", str(tmp_path / "plan.toml")]):
         assert shuzhi(env, *args).returncode == 0
     swept = json.loads(shuzhi(env, "--now", "2014-12-07", "--json", "sweep").stdout)
-    assert swept["queued"] == 8
+    assert swept["queued"] == 11  # 8 deadline notices, 3 work-plan reminders (R9) to T01 and T02
 
     marker = tmp_path / "claimed"
     victim = subprocess.Popen([sys.executable, "-m", "shuzhi_cli.main", "--now", "2014-12-07T09:00", "notify", "send",
@@ -47,12 +47,12 @@ def test_dispatcher_killed_between_claim_and_send_delivers_everything_exactly_on
     assert early["sent"] == 0
     # after the grace period: reclaimed and sent, once
     late = json.loads(shuzhi(env, "--now", "2014-12-07T09:20", "--json", "notify", "send", "--no-digest").stdout)
-    assert late["reclaimed"] == 8 and late["sent"] == 8
+    assert late["reclaimed"] == 11 and late["sent"] == 11
     again = json.loads(shuzhi(env, "--now", "2014-12-07T10:00", "--json", "notify", "send").stdout)
     assert again["sent"] == 0
-    assert len(list(sink.iterdir())) == 8
+    assert len(list(sink.iterdir())) == 11
     listed = json.loads(shuzhi(env, "--json", "outbox", "list", "--status", "sent").stdout)
-    assert len(listed) == 8 and {m["channel"] for m in listed} == {"sms", "email"}
+    assert len(listed) == 11 and {m["channel"] for m in listed} == {"sms", "email"}
 
 
 def test_cli_sweep_outbox_list_masked_and_json(cli, orgs_csv: Path, plan_file: Path) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +60,7 @@ def test_cli_sweep_outbox_list_masked_and_json(cli, orgs_csv: Path, plan_file: P
     assert cli("orgs", "import", str(orgs_csv))[0] == 0
     assert cli("--now", "2014-11-25", "year", "start", "2014", "--plan", str(plan_file))[0] == 0
     code, out, _ = cli("--now", "2014-12-07", "--json", "sweep", "--year", "2014")
-    assert code == 0 and json.loads(out) == {"checked": 16, "lagging": 4, "queued": 8, "escalated": 2}
+    assert code == 0 and json.loads(out) == {"checked": 16, "lagging": 4, "queued": 11, "escalated": 2}
     code, out, _ = cli("--now", "2014-12-07", "--json", "sweep")
     assert json.loads(out)["queued"] == 0
     code, out, _ = cli("--json", "outbox", "list", "--org", "T01")
@@ -70,7 +70,7 @@ def test_cli_sweep_outbox_list_masked_and_json(cli, orgs_csv: Path, plan_file: P
     code, out, _ = cli("outbox", "list")
     assert code == 0 and "139****0002" in out and "13900000002" not in out and "t***@example.cn" in out
     code, out, _ = cli("--now", "2014-12-07T12:00", "--json", "notify", "send")
-    assert json.loads(out)["sent"] == 8
+    assert json.loads(out)["sent"] == 11
     code, _, err = cli("outbox", "list", "--status", "bogus")
     assert code == 2 and "--status" in err
     code, _, err = cli("--now", "2014-12-07", "sweep", "--year", "2013")

@@ -28,7 +28,7 @@ def test_reminders_before_due_each_threshold_once(launched: App) -> None:
     db = launched.db
     # towns and city units owe their report on 2014-12-10 (meeting 12-20 − 10); thresholds [3, 1]
     first = sweep_deadlines(db, now=parse_when("2014-12-07"))
-    assert first.as_dict() == {"checked": 16, "lagging": 4, "queued": 8, "escalated": 2}
+    assert first.as_dict() == {"checked": 16, "lagging": 4, "queued": 8 + 3, "escalated": 2}  # + R9 work plans
     rows = keys(db)
     assert ("T01", "reminder", "sms", "13900000002") in rows
     assert ("T01", "reminder", "email", "t01@example.cn") in rows
@@ -43,7 +43,7 @@ def test_reminders_before_due_each_threshold_once(launched: App) -> None:
 def test_due_today_overdue_daily_and_one_escalation_to_the_parent(launched: App) -> None:
     db = launched.db
     sweep_deadlines(db, now=parse_when("2014-12-05"))  # the city's report is due 2014-12-05
-    assert {(r[0], r[1]) for r in keys(db)} == {("HC", "due_today")}
+    assert {(r[0], r[1]) for r in keys(db) if r[1] != "work_plan"} == {("HC", "due_today")}
     for day in ("2014-12-06", "2014-12-07", "2014-12-08"):
         sweep_deadlines(db, now=parse_when(day))
     rows = keys(db)
@@ -123,5 +123,28 @@ def test_two_sweeps_at_once_on_postgresql_queue_nothing_twice(pg_db: Database, t
 def test_sweep_on_both_databases_agrees(any_db: Database, tmp_path: Path) -> None:
     launch_sample(any_db, now=parse_when("2014-11-25"), tmp_path=tmp_path)
     result = sweep_deadlines(any_db, now=parse_when("2014-12-09"), summary=True)
-    assert result.as_dict() == {"checked": 16, "lagging": 4, "queued": 8, "escalated": 2}
+    assert result.as_dict() == {"checked": 16, "lagging": 4, "queued": 11, "escalated": 2}
     assert {r["organizer"]: r["lagging"] for r in result.by_organizer} == {"HC": 3, "XG": 1}
+
+
+def test_organizers_without_a_work_plan_are_reminded_until_they_file_it(launched: App) -> None:
+    from services.outbox import cancel_obsolete
+    from storage.tables.core import orgs
+    from storage.tables.review import work_plans
+
+    db = launched.db
+    sweep_deadlines(db, now=parse_when("2014-11-26"))
+    assert sorted(r for r in keys(db) if r[1] == "work_plan") == [
+        ("T01", "work_plan", "email", "t01@example.cn"), ("T01", "work_plan", "sms", "13900000002"),
+        ("T02", "work_plan", "sms", "13900000003"),
+    ]
+    sweep_deadlines(db, now=parse_when("2014-11-27"))
+    assert len([r for r in keys(db) if r[1] == "work_plan"]) == 3  # once, not daily
+    with db.begin() as conn:
+        t01 = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == "T01")).scalar_one()
+        conn.execute(work_plans.insert().values(year=2014, organizer_id=t01, file_name="方案.txt", file_format="txt",
+                                                content=b"x", text="x", sha256="0" * 64,
+                                                filed_at=parse_when("2014-11-27").replace(tzinfo=None), filed_by="T01"))
+    assert cancel_obsolete(db) == 2  # T01's queued reminders are dropped once the plan is filed
+    sweep_deadlines(db, now=parse_when("2014-12-20"))  # a week before their meetings: T02 only, again
+    assert [r for r in keys(db) if r[1] == "work_plan"][3:] == [("T02", "work_plan", "sms", "13900000003")]
