@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_docs_embed_the_machine_diagram_generated_from_code() -> None:
     from states.machine import mermaid_diagram
 
-    doc = (ROOT / "docs" / "cycle.md").read_text(encoding="utf-8")
-    assert "```mermaid\n" + mermaid_diagram() + "```" in doc, "regenerate with: shuzhi states diagram"
+    for name in ("docs/cycle.md", "README.md"):
+        doc = (ROOT / name).read_text(encoding="utf-8")
+        assert "```mermaid\n" + mermaid_diagram() + "```" in doc, f"{name}: regenerate with shuzhi states diagram"
 
 
 def test_every_state_and_event_is_documented() -> None:
