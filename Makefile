@@ -20,10 +20,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/shuzhi demo
 
-# Debian's chromium for the browser tests, installed where missing (root on CI and dev machines).
+# Debian's chromium (and CJK fonts, so screenshots show Chinese) for the browser tests, installed where missing.
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: browser tests will skip"; \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto.*cjk"; } || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
+	    || echo "could not install chromium: browser tests will skip"; \
 	  else echo "chromium missing and not root: browser tests will skip"; fi; }
 
 lint: $(STAMP)

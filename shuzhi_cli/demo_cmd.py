@@ -42,4 +42,5 @@ def demo(
     out.print("继续查看（see it yourself）：")
     out.print(f"  .venv/bin/shuzhi --db {result.db_url} --now 2015-01-20 cycles list --year 2014 --lagging")
     out.print(f"  .venv/bin/shuzhi --db {result.db_url} results show --year 2014 --category towns")
-    out.print(f"  .venv/bin/shuzhi --db {result.db_url} web   → http://127.0.0.1:8000  (用户 admin，密码 {ADMIN_PASSWORD})")
+    out.print(f"  SHUZHI_ENV=development .venv/bin/shuzhi --db {result.db_url} --now 2014-12-18 web")
+    out.print(f"    → 浏览器打开 http://127.0.0.1:8000 ，用户 admin，密码 {ADMIN_PASSWORD}（--now 选定看板所处的日期）")
