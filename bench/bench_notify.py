@@ -5,7 +5,6 @@ from __future__ import annotations
 import smtplib
 import socket
 from datetime import date, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -150,21 +149,20 @@ def _bench_dispatch(ctx: BenchContext) -> BenchRow:
         with db.connect() as conn:
             sent = list(conn.execute(sa.select(outbox.c.key, outbox.c.address, outbox.c.subject, outbox.c.body)
                                      .where(outbox.c.status == "sent").limit(count)))
-        messages: list[Any] = [
-            build_email(OutgoingMessage(key=r.key, channel="email", to=r.address, text=r.body or "", subject=r.subject or ""),
-                        mail_from="zzb@example.gov.cn")
-            for r in sent
-        ]
-        with timed() as raw_time:
+        with timed() as raw_time:  # the same messages built (text and HTML parts) and sent on one connection
             smtp = smtplib.SMTP("127.0.0.1", server.port)
-            for message in messages:
-                smtp.send_message(message)
+            for r in sent:
+                body = r.body or ""
+                smtp.send_message(build_email(OutgoingMessage(
+                    key=r.key, channel="email", to=r.address, text=body, subject=r.subject or "",
+                    html="<html><body>" + "".join(f"<p>{line}</p>" for line in body.splitlines()) + "</body></html>",
+                ), mail_from="zzb@example.gov.cn"))
             smtp.quit()
         ours_rate = result.sent / ours_time() if ours_time() else 0.0
-        raw_rate = len(messages) / raw_time() if raw_time() else 0.0
+        raw_rate = len(sent) / raw_time() if raw_time() else 0.0
         return BenchRow(
             name=f"dispatch {result.sent:,} e-mails to local SMTP", backend="sqlite", ours=ours_time(),
-            raw=raw_time() * (result.sent / len(messages) if messages else 1.0), target="≥ 0.5× raw rate",
+            raw=raw_time() * (result.sent / len(sent) if sent else 1.0), target="≥ 0.5× raw rate",
             ok=ours_rate >= 0.5 * raw_rate, unit="s",
             extra=f"ours {ours_rate:,.0f}/s (claim, render, send, record); raw smtplib loop {raw_rate:,.0f}/s",
         )
