@@ -185,14 +185,24 @@ def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path
     low, high = subtree_bounds(root_path)
     in_subtree = sa.and_(orgs.c.path >= low, orgs.c.path < high) if root_path != "/" else sa.true()
     assessed = sa.and_(orgs.c.kind != "prefecture", in_subtree)
+    if root_path == "/":
+        source: Any = orgs
+        source_where: sa.ColumnElement[bool] = orgs.c.kind != "prefecture"
+    else:
+        # the subtree's organizations first (an indexed path range), then their organizers' meetings: without
+        # the materialized step planners start from the year's meetings and read every organization per subtree
+        source = (
+            sa.select(orgs.c.id, orgs.c.parent_id).where(assessed).cte("subtree").prefix_with("MATERIALIZED")
+        )
+        source_where = sa.true()
 
-    def missing(kind: str) -> sa.ColumnElement[bool]:
-        return ~sa.exists().where(cycles.c.year == year, cycles.c.org_id == orgs.c.id, cycles.c.kind == kind)
+    def missing(kind: str, org_id: Any = orgs.c.id) -> sa.ColumnElement[bool]:
+        return ~sa.exists().where(cycles.c.year == year, cycles.c.org_id == org_id, cycles.c.kind == kind)
 
     due_columns = ["submit_due", "review_due", "present_due", "evaluate_due", "feedback_due", "commitment_due"]
     upward = sa.select(
         sa.literal(year).label("year"),
-        orgs.c.id,
+        source.c.id,
         sa.literal("upward").label("kind"),
         meetings.c.organizer_id,
         meetings.c.id.label("meeting_id"),
@@ -202,8 +212,8 @@ def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path
         *[meetings.c[c] for c in due_columns],
         sa.literal(stamp, sa.DateTime()).label("updated_at"),
     ).select_from(
-        orgs.join(meetings, sa.and_(meetings.c.organizer_id == orgs.c.parent_id, meetings.c.year == year))
-    ).where(assessed, missing("upward"))
+        source.join(meetings, sa.and_(meetings.c.organizer_id == source.c.parent_id, meetings.c.year == year))
+    ).where(source_where, missing("upward", source.c.id))
     columns = ["year", "org_id", "kind", "organizer_id", "meeting_id", "meeting_on", "state", "due",
                *due_columns, "updated_at"]
     created = conn.execute(cycles.insert().from_select(columns, upward)).rowcount or 0
@@ -224,6 +234,21 @@ def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path
     ).where(assessed, missing("own_level"))
     created += conn.execute(cycles.insert().from_select(columns, own)).rowcount or 0
     return created
+
+
+def cascade_roots(db: Database) -> list[str]:
+    """Paths of the subtrees a cascade can be cut into: the cities under each top organization, in order
+    (plus any top organization that is itself assessed). Lets a long launch show progress or fan out."""
+    top = orgs.alias("top")
+    with db.connect() as conn:
+        paths = list(conn.execute(
+            sa.select(orgs.c.path).select_from(orgs.join(top, top.c.id == orgs.c.parent_id))
+            .where(top.c.parent_id.is_(None)).order_by(orgs.c.path)
+        ).scalars())
+        paths += list(conn.execute(
+            sa.select(orgs.c.path).where(orgs.c.parent_id.is_(None), orgs.c.kind != "prefecture")
+        ).scalars())
+    return paths
 
 
 def list_years(db: Database) -> list[dict[str, Any]]:
