@@ -41,9 +41,14 @@ def results_markdown(summary: dict[str, Any]) -> str:
 
 
 @flow(name="compute-results", log_prints=False)
-def compute_results_flow(db_url: str, year: int, now: str) -> dict[str, Any]:
-    """Compute and store the year's results; the artifact `results-YEAR` shows the ranking."""
-    summary = run_compute_results(db_url, year, now)
+def compute_results_flow(db_url: str | None = None, year: int = 0, now: str | None = None) -> dict[str, Any]:
+    """Compute and store the year's results; the artifact `results-YEAR` shows the ranking.
+
+    With no `db_url` the worker's SHUZHI_DB is used (so no password is stored in the deployment's parameters);
+    with no `now`, the real time."""
+    from flows.runtime import flow_now, flow_settings
+
+    summary = run_compute_results(flow_settings(db_url).db_url, year, flow_now(now).isoformat())
     create_markdown_artifact(key=f"results-{year}", markdown=results_markdown(summary),
                              description=f"{year} composite scores, ranks and key management")
     return summary

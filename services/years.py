@@ -12,7 +12,6 @@ import sqlalchemy as sa
 
 from services.errors import BadInput, NotFound
 from services.orgs import subtree_bounds
-from states.deadlines import step_dues
 from states.orgs import meeting_level_key
 from states.plan import PlanError, YearPlan, parse_plan, plan_from_stored, plan_to_dict
 from storage.db import Database, to_db_time
@@ -138,8 +137,10 @@ def start_year(
         existing_meetings = set(
             conn.execute(sa.select(meetings.c.organizer_id).where(meetings.c.year == year)).scalars()
         )
+        from services.workdays import plan_step_dues
+
         new_meetings = [
-            {"year": year, "organizer_id": oid, "held_on": held_on, **step_dues(held_on, plan.deadlines)}
+            {"year": year, "organizer_id": oid, "held_on": held_on, **plan_step_dues(conn, plan, held_on)}
             for oid, held_on in dates.items()
             if oid not in existing_meetings
         ]
@@ -219,7 +220,9 @@ def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path
     created = conn.execute(cycles.insert().from_select(columns, upward)).rowcount or 0
 
     assert plan.own_level_deadline is not None
-    own_dues = step_dues(plan.own_level_deadline, plan.deadlines)
+    from services.workdays import plan_step_dues
+
+    own_dues = plan_step_dues(conn, plan, plan.own_level_deadline)
     own = sa.select(
         sa.literal(year).label("year"),
         orgs.c.id,

@@ -189,3 +189,16 @@ def test_reimport_updates_changed_rows_and_moves_subtrees(any_db: Database, tmp_
     assert children == {"C001", "E001", "V002"}
     with any_db.connect() as conn:
         assert conn.execute(sa.select(orgs.c.path).where(orgs.c.code == "V002")).scalar() == "/XG/HC/T02/V002/"
+
+
+def test_a_plan_in_working_days_follows_chinas_calendar(sqlite_db: Database, tmp_path: Path) -> None:
+    """R23: with [calendar] working_days = true, the report is due ten *working* days before the meeting."""
+    import_orgs(sqlite_db, write(tmp_path, "o.csv", SAMPLE_ORGS), now=NOW)
+    plan = SAMPLE_PLAN + "\n[calendar]\nworking_days = true\n"
+    start_year(sqlite_db, plan_text=plan, year=2014, now=NOW)
+    village = show_cycle(sqlite_db, year=2014, org="V001")
+    # meeting Friday 2014-12-26; ten working days back skips two weekends
+    assert village["deadlines"]["submit"] == "2014-12-12"
+    own = show_cycle(sqlite_db, year=2014, org="V001", kind="own_level")
+    # own level by Saturday 2015-01-31: counted back over two weekends, Monday 19 January
+    assert own["deadlines"]["submit"] == "2015-01-19"
