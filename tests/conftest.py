@@ -17,6 +17,12 @@ from services.settings import Settings
 from storage.db import Database
 
 PG_URL = os.environ.get("SHUZHI_TEST_PG")
+
+# Prefect, for the few orchestrated tests: an isolated home, no telemetry, a patient start-up (2 cores).
+os.environ.setdefault("PREFECT_HOME", __import__("tempfile").mkdtemp(prefix="prefect-home-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 FIXTURES = Path(__file__).parent / "fixtures"
 
 SAMPLE_ORGS = """code,name,kind,parent,secretary,phone,email
@@ -50,6 +56,21 @@ deadline = "2015-01-31"
 before_days = [3, 1]
 escalate_after_days = 2
 """
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for the whole session (~20 s to start), shared by every `prefect` test."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _prefect_for_marked_tests(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("prefect") is not None:
+        request.getfixturevalue("prefect_harness")
 
 
 @pytest.fixture(scope="session")
