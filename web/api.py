@@ -131,28 +131,19 @@ def lagging(request: Request, account: Reader, year: Year, under: Code | None = 
 
 @router.post("/remind", summary="remind now: run the deadline sweep for the year (idempotent)")
 def remind(body: RemindBody, console: Writer) -> dict[str, Any]:
-    try:
-        return console.remind(year=body.year, org=body.org)
-    except integrations.Unavailable as missing:
-        raise HTTPException(status_code=501, detail=str(missing)) from None
+    return console.remind(year=body.year, org=body.org)
 
 
 @router.get("/outbox", summary="messages with their delivery status (contacts masked)")
 def outbox(request: Request, account: Reader, year: Year | None = None, org: Code | None = None,
            status: Literal["queued", "sending", "sent", "failed", "cancelled"] | None = None) -> dict[str, Any]:
-    try:
-        return integrations.outbox(_state(request).db, year=year, org=org, status=status)
-    except integrations.Unavailable as missing:
-        raise HTTPException(status_code=501, detail=str(missing)) from None
+    return integrations.outbox(_state(request).db, year=year, org=org, status=status)
 
 
 @router.get("/results", summary="composite scores, ranks, key management (results.md)")
 def results(request: Request, account: Reader, year: Year,
             category: Literal["towns", "city_units", "villages", "communities_and_others"] | None = None) -> list[dict[str, Any]]:
-    try:
-        return integrations.results(_state(request).db, year=year, category=category)
-    except integrations.Unavailable as missing:
-        raise HTTPException(status_code=501, detail=str(missing)) from None
+    return integrations.results(_state(request).db, year=year, category=category)
 
 
 @router.get("/flows", summary="recent Prefect flow runs (when PREFECT_API_URL is configured)")
@@ -176,15 +167,9 @@ def launch(body: LaunchBody, console: Writer) -> dict[str, Any]:
 
 @router.post("/meetings/move", summary="reschedule an organizer's meeting; deadlines follow")
 def move_meeting(body: MoveBody, console: Writer) -> dict[str, Any]:
-    try:
-        return console.move_meeting(year=body.year, organizer=body.organizer, when=body.date)
-    except integrations.Unavailable as missing:
-        raise HTTPException(status_code=501, detail=str(missing)) from None
+    return console.move_meeting(year=body.year, organizer=body.organizer, when=body.date)
 
 
 @router.post("/ballots/issue", summary="single-use ballot codes for an organizer's meeting (shown once)")
 def issue_ballots(body: BallotsBody, console: Writer) -> dict[str, Any]:
-    try:
-        return console.issue_ballots(year=body.year, organizer=body.organizer, count=body.count)
-    except integrations.Unavailable as missing:
-        raise HTTPException(status_code=501, detail=str(missing)) from None
+    return console.issue_ballots(year=body.year, organizer=body.organizer, count=body.count)

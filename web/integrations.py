@@ -1,9 +1,8 @@
-"""Other features' services as the console uses them; each says "not available yet" until its module lands."""
+"""Other features' services as the console shows them: the sweep, the outbox, results, meetings, ballots, reports,
+feedback and rectification. Imports are lazy so `import web` stays light."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -12,101 +11,95 @@ import sqlalchemy as sa
 from services.errors import NotFound
 from storage.db import Database
 
-NOT_AVAILABLE = "not available yet"
-
-
-class Unavailable(Exception):
-    """The feature's service has not landed in this build."""
-
-
-def _function(module: str, *names: str) -> Callable[..., Any]:
-    try:
-        loaded = importlib.import_module(module)
-    except ImportError:
-        raise Unavailable(f"{module}: {NOT_AVAILABLE}") from None
-    for name in names:
-        found = getattr(loaded, name, None)
-        if callable(found):
-            return found  # type: ignore[no-any-return]
-    raise Unavailable(f"{module}.{names[0]}: {NOT_AVAILABLE}")
-
 
 def remind_now(db: Database, *, year: int, org: str, now: datetime) -> dict[str, Any]:
     """Issue 3's deadline sweep for the year (idempotent: it queues only what is owed and not yet queued)."""
-    sweep = _function("services.sweep", "sweep_deadlines")
-    result = sweep(db, now=now, year=year)
-    return {"org": org, **(result.as_dict() if hasattr(result, "as_dict") else dict(result))}
+    from services.sweep import sweep_deadlines
+
+    return {"org": org, **sweep_deadlines(db, now=now, year=year).as_dict()}
 
 
 def outbox(db: Database, *, year: int | None, org: str | None, status: str | None, limit: int = 300) -> dict[str, Any]:
-    listing = _function("services.outbox", "list_outbox")
-    counts = _function("services.outbox", "outbox_counts")
+    """The newest messages first, contacts masked, with the counts per status."""
+    from services.outbox import list_outbox, outbox_counts
     from states.orgs import mask_contact
 
-    rows = listing(db, year=year, org=org or None, status=status or None, limit=limit)
+    rows = list_outbox(db, year=year, org=org or None, status=status or None)
+    rows = rows[-limit:][::-1]
     for row in rows:
         row["to"] = mask_contact(row.get("to"))
         row.pop("key", None)
-    return {"counts": counts(db, year=year), "messages": rows}
+    return {"counts": outbox_counts(db, year=year), "messages": rows, "limit": limit}
 
 
 def results(db: Database, *, year: int, category: str | None) -> list[dict[str, Any]]:
-    show = _function("services.results", "show_results")
+    """The stored results (results.md), or [] before `results compute` has run for the year."""
+    from services.results import show_results
+
     try:
-        return list(show(db, year=year, category=category or None))
+        return show_results(db, year=year, category=category or None)
     except NotFound:
         return []
 
 
 def move_meeting(db: Database, *, year: int, organizer: str, when: str, now: datetime, by: str) -> dict[str, Any]:
-    move = _function("services.meetings_move", "move_meeting")
-    result = move(db, year=year, organizer=organizer, date_text=when, now=now, by=by)
-    return result.as_dict() if hasattr(result, "as_dict") else dict(result)
+    from services.meetings_move import move_meeting as move
+
+    return dict(move(db, year=year, organizer=organizer, date_text=when, now=now, by=by))
 
 
 def issue_ballots(db: Database, *, year: int, organizer: str, count: int, now: datetime, by: str) -> dict[str, Any]:
-    issue = _function("services.ballots", "issue_codes")
-    return dict(issue(db, year=year, count=count, now=now, organizer=organizer, by=by))
+    from services.ballots import issue_codes
+
+    return dict(issue_codes(db, year=year, count=count, now=now, organizer=organizer, by=by))
 
 
 def cycle_extras(db: Database, *, year: int, org: str, kind: str) -> dict[str, Any]:
-    """Report versions with checker findings, comment, ballot tally, rectification items: whatever has landed."""
-    from storage.tables.core import cycles, orgs
+    """What the review feature holds for one cycle: report versions with the checker's findings, the meeting's
+    comment and questions, the ballot tally, the feedback notice, the commitment and rectification items.
 
-    extras: dict[str, Any] = {}
+    A part that does not exist yet (no report submitted, nobody voted…) is None or an empty list."""
+    from services.ballots import cycle_tally
+    from services.meetings import agenda_of
+    from services.rectification import commitment_of, list_items
+    from services.reports import list_versions
+    from storage.tables.core import cycles, orgs
+    from storage.tables.review import feedback_notices
+
     with db.connect() as conn:
         cycle_id = conn.execute(
             sa.select(cycles.c.id).select_from(cycles.join(orgs, orgs.c.id == cycles.c.org_id))
             .where(orgs.c.code == org, cycles.c.year == year, cycles.c.kind == kind)
         ).scalar()
         if cycle_id is None:
-            return extras
-        extras["tally"] = _try(lambda: _function("services.ballots", "cycle_tally")(conn, cycle_id, year))
-        extras["agenda"] = _try(lambda: _agenda(conn, cycle_id))
-    extras["reports"] = _try(
-        lambda: list(_function("services.reports", "list_versions", "report_versions")(db, year=year, org=org, kind=kind))
-    )
-    extras["rectification"] = _try(
-        lambda: list(_function("services.rectification", "list_items", "list_rectification")(db, year=year, org=org, kind=kind))
-    )
-    return extras
+            raise NotFound(f"{org} has no {kind} cycle in {year}")
+        tally = cycle_tally(conn, cycle_id, year)
+        agenda = agenda_of(conn, cycle_id)
+        notice = conn.execute(
+            sa.select(feedback_notices.c.markdown, feedback_notices.c.created_at, feedback_notices.c.created_by)
+            .where(feedback_notices.c.cycle_id == cycle_id)
+        ).first()
+        commitment = commitment_of(conn, cycle_id)
+    return {
+        "reports": list_versions(db, year=year, org=org, kind=kind),
+        "agenda": _plain(dict(agenda._mapping)) if agenda is not None else None,
+        "tally": tally if tally["ballots"] or tally.get("frozen") else None,
+        "feedback": _plain(dict(notice._mapping)) if notice is not None else None,
+        "commitment": commitment,
+        "rectification": list_items(db, year=year, org=org, kind=kind),
+    }
 
 
-def _agenda(conn: sa.Connection, cycle_id: int) -> dict[str, Any] | None:
-    row = _function("services.meetings", "agenda_of")(conn, cycle_id)
-    if row is None:
-        return None
-    return {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in row._mapping.items()}
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    from storage.db import from_db_time
 
-
-def _try(fetch: Callable[[], Any]) -> Any:
-    """The value, or {'unavailable': reason} so a page can say what is missing instead of failing."""
-    try:
-        return fetch()
-    except Unavailable as missing:
-        return {"unavailable": str(missing)}
-    except NotFound as absent:
-        return {"unavailable": absent.message}
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            value = from_db_time(value)
+        out[key] = value.isoformat(timespec="seconds") if isinstance(value, datetime) else (
+            value.isoformat() if isinstance(value, date) else value)
+    return out
 
 
 def flow_runs(api_url: str | None, ui_url: str | None, *, limit: int = 20) -> dict[str, Any]:

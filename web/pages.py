@@ -191,8 +191,6 @@ def remind(request: Request, account: User, year: Annotated[int, Form()], org: A
     check_csrf(request, csrf_token)
     try:
         result = console(request, account).remind(year=year, org=org)
-    except integrations.Unavailable as missing:
-        return _back(f"/lagging?year={year}", str(missing), error=True)
     except ShuzhiError as error:
         return _back(f"/lagging?year={year}", error.message, error=True)
     return _back(f"/lagging?year={year}", f"已提醒 {org}: queued {result.get('queued', 0)}, lagging {result.get('lagging', 0)}")
@@ -203,12 +201,8 @@ def outbox_page(request: Request, account: User, year: int | None = None, org: s
                 status: str | None = None) -> Response:
     shared = _state(request)
     chosen = _year(request, year)
-    try:
-        data: dict[str, Any] | None = integrations.outbox(shared.db, year=chosen, org=org, status=status)
-        missing = None
-    except integrations.Unavailable as reason:
-        data, missing = None, str(reason)
-    return render(request, "outbox.html", data=data, missing=missing, year=chosen, org=org or "", status=status or "")
+    data = integrations.outbox(shared.db, year=chosen, org=org, status=status)
+    return render(request, "outbox.html", data=data, year=chosen, org=org or "", status=status or "")
 
 
 @router.get("/results")
@@ -216,13 +210,9 @@ def results_page(request: Request, account: User, year: int | None = None, categ
     shared = _state(request)
     chosen = _year(request, year)
     rows: list[dict[str, Any]] = []
-    missing = None
     if chosen is not None:
-        try:
-            rows = integrations.results(shared.db, year=chosen, category=category)
-        except integrations.Unavailable as reason:
-            missing = str(reason)
-    return render(request, "results.html", rows=rows, missing=missing, year=chosen, category=category or "")
+        rows = integrations.results(shared.db, year=chosen, category=category)
+    return render(request, "results.html", rows=rows, year=chosen, category=category or "")
 
 
 @router.get("/flows")
@@ -310,8 +300,6 @@ def admin_move(request: Request, account: User, year: Annotated[int, Form()], or
         result = console(request, account).move_meeting(year=year, organizer=organizer, when=date)
     except PermissionDenied:
         raise
-    except integrations.Unavailable as missing:
-        return _admin_result(request, title="move_meeting", message=str(missing), status=501)
     except ShuzhiError as error:
         return _admin_result(request, title="move_meeting", message=error.message, problems=error.problems, status=400)
     return _admin_result(request, title="move_meeting", result=result, message="会议已调整 moved")
@@ -325,8 +313,6 @@ def admin_ballots(request: Request, account: User, year: Annotated[int, Form()],
         result = console(request, account).issue_ballots(year=year, organizer=organizer, count=count)
     except PermissionDenied:
         raise
-    except integrations.Unavailable as missing:
-        return _admin_result(request, title="issue_ballots", message=str(missing), status=501)
     except ShuzhiError as error:
         return _admin_result(request, title="issue_ballots", message=error.message, problems=error.problems, status=400)
     return _admin_result(request, title="issue_ballots", result=result, message="测评码已生成（仅显示一次）codes shown once")

@@ -168,3 +168,64 @@ def test_default_secret_key_is_refused_outside_development(web_app: Any) -> None
     strong = create_app(Settings.from_env({"SHUZHI_SECRET_KEY": "k" * 40, "SHUZHI_COOKIE_SECURE": "1"}, db_url=web_app.db.url),
                         app=web_app)
     assert strong.state.shuzhi.config.secure_cookies
+
+
+def test_cycle_page_shows_versions_findings_comment_tally_feedback_and_rectification(client_for: Any, web_app: Any) -> None:
+    from services.ballots import cast_ballot, issue_codes
+    from services.meetings import open_meeting, record_comment
+    from services.rectification import add_item, set_commitment
+    from tests.review.conftest import REPORTS, fire
+
+    client = client_for("viewer")
+    empty = client.get("/cycles/2014/V001").text
+    assert "尚未报送述职报告" in empty and "尚无测评票" in empty and "尚无整改事项" in empty
+
+    fire(web_app, "V001", "finish_research")
+    fire(web_app, "V001", "submit", report=REPORTS / "achievements_only.md")
+    fire(web_app, "V001", "rewrite", note="只讲成绩不讲问题，责令重写")
+    fire(web_app, "V001", "resubmit", report=REPORTS / "good.md")
+    fire(web_app, "V001", "approve")
+    open_meeting(web_app.db, year=2014, organizer="T01", now=web_app.now(), presiding="马口书记", venue="镇党委会议室")
+    fire(web_app, "V001", "present")
+    record_comment(web_app.db, year=2014, organizer="T01", org="V001", now=web_app.now(), comment="抓党建思路清晰，问题找得准。",
+                   strengths="软弱涣散村整顿有力", problems="后备干部不足", direction="抓班子带队伍")
+    codes = issue_codes(web_app.db, year=2014, organizer="T01", count=2, now=web_app.now())["codes"]
+    cast_ballot(web_app.db, year=2014, code=codes[0], ratings={"V001": "好"})
+    cast_ballot(web_app.db, year=2014, code=codes[1], ratings={"V001": "一般"})
+    fire(web_app, "V001", "close_evaluation")
+    fire(web_app, "V001", "give_feedback")
+    fire(web_app, "V001", "start_rectification")
+    add_item(web_app.db, year=2014, org="V001", problem="后备干部不足", measure="每村储备2名后备干部",
+             responsible="组织委员", due="2015-01-05", now=web_app.now())
+    set_commitment(web_app.db, year=2014, org="V001", text="我承诺2015年底前配齐后备干部。", now=web_app.now())
+
+    page = client.get("/cycles/2014/V001")
+    assert page.status_code == 200
+    html = page.text
+    # both versions, the checker's suggestion and findings of the first, the reviewer's reason
+    assert "第 1 版" in html and "第 2 版" in html and "建议重写" in html
+    assert "只讲成绩、不讲问题" in html and "只讲成绩不讲问题，责令重写" in html
+    assert "抓党建思路清晰" in html and "软弱涣散村整顿有力" in html  # the meeting's comment
+    assert "已封存" in html and "50.0" in html  # frozen tally: 好 + 一般 → satisfaction 50 %
+    assert "反馈通知全文" in html
+    assert "每村储备2名后备干部" in html and "我承诺2015年底前配齐后备干部" in html and "整改中" in html
+
+    extras = client.get("/api/cycles/2014/V001").json()["extras"]
+    assert [v["suggestion"] for v in extras["reports"]] == ["rewrite", "approve"]
+    assert extras["tally"]["ballots"] == 2 and extras["tally"]["frozen"]
+    assert extras["rectification"][0]["responsible"] == "组织委员"
+    assert extras["feedback"]["markdown"] and extras["agenda"]["comment"].startswith("抓党建")
+
+
+def test_outbox_and_results_pages_show_real_data(client_for: Any, web_app: Any) -> None:
+    client = client_for("admin")
+    page = client.get("/lagging")
+    done = client.post("/lagging/remind", data={"year": "2014", "org": "T01", "csrf_token": csrf_of(page.text)},
+                       follow_redirects=True)
+    assert done.status_code == 200 and "已提醒 T01" in done.text
+    outbox = client.get("/api/outbox?year=2014").json()
+    assert outbox["counts"]["queued"] >= 1 and outbox["messages"]
+    assert all("*" in m["to"] for m in outbox["messages"])  # contacts masked
+    assert "待发送" in client.get("/outbox").text
+    assert "尚无考核结果" in client.get("/results").text
+    assert client.get("/api/results?year=2014").json() == []
