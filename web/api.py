@@ -134,10 +134,12 @@ def remind(body: RemindBody, console: Writer) -> dict[str, Any]:
     return console.remind(year=body.year, org=body.org)
 
 
-@router.get("/outbox", summary="messages with their delivery status (contacts masked)")
+@router.get("/outbox", summary="a page of messages, newest first, with their delivery status (contacts masked)")
 def outbox(request: Request, account: Reader, year: Year | None = None, org: Code | None = None,
-           status: Literal["queued", "sending", "sent", "failed", "cancelled"] | None = None) -> dict[str, Any]:
-    return integrations.outbox(_state(request).db, year=year, org=org, status=status)
+           status: Literal["queued", "sending", "sent", "failed", "cancelled"] | None = None,
+           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+           limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    return integrations.outbox(_state(request).db, year=year, org=org, status=status, offset=offset, limit=limit)
 
 
 @router.get("/results", summary="composite scores, ranks, key management (results.md)")

@@ -55,6 +55,7 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
     core = app or build_app(settings)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
+    templates.env.filters["local"] = local_time
     web = FastAPI(
         title="Shuzhi console API",
         version="1",
@@ -134,3 +135,20 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
 
 def html(content: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status)
+
+
+def local_time(value: str | None, length: int = 16) -> str:
+    """An ISO timestamp as the plan's wall clock (Asia/Shanghai), 'YYYY-MM-DD HH:MM'; '' for none."""
+    if not value:
+        return ""
+    from datetime import datetime
+
+    from services.clock import PLAN_TZ
+
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)[:length]
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(PLAN_TZ)
+    return moment.isoformat(sep=" ", timespec="minutes")[:length]

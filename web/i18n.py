@@ -71,6 +71,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "not_configured": ("未配置 Prefect 服务（PREFECT_API_URL）", "Prefect is not configured (PREFECT_API_URL)"),
 }
 
+# steps that are not a cycle's but appear in notices (issue 3's work-plan reminder to an organizer)
+EXTRA_STEPS = {"work_plan": "报送工作方案"}
 EN_STATES = {s: s.replace("_", " ") for s in STATE_LABELS}
 EN_LEVELS = {Level.PREFECTURE: "Prefecture", Level.CITY: "City", Level.TOWN: "Towns & city units",
              Level.GRASSROOTS: "Villages, communities & others"}
@@ -107,7 +109,7 @@ class Labels:
     def step(self, step: str | None) -> str:
         if not step:
             return "—"
-        return step if self.en else STEP_LABELS.get(step, step)
+        return step.replace("_", " ") if self.en else STEP_LABELS.get(step) or EXTRA_STEPS.get(step, step)
 
     def event(self, event: str) -> str:
         return event.replace("_", " ") if self.en else EVENT_LABELS.get(event, event)

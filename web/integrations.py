@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import NotFound
+from services.errors import BadInput, NotFound
 from storage.db import Database
 
 
@@ -19,17 +19,46 @@ def remind_now(db: Database, *, year: int, org: str, now: datetime) -> dict[str,
     return {"org": org, **sweep_deadlines(db, now=now, year=year).as_dict()}
 
 
-def outbox(db: Database, *, year: int | None, org: str | None, status: str | None, limit: int = 300) -> dict[str, Any]:
-    """The newest messages first, contacts masked, with the counts per status."""
-    from services.outbox import list_outbox, outbox_counts
+def outbox(db: Database, *, year: int | None, org: str | None, status: str | None, offset: int = 0,
+           limit: int = 50) -> dict[str, Any]:
+    """One page of messages, newest first, contacts masked, with the counts per status (issue 3's outbox)."""
+    from services.outbox import STATUSES, outbox_counts
     from states.orgs import mask_contact
+    from storage.tables.core import orgs
+    from storage.tables.notify import outbox as messages
 
-    rows = list_outbox(db, year=year, org=org or None, status=status or None)
-    rows = rows[-limit:][::-1]
-    for row in rows:
-        row["to"] = mask_contact(row.get("to"))
-        row.pop("key", None)
-    return {"counts": outbox_counts(db, year=year), "messages": rows, "limit": limit}
+    if status and status not in STATUSES:
+        raise BadInput(f"status: '{status}' is not one of {', '.join(STATUSES)}")
+    query = (
+        sa.select(messages.c.id, orgs.c.code.label("org"), messages.c.channel, messages.c.address, messages.c.template,
+                  messages.c.step, messages.c.status, messages.c.created_at, messages.c.sent_at, messages.c.attempts,
+                  messages.c.last_error, messages.c.provider_ref, messages.c.subject)
+        .select_from(messages.join(orgs, orgs.c.id == messages.c.org_id))
+    )
+    total = sa.select(sa.func.count()).select_from(messages.join(orgs, orgs.c.id == messages.c.org_id))
+    conditions = []
+    if year is not None:
+        conditions.append(messages.c.year == year)
+    if org:
+        conditions.append(orgs.c.code == org)
+    if status:
+        conditions.append(messages.c.status == status)
+    with db.connect() as conn:
+        rows = conn.execute(query.where(*conditions).order_by(messages.c.id.desc()).offset(offset).limit(limit)).all()
+        matching = int(conn.execute(total.where(*conditions)).scalar_one())
+    page = [
+        {**{k: v for k, v in r._mapping.items() if k not in ("address", "created_at", "sent_at")},
+         "to": mask_contact(r.address), "created_at": _iso(r.created_at), "sent_at": _iso(r.sent_at)}
+        for r in rows
+    ]
+    return {"counts": outbox_counts(db, year=year), "messages": page, "total": matching, "offset": offset, "limit": limit}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    from storage.db import from_db_time
+
+    aware = from_db_time(moment)
+    return aware.isoformat(timespec="seconds") if aware else None
 
 
 def results(db: Database, *, year: int, category: str | None) -> list[dict[str, Any]]:

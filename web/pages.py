@@ -198,10 +198,10 @@ def remind(request: Request, account: User, year: Annotated[int, Form()], org: A
 
 @router.get("/outbox")
 def outbox_page(request: Request, account: User, year: int | None = None, org: str | None = None,
-                status: str | None = None) -> Response:
+                status: str | None = None, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
     shared = _state(request)
     chosen = _year(request, year)
-    data = integrations.outbox(shared.db, year=chosen, org=org, status=status)
+    data = integrations.outbox(shared.db, year=chosen, org=org, status=status, offset=offset)
     return render(request, "outbox.html", data=data, year=chosen, org=org or "", status=status or "")
 
 
@@ -211,8 +211,17 @@ def results_page(request: Request, account: User, year: int | None = None, categ
     chosen = _year(request, year)
     rows: list[dict[str, Any]] = []
     if chosen is not None:
-        rows = integrations.results(shared.db, year=chosen, category=category)
-    return render(request, "results.html", rows=rows, year=chosen, category=category or "")
+        rows = integrations.results(shared.db, year=chosen, category=None)
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        entry = counts.setdefault(row["category"], {"units": 0, "key_management": 0, "weak": 0})
+        entry["units"] += 1
+        entry["key_management"] += bool(row["key_management"])
+        entry["weak"] += bool(row["weak"])
+    shown = category if category in counts or category == "all" else next(iter(counts), "all")
+    if shown != "all":
+        rows = [row for row in rows if row["category"] == shown]
+    return render(request, "results.html", rows=rows, counts=counts, year=chosen, category=shown)
 
 
 @router.get("/flows")

@@ -226,6 +226,16 @@ def test_outbox_and_results_pages_show_real_data(client_for: Any, web_app: Any) 
     outbox = client.get("/api/outbox?year=2014").json()
     assert outbox["counts"]["queued"] >= 1 and outbox["messages"]
     assert all("*" in m["to"] for m in outbox["messages"])  # contacts masked
+    ids = [m["id"] for m in outbox["messages"]]
+    assert ids == sorted(ids, reverse=True) and outbox["total"] == sum(outbox["counts"].values())  # newest first
+    page = client.get("/api/outbox?year=2014&limit=2&offset=2").json()
+    assert [m["id"] for m in page["messages"]] == ids[2:4]
     assert "待发送" in client.get("/outbox").text
     assert "尚无考核结果" in client.get("/results").text
     assert client.get("/api/results?year=2014").json() == []
+    from services.results import compute_results
+
+    compute_results(web_app.db, year=2014, now=web_app.now())
+    towns = client.get("/results?category=towns").text
+    assert "马口镇党委" in towns and "东村党支部" not in towns  # one category at a time
+    assert "东村党支部" in client.get("/results?category=all").text
