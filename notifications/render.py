@@ -38,8 +38,11 @@ class Renderer:
         loaders.append(jinja2.FileSystemLoader(str(TEMPLATE_DIR)))
         loader = jinja2.ChoiceLoader(loaders)
         # SMS and plain text are never HTML; the HTML part has its own escaping environment.
-        self.text_env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False)
-        self.html_env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=True)
+        # templates are read once per process: no stat of the file on every message (auto_reload)
+        self.text_env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
+                                           auto_reload=False)
+        self.html_env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=True,
+                                           auto_reload=False)
 
     def sms(self, message_type: str, context: dict[str, Any]) -> str:
         template = self.text_env.get_template(f"{message_type}.sms.j2")

@@ -280,31 +280,43 @@ def render_group(renderer: Renderer, rows: Sequence[Any]) -> OutgoingMessage:
                            html=email.html, template=template, params=params)
 
 
+_MINE = sa.and_(
+    outbox.c.id.in_(sa.bindparam("ids", expanding=True)),
+    outbox.c.claim_token == sa.bindparam("token"),
+    outbox.c.status == "sending",
+)
+# Built once: recording is once per delivery, so statement construction would cost more than SQLite itself.
+_RECORD_SENT = outbox.update().where(_MINE).values(
+    status="sent", sent_at=sa.bindparam("stamp"), provider_ref=sa.bindparam("ref"), subject=sa.bindparam("subject"),
+    body=sa.bindparam("body"), last_error=None, claim_token=None,
+)
+_RECORD_PERMANENT = outbox.update().where(_MINE).values(status="failed", last_error=sa.bindparam("reason"), claim_token=None)
+_RECORD_EXHAUSTED = outbox.update().where(_MINE, outbox.c.attempts >= MAX_ATTEMPTS).values(
+    status="failed", last_error=sa.bindparam("reason"), claim_token=None)
+
+
 def _record(db: Database, *, token: str, ids: list[int], now: datetime, message: OutgoingMessage | None,
             ref: str | None, error: DeliveryError | None) -> tuple[int, int, int]:
     """Returns (sent, retried, failed) for the group."""
     stamp = to_db_time(now)
-    mine = sa.and_(outbox.c.id.in_(ids), outbox.c.claim_token == token, outbox.c.status == "sending")
+    mine = {"ids": ids, "token": token}
     with db.begin() as conn:
         if error is None:
             assert message is not None
-            n = conn.execute(outbox.update().where(mine).values(
-                status="sent", sent_at=stamp, provider_ref=(ref or "")[:200], subject=message.subject[:300] or None,
-                body=message.text, last_error=None, claim_token=None,
-            )).rowcount or 0
+            n = conn.execute(_RECORD_SENT, {**mine, "stamp": stamp, "ref": (ref or "")[:200],
+                                            "subject": message.subject[:300] or None, "body": message.text}).rowcount or 0
             return n, 0, 0
         reason = str(error)[:1000]
         if isinstance(error, PermanentFailure):
-            n = conn.execute(outbox.update().where(mine).values(status="failed", last_error=reason, claim_token=None)).rowcount
+            n = conn.execute(_RECORD_PERMANENT, {**mine, "reason": reason}).rowcount
             return 0, 0, n or 0
         next_at = sa.case(
             *[(outbox.c.attempts == a, sa.literal(stamp + backoff(a), sa.DateTime())) for a in range(1, MAX_ATTEMPTS)],
             else_=sa.literal(stamp + backoff(MAX_ATTEMPTS), sa.DateTime()),
         )
-        failed = conn.execute(outbox.update().where(mine, outbox.c.attempts >= MAX_ATTEMPTS).values(
-            status="failed", last_error=reason, claim_token=None)).rowcount or 0
-        retried = conn.execute(outbox.update().where(mine).values(
-            status="queued", last_error=reason, claim_token=None, next_attempt_at=next_at)).rowcount or 0
+        failed = conn.execute(_RECORD_EXHAUSTED, {**mine, "reason": reason}).rowcount or 0
+        retried = conn.execute(outbox.update().where(_MINE).values(
+            status="queued", last_error=reason, claim_token=None, next_attempt_at=next_at), {**mine}).rowcount or 0
         return 0, retried, failed
 
 
