@@ -12,22 +12,12 @@ SUBTREES_PER_TASK = 60  # ~2,800 counties nationally → ~50 task runs, well ins
 
 def subtree_batches(db_url: str, *, per_task: int = SUBTREES_PER_TASK) -> list[list[str]]:
     """The paths under each top organization (cities under the prefectures), in batches."""
-    import sqlalchemy as sa
-
+    from services.years import cascade_roots
     from storage.db import Database
-    from storage.tables.core import orgs
 
     db = Database(db_url)
     try:
-        with db.connect() as conn:
-            top = orgs.alias("top")
-            paths = list(conn.execute(
-                sa.select(orgs.c.path).select_from(orgs.join(top, top.c.id == orgs.c.parent_id))
-                .where(top.c.parent_id.is_(None)).order_by(orgs.c.path)
-            ).scalars())
-            paths += list(conn.execute(
-                sa.select(orgs.c.path).where(orgs.c.parent_id.is_(None), orgs.c.kind != "prefecture")
-            ).scalars())
+        paths = cascade_roots(db)
     finally:
         db.dispose()
     return [paths[i : i + per_task] for i in range(0, len(paths), per_task)]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from services.actors import SYSTEM, Actor
 from services.errors import BadInput, Conflict, NotFound, Refused
-from services.orgs import subtree_bounds
+from services.orgs import under_code
 from states.deadlines import is_overdue, lagging_horizon
 from states.machine import (
     DUE_COLUMN_OF_STEP,
@@ -125,7 +125,9 @@ def _as_date(value: Any) -> Any:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _load_cycle(conn: sa.Connection, *, year: int, org: str, kind: str) -> CycleRow:
+def find_cycle(conn: sa.Connection, *, year: int, org: str, kind: str = "upward") -> CycleRow:
+    """One cycle by year, organization code and kind, with its organization's code, path and kind;
+    NotFound saying whether the organization or the cycle is missing."""
     found = conn.exec_driver_sql(_sql(conn, _LOAD_SQL), {"org": org, "year": year, "kind": kind}).mappings().first()
     if found is None:
         exists = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == org)).scalar()
@@ -171,7 +173,7 @@ def fire_event(
     if event not in EVENTS:
         raise BadInput(f"unknown event '{event}'; events: {', '.join(EVENTS)}")
     with db.begin() as conn:
-        row = _load_cycle(conn, year=year, org=org, kind=kind)
+        row = find_cycle(conn, year=year, org=org, kind=kind)
         if actor is not SYSTEM:
             from services.permissions import check_fire
 
@@ -257,11 +259,7 @@ def list_cycles(
         if organizer:
             query = query.where(organizer_org.c.code == organizer)
         if under:
-            path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == under)).scalar()
-            if path is None:
-                raise NotFound(f"no organization with code '{under}'")
-            low, high = subtree_bounds(path)
-            query = query.where(orgs.c.path >= low, orgs.c.path < high)
+            query = query.where(under_code(conn, under))
         if lagging:
             query = query.where(cycles.c.due <= lagging_horizon(today, window_days=window))
         if limit:
@@ -289,7 +287,7 @@ def _iso(value: Any) -> str | None:
 def show_cycle(db: Database, *, year: int, org: str, kind: str = "upward", today: date | None = None) -> dict[str, Any]:
     _check_kind(kind)
     with db.connect() as conn:
-        row = _load_cycle(conn, year=year, org=org, kind=kind)
+        row = find_cycle(conn, year=year, org=org, kind=kind)
         events = conn.execute(
             sa.select(history).where(history.c.cycle_id == row.id).order_by(history.c.at, history.c.id)
         )

@@ -12,10 +12,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.cycles import PLAN_TZ, FiredEvent
+from services.cycles import PLAN_TZ, FiredEvent, find_cycle
 from services.errors import BadInput, NotFound
 from storage.db import Database, from_db_time, to_db_time
-from storage.tables.core import cycles, orgs
+from storage.tables.core import orgs
 from storage.tables.review import agenda_items, feedback_notices, report_versions
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -120,19 +120,9 @@ def produce_notice(conn: sa.Connection, fired: FiredEvent, cycle: sa.Row[Any]) -
     write_notice(conn, cycle, at=fired.at, by=fired.by)
 
 
-def _cycle_row(conn: sa.Connection, *, year: int, org: str, kind: str) -> sa.Row[Any]:
-    row = conn.execute(
-        sa.select(cycles).select_from(cycles.join(orgs, orgs.c.id == cycles.c.org_id))
-        .where(orgs.c.code == org, cycles.c.year == year, cycles.c.kind == kind)
-    ).first()
-    if row is None:
-        raise NotFound(f"{org} has no {kind} cycle in {year}")
-    return row
-
-
 def show_notice(db: Database, *, year: int, org: str, kind: str = "upward") -> dict[str, Any]:
     with db.connect() as conn:
-        cycle = _cycle_row(conn, year=year, org=org, kind=kind)
+        cycle = find_cycle(conn, year=year, org=org, kind=kind)
         row = conn.execute(sa.select(feedback_notices).where(feedback_notices.c.cycle_id == cycle.id)).first()
         if row is None:
             raise NotFound(f"{org} ({kind}, {year}) has no feedback notice yet: it is written on give_feedback")
@@ -147,7 +137,7 @@ def export_notice(db: Database, *, year: int, org: str, out: Path, kind: str = "
     if suffix not in (".md", ".docx"):
         raise BadInput(f"--out: {out}: use a .md or .docx file name")
     with db.connect() as conn:
-        cycle = _cycle_row(conn, year=year, org=org, kind=kind)
+        cycle = find_cycle(conn, year=year, org=org, kind=kind)
         row = conn.execute(sa.select(feedback_notices).where(feedback_notices.c.cycle_id == cycle.id)).first()
     if row is None:
         raise NotFound(f"{org} ({kind}, {year}) has no feedback notice yet: it is written on give_feedback")

@@ -243,6 +243,20 @@ def list_orgs(db: Database, *, kind: str | None = None, parent: str | None = Non
         ]
 
 
+def in_subtree(path_column: sa.ColumnElement[str], path: str) -> sa.ColumnElement[bool]:
+    """`path_column` lies in the subtree rooted at `path`: one indexed range scan."""
+    low, high = subtree_bounds(path)
+    return sa.and_(path_column >= low, path_column < high)
+
+
+def under_code(conn: sa.Connection, code: str) -> sa.ColumnElement[bool]:
+    """The condition 'the organization is CODE or below it' (for `--under CODE`); NotFound for an unknown code."""
+    path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == code)).scalar()
+    if path is None:
+        raise NotFound(f"no organization with code '{code}'")
+    return in_subtree(orgs.c.path, path)
+
+
 def subtree_bounds(path: str) -> tuple[str, str]:
     """`path >= low AND path < high` selects the subtree rooted at `path` (which ends with '/')."""
     return path, path[:-1] + "0"  # '0' is the byte after '/'

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.errors import BadInput, NotFound
-from services.orgs import subtree_bounds
+from services.orgs import under_code
 from storage.db import Database
 from storage.tables.core import cycles, orgs, years
 from storage.tables.review import commitments, rectification_items, report_versions
@@ -48,11 +48,7 @@ def build_bundle(db: Database, *, year: int, under: str | None = None, include: 
             .order_by(orgs.c.path, cycles.c.kind)
         )
         if under:
-            path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == under)).scalar()
-            if path is None:
-                raise NotFound(f"no organization with code '{under}'")
-            low, high = subtree_bounds(path)
-            query = query.where(orgs.c.path >= low, orgs.c.path < high)
+            query = query.where(under_code(conn, under))
         rows = list(conn.execute(query))
         index = [f"# {year}年度述职评议考核公开材料" + (f"（{under}及所属）" if under else ""), ""]
         for r in rows:

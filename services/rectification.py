@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.cycles import FiredEvent
+from services.cycles import FiredEvent, find_cycle
 from services.errors import BadInput, NotFound, Refused
-from services.orgs import subtree_bounds
+from services.orgs import under_code
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import cycles, orgs
 from storage.tables.review import commitments, rectification_items
@@ -19,17 +19,7 @@ from storage.tables.review import commitments, rectification_items
 EDITABLE_STATES = ("evaluated", "feedback_given", "rectifying")
 
 
-def _cycle(conn: sa.Connection, *, year: int, org: str, kind: str) -> sa.Row[Any]:
-    row = conn.execute(
-        sa.select(cycles).select_from(cycles.join(orgs, orgs.c.id == cycles.c.org_id))
-        .where(orgs.c.code == org, cycles.c.year == year, cycles.c.kind == kind)
-    ).first()
-    if row is None:
-        raise NotFound(f"{org} has no {kind} cycle in {year}")
-    return row
-
-
-def _check_editable(cycle: sa.Row[Any], org: str) -> None:
+def _check_editable(cycle: Any, org: str) -> None:
     if cycle.state not in EDITABLE_STATES:
         raise Refused(f"{org}: rectification is drawn up after the evaluation and before filing "
                       f"(state now '{cycle.state}'; allowed in {', '.join(EDITABLE_STATES)})")
@@ -52,7 +42,7 @@ def add_item(
         except ValueError:
             problems.append(f"--due: '{due}' is not a date (YYYY-MM-DD)")
     with db.begin() as conn:
-        cycle = _cycle(conn, year=year, org=org, kind=kind)
+        cycle = find_cycle(conn, year=year, org=org, kind=kind)
         if isinstance(due, date) and due > cycle.commitment_due:
             problems.append(f"--due: {due} is after the cycle's commitment deadline {cycle.commitment_due}")
         if problems:
@@ -89,7 +79,7 @@ def set_commitment(
     if not text.strip():
         raise BadInput("--text: the commitment is empty")
     with db.begin() as conn:
-        cycle = _cycle(conn, year=year, org=org, kind=kind)
+        cycle = find_cycle(conn, year=year, org=org, kind=kind)
         _check_editable(cycle, org)
         conn.execute(commitments.delete().where(commitments.c.cycle_id == cycle.id))
         conn.execute(commitments.insert().values(cycle_id=cycle.id, text=text.strip(), updated_at=to_db_time(now),
@@ -143,11 +133,7 @@ def list_items(
         if status:
             query = query.where(rectification_items.c.status == status)
         if under:
-            path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == under)).scalar()
-            if path is None:
-                raise NotFound(f"no organization with code '{under}'")
-            low, high = subtree_bounds(path)
-            query = query.where(orgs.c.path >= low, orgs.c.path < high)
+            query = query.where(under_code(conn, under))
         return [_item_dict(r) for r in conn.execute(query)]
 
 
@@ -161,7 +147,7 @@ def commitment_of(conn: sa.Connection, cycle_id: int) -> dict[str, Any] | None:
 
 def show_commitment(db: Database, *, year: int, org: str, kind: str = "upward") -> dict[str, Any]:
     with db.connect() as conn:
-        cycle = _cycle(conn, year=year, org=org, kind=kind)
+        cycle = find_cycle(conn, year=year, org=org, kind=kind)
         return {"org": org, "kind": kind, "year": year, "state": cycle.state,
                 "commitment": commitment_of(conn, cycle.id),
                 "items": list_items(db, year=year, org=org, kind=kind)}

@@ -10,11 +10,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.cycles import FiredEvent
+from services.cycles import FiredEvent, find_cycle
 from services.errors import BadInput, NotFound
 from states.report_check import ReportCheck, check_report
 from storage.db import Database, from_db_time, to_db_time
-from storage.tables.core import cycles, orgs
+from storage.tables.core import cycles
 from storage.tables.review import rectification_items, report_versions
 
 FORMATS = {".docx": "docx", ".md": "md", ".markdown": "md", ".txt": "txt"}
@@ -168,16 +168,6 @@ def record_return(conn: sa.Connection, fired: FiredEvent, cycle: sa.Row[Any]) ->
     )
 
 
-def _cycle_id(conn: sa.Connection, *, year: int, org: str, kind: str) -> int:
-    cycle_id = conn.execute(
-        sa.select(cycles.c.id).select_from(cycles.join(orgs, orgs.c.id == cycles.c.org_id))
-        .where(orgs.c.code == org, cycles.c.year == year, cycles.c.kind == kind)
-    ).scalar()
-    if cycle_id is None:
-        raise NotFound(f"{org} has no {kind} cycle in {year}")
-    return int(cycle_id)
-
-
 def _version_dict(r: sa.Row[Any], *, with_text: bool = False) -> dict[str, Any]:
     submitted = from_db_time(r.submitted_at)
     returned = from_db_time(r.returned_at)
@@ -204,7 +194,7 @@ def _version_dict(r: sa.Row[Any], *, with_text: bool = False) -> dict[str, Any]:
 
 def list_versions(db: Database, *, year: int, org: str, kind: str = "upward") -> list[dict[str, Any]]:
     with db.connect() as conn:
-        cycle_id = _cycle_id(conn, year=year, org=org, kind=kind)
+        cycle_id = find_cycle(conn, year=year, org=org, kind=kind).id
         rows = conn.execute(
             sa.select(report_versions).where(report_versions.c.cycle_id == cycle_id).order_by(report_versions.c.version)
         )
@@ -214,7 +204,7 @@ def list_versions(db: Database, *, year: int, org: str, kind: str = "upward") ->
 def get_version(db: Database, *, year: int, org: str, kind: str = "upward", version: int | None = None) -> dict[str, Any]:
     """One version with its text (the latest by default)."""
     with db.connect() as conn:
-        cycle_id = _cycle_id(conn, year=year, org=org, kind=kind)
+        cycle_id = find_cycle(conn, year=year, org=org, kind=kind).id
         query = sa.select(report_versions).where(report_versions.c.cycle_id == cycle_id)
         query = query.where(report_versions.c.version == version) if version else query.order_by(report_versions.c.version.desc())
         row = conn.execute(query.limit(1)).first()
