@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) browser-deps lint
-	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest
+	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
