@@ -24,6 +24,7 @@ from states.machine import (
     TransitionNotAllowed,
     due_column_of,
     next_state,
+    sources_of,
 )
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import cycles, history, orgs, years
@@ -128,13 +129,22 @@ def _as_date(value: Any) -> Any:
 def find_cycle(conn: sa.Connection, *, year: int, org: str, kind: str = "upward") -> CycleRow:
     """One cycle by year, organization code and kind, with its organization's code, path and kind;
     NotFound saying whether the organization or the cycle is missing."""
-    found = conn.exec_driver_sql(_sql(conn, _LOAD_SQL), {"org": org, "year": year, "kind": kind}).mappings().first()
+    cursor = _cursor(conn)
+    cursor.execute(_sql(conn, _LOAD_SQL), {"org": org, "year": year, "kind": kind})
+    found = cursor.fetchone()
+    names = [d[0] for d in cursor.description]
+    cursor.close()
     if found is None:
         exists = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == org)).scalar()
         if exists is None:
             raise NotFound(f"no organization with code '{org}'")
         raise NotFound(f"{org} has no {kind} cycle in {year} (was the year launched?)")
-    return CycleRow({k: (_as_date(v) if k in _DATE_COLUMNS else v) for k, v in found.items()})
+    return CycleRow({k: (_as_date(v) if k in _DATE_COLUMNS else v) for k, v in zip(names, found, strict=True)})
+
+
+def _cursor(conn: sa.Connection) -> Any:
+    """A DBAPI cursor inside the connection's current transaction: the hot path skips result-metadata set-up."""
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
 def _db_stamp(conn: sa.Connection, moment: datetime) -> Any:
@@ -173,6 +183,14 @@ def fire_event(
     if event not in EVENTS:
         raise BadInput(f"unknown event '{event}'; events: {', '.join(EVENTS)}")
     with db.begin() as conn:
+        if actor is SYSTEM:
+            fast = _fire_in_one_statement(conn, year=year, org=org, kind=kind, event=event, now=now,
+                                          by=by or actor.name, note=note, options=options or {})
+            if fast is not None:
+                fired, row = fast
+                for hook in hooks:
+                    hook(conn, fired, row)
+                return fired
         row = find_cycle(conn, year=year, org=org, kind=kind)
         if actor is not SYSTEM:
             from services.permissions import check_fire
@@ -190,9 +208,13 @@ def fire_event(
             "due": _db_date(conn, row[due_column] if due_column else None), "at": stamp,
             "returned": 1 if event in RETURN_EVENTS else 0, "by": actor_name, "note": note,
         }
-        if conn.exec_driver_sql(_sql(conn, _UPDATE_SQL), params).rowcount != 1:
+        cursor = _cursor(conn)
+        cursor.execute(_sql(conn, _UPDATE_SQL), params)
+        if cursor.rowcount != 1:
+            cursor.close()
             raise Conflict(f"{org} ({kind}, {year}) was changed by someone else at the same time; nothing was done")
-        conn.exec_driver_sql(_sql(conn, _HISTORY_SQL), params)
+        cursor.execute(_sql(conn, _HISTORY_SQL), params)
+        cursor.close()
         fired = FiredEvent(
             cycle_id=row.id, year=year, org_id=row.org_id, org_code=org, kind=kind, event=event,
             from_state=row.state, to_state=to_state, by=actor_name, at=now, note=note, options=options or {},
@@ -200,6 +222,53 @@ def fire_event(
         for hook in hooks:
             hook(conn, fired, row)  # type: ignore[arg-type]
     return fired
+
+
+_RETURNING = ("id", "org_id", "organizer_id", "meeting_id", "meeting_on", "submit_due", "review_due", "present_due",
+              "evaluate_due", "feedback_due", "commitment_due", "returns", "version")
+
+
+def _fast_update_sql(due_column: str | None) -> str:
+    return (
+        f"UPDATE cycles SET state = :to_state, due = {due_column or 'NULL'}, version = version + 1, updated_at = :at,"
+        " returns = returns + :returned"
+        " WHERE year = :year AND kind = :kind AND state = :from_state"
+        " AND org_id = (SELECT id FROM orgs WHERE code = :org)"
+        " RETURNING " + ", ".join(_RETURNING)
+    )
+
+
+def _fire_in_one_statement(conn: sa.Connection, *, year: int, org: str, kind: str, event: str, now: datetime,
+                           by: str, note: str | None, options: dict[str, Any]) -> tuple[FiredEvent, CycleRow] | None:
+    """The common case in one round trip: every event has one source state, so the machine's rule is checked
+    on that source and the row is moved only if it still stands there (the state in the WHERE clause is the
+    optimistic lock). None when the row did not move: the caller then reads it and says precisely why."""
+    (from_state,) = sources_of(event)
+    try:
+        to_state = next_state(from_state, event, note=note)
+    except TransitionNotAllowed:
+        return None
+    due_column = due_column_of(to_state)
+    params = {"to_state": to_state, "from_state": from_state, "at": _db_stamp(conn, now), "year": year,
+              "kind": kind, "org": org, "returned": 1 if event in RETURN_EVENTS else 0, "event": event, "by": by,
+              "note": note}
+    cursor = _cursor(conn)
+    cursor.execute(_sql(conn, _fast_update_sql(due_column)), params)
+    moved = cursor.fetchone()
+    if moved is None:
+        cursor.close()
+        return None
+    values = {k: (_as_date(v) if k in _DATE_COLUMNS else v) for k, v in zip(_RETURNING, moved, strict=True)}
+    from_due = due_column_of(from_state)
+    # the row as it stood before the move, as the read-first path hands it to the hooks
+    row = CycleRow({**values, "year": year, "kind": kind, "state": from_state, "version": values["version"] - 1,
+                    "returns": values["returns"] - params["returned"],
+                    "due": values[from_due] if from_due else None, "org_code": org})
+    cursor.execute(_sql(conn, _HISTORY_SQL), {**params, "id": row.id})
+    cursor.close()
+    fired = FiredEvent(cycle_id=row.id, year=year, org_id=row.org_id, org_code=org, kind=kind, event=event,
+                       from_state=from_state, to_state=to_state, by=by, at=now, note=note, options=options)
+    return fired, row
 
 
 def reminder_window_days(conn: sa.Connection, year: int) -> int:
