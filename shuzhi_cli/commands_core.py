@@ -48,7 +48,11 @@ def orgs_import(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="C
     from services.orgs import import_orgs
 
     st = state(ctx)
-    result = import_orgs(st.app.db, file, now=st.app.now())
+    if st.json:
+        result = import_orgs(st.app.db, file, now=st.app.now())
+    else:
+        with err_console().status(f"正在导入 importing {file.name}…", spinner="dots"):
+            result = import_orgs(st.app.db, file, now=st.app.now())
     if st.json:
         emit_json(result.as_dict())
     else:
