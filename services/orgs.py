@@ -40,7 +40,10 @@ class ImportResult:
         return {"imported": self.imported, "updated": self.updated, "unchanged": self.unchanged}
 
 
-@dataclass
+CHUNK = 10_000
+
+
+@dataclass(slots=True)
 class _Row:
     number: int
     code: str
@@ -110,37 +113,47 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
 
         paths = _paths(tree)
         stamp = to_db_time(now)
-        new_rows: list[dict[str, Any]] = []
-        changed: list[dict[str, Any]] = []
-        unchanged = 0
+        imported = updated = unchanged = 0
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        parents: list[dict[str, Any]] = []
+
+        def flush(final: bool = False) -> None:
+            # in chunks: a national file (600,000 rows) never holds all its statements' parameters at once
+            if inserts and (final or len(inserts) >= CHUNK):
+                conn.execute(orgs.insert(), inserts)
+                inserts.clear()
+            if updates and (final or len(updates) >= CHUNK):
+                conn.execute(orgs.update().where(orgs.c.id == sa.bindparam("_id")), updates)
+                updates.clear()
+
         for row in good:
+            org_path = paths[row.code]
             values = {"code": row.code, "name": row.name, "kind": row.kind, "secretary": row.secretary,
-                      "phone": row.phone, "email": row.email, "path": paths[row.code],
-                      "depth": paths[row.code].count("/") - 2, "updated_at": stamp, "parent_code": row.parent}
+                      "phone": row.phone, "email": row.email, "path": org_path, "depth": org_path.count("/") - 2,
+                      "updated_at": stamp}
             old = existing.get(row.code)
             if old is None:
-                new_rows.append(values)
+                inserts.append(values)
+                imported += 1
             elif (old.name, old.kind, old.secretary, old.phone, old.email, code_of_id.get(old.parent_id, "")) != (
                 row.name, row.kind, row.secretary, row.phone, row.email, row.parent
             ):
-                changed.append({**values, "id": old.id})
+                updates.append({"_id": old.id, **values})
+                updated += 1
             else:
                 unchanged += 1
-        if new_rows:
-            conn.execute(orgs.insert(), [{k: v for k, v in r.items() if k != "parent_code"} for r in new_rows])
-        if changed:
-            conn.execute(
-                orgs.update().where(orgs.c.id == sa.bindparam("_id")),
-                [{"_id": r["id"], **{k: v for k, v in r.items() if k not in ("id", "parent_code")}} for r in changed],
-            )
-        touched = new_rows + changed
-        if touched:
-            conn.execute(
-                orgs.update()
-                .where(orgs.c.code == sa.bindparam("_code"))
-                .values(parent_id=sa.select(orgs.c.id).where(orgs.c.code == sa.bindparam("_parent")).scalar_subquery()),
-                [{"_code": r["code"], "_parent": r["parent_code"] or None} for r in touched],
-            )
+                continue
+            parents.append({"_code": row.code, "_parent": row.parent or None})
+            flush()
+        flush(final=True)
+        set_parent = (
+            orgs.update()
+            .where(orgs.c.code == sa.bindparam("_code"))
+            .values(parent_id=sa.select(orgs.c.id).where(orgs.c.code == sa.bindparam("_parent")).scalar_subquery())
+        )
+        for start in range(0, len(parents), CHUNK):
+            conn.execute(set_parent, parents[start : start + CHUNK])
         # a moved organization moves its whole subtree: refresh paths that changed
         moved = [
             {"_id": r.id, "path": paths[code], "depth": paths[code].count("/") - 2}
@@ -149,7 +162,7 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
         ]
         if moved:
             conn.execute(orgs.update().where(orgs.c.id == sa.bindparam("_id")), moved)
-    return ImportResult(imported=len(new_rows), updated=len(changed), unchanged=unchanged)
+    return ImportResult(imported=imported, updated=updated, unchanged=unchanged)
 
 
 def _row_problems(row: _Row, seen: dict[str, int]) -> list[str]:
