@@ -193,7 +193,9 @@ def remind(request: Request, account: User, year: Annotated[int, Form()], org: A
         result = console(request, account).remind(year=year, org=org)
     except ShuzhiError as error:
         return _back(f"/lagging?year={year}", error.message, error=True)
-    return _back(f"/lagging?year={year}", f"已提醒 {org}: queued {result.get('queued', 0)}, lagging {result.get('lagging', 0)}")
+    # the sweep has no per-organization entry point yet: it runs for the whole year (idempotent), which covers `org`
+    return _back(f"/lagging?year={year}", f"已对 {year} 年度全部滞后单位（含 {org}）运行提醒：新入队 {result.get('queued', 0)} 条，"
+                                          f"滞后 {result.get('lagging', 0)} 个")
 
 
 @router.get("/outbox")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +38,30 @@ def web_clock() -> FixedClock:
     return FixedClock(parse_when("2014-12-08"))
 
 
-@pytest.fixture
-def web_app(sqlite_db: Database, web_clock: FixedClock, tmp_path: Path) -> App:
+@pytest.fixture(scope="session")
+def web_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample city launched with one account per role, built once (argon2 hashing and the launch are the slow
+    part of ~100 tests' setup); each test gets a copy."""
     from services.accounts import create_user
 
-    app = make_app(sqlite_db, web_clock)
-    launch_sample(sqlite_db, now=web_clock.now(), tmp_path=tmp_path)
+    folder = tmp_path_factory.mktemp("web-template")
+    path = folder / "web.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    launch_sample(db, now=parse_when("2014-12-08"), tmp_path=folder)
     for name, (role, scope) in ACCOUNTS.items():
-        create_user(sqlite_db, name, role, PASSWORD, scope=scope)
-    return app
+        create_user(db, name, role, PASSWORD, scope=scope)
+    db.dispose()
+    return path
+
+
+@pytest.fixture
+def web_app(web_template: Path, web_clock: FixedClock, tmp_path: Path) -> Iterator[App]:
+    target = tmp_path / "web.db"
+    shutil.copy(web_template, target)
+    db = Database(f"sqlite:///{target}")
+    yield make_app(db, web_clock)
+    db.dispose()
 
 
 @pytest.fixture
