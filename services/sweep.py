@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from services.errors import NotFound
-from states.machine import OPEN_STATES, OWNER_OF_STEP, STEP_OF_STATE
+from services.errors import BadInput, NotFound, Refused
+from states.machine import OPEN_STATES, OWNER_OF_STEP, STATE_LABELS, STEP_LABELS, STEP_OF_STATE
 from states.plan import YearPlan, plan_from_stored
 from storage.db import Database, to_db_time
 from storage.tables.core import cycles, orgs, years
@@ -66,6 +66,35 @@ def _step_expr() -> sa.ColumnElement[str]:
     return sa.case({state: step for state, step in STEP_OF_STATE.items()}, value=cycles.c.state, else_=sa.null())
 
 
+# The organization whose contact owes the cycle's current step (joined as `OWNER` by the message selects).
+OWNER = orgs.alias("owner")
+
+
+def owner_of_step() -> sa.ColumnElement[Any]:
+    """Who owes the step now: the organizer (its reviewer for `review`) or the reporting unit itself."""
+    return sa.case((cycles.c.state.in_(ORGANIZER_STATES), cycles.c.organizer_id), else_=cycles.c.org_id)
+
+
+def _deadline_messages(template: str, where: sa.ColumnElement[bool], marker: sa.ColumnElement[str],
+                       days: sa.ColumnElement[Any], recipient: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """One message variant about the cycles `where` selects, addressed to `recipient` (an `OWNER` column):
+    the shape `_insert_messages` fans out to SMS and e-mail. The sweep and `remind_now` both build theirs here."""
+    return (
+        sa.select(
+            cycles.c.org_id.label("org_id"),
+            recipient.label("recipient_org_id"),
+            cycles.c.kind.label("cycle_kind"),
+            _step_expr().label("step"),
+            sa.literal(template).label("template"),
+            cycles.c.due.label("due"),
+            days.label("days"),
+            marker.label("marker"),
+        )
+        .select_from(cycles.join(OWNER, OWNER.c.id == owner_of_step()))
+        .where(where)
+    )
+
+
 def _as_text(value: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
     return sa.cast(value, sa.String)
 
@@ -88,26 +117,11 @@ def _sweep_year(conn: sa.Connection, *, year: int, plan: YearPlan, now: datetime
         cycles.c.due <= horizon,
         cycles.c.state.in_(REMINDED_STATES),
     )
-    owner = orgs.alias("owner")
-    owner_id = sa.case((cycles.c.state.in_(ORGANIZER_STATES), cycles.c.organizer_id), else_=cycles.c.org_id)
-    step = _step_expr()
+    owner = OWNER
 
     def variant(template: str, condition: sa.ColumnElement[bool], marker: sa.ColumnElement[str],
                 days: sa.ColumnElement[Any], recipient: sa.ColumnElement[Any]) -> sa.Select[Any]:
-        return (
-            sa.select(
-                cycles.c.org_id.label("org_id"),
-                recipient.label("recipient_org_id"),
-                cycles.c.kind.label("cycle_kind"),
-                step.label("step"),
-                sa.literal(template).label("template"),
-                cycles.c.due.label("due"),
-                days.label("days"),
-                marker.label("marker"),
-            )
-            .select_from(cycles.join(owner, owner.c.id == owner_id))
-            .where(lagging, condition)
-        )
+        return _deadline_messages(template, sa.and_(lagging, condition), marker, days, recipient)
 
     due_text = _as_text(cycles.c.due)
     variants: list[sa.Select[Any]] = []
@@ -172,7 +186,8 @@ def _work_plan_reminders(*, year: int, today: Any) -> sa.Subquery:
     )
 
 
-def _insert_messages(conn: sa.Connection, messages: sa.Subquery, *, year: int, stamp: datetime) -> int:
+def _insert_messages(conn: sa.Connection, messages: sa.Subquery, *, year: int, stamp: datetime,
+                     note: str | None = None) -> int:
     """Fan each message out to the recipient's phone (sms) and address (email), keyed for exactly once."""
     recipient = orgs.alias("recipient")
     channel = sa.union_all(
@@ -203,7 +218,11 @@ def _insert_messages(conn: sa.Connection, messages: sa.Subquery, *, year: int, s
         .select_from(messages.join(recipient, recipient.c.id == messages.c.recipient_org_id).join(channel, sa.true()))
         .where(address != "")
     )
-    return insert_ignoring_duplicates(conn, outbox, _message_columns(), select)
+    columns = _message_columns()
+    if note is not None:
+        select = select.add_columns(sa.literal(note, sa.Text()).label("note"))
+        columns.append("note")
+    return insert_ignoring_duplicates(conn, outbox, columns, select)
 
 
 def open_years(conn: sa.Connection) -> list[int]:
@@ -258,3 +277,58 @@ def _lagging_by_organizer(conn: sa.Connection, *, year: int, plan: YearPlan, now
         .order_by(sa.func.count().desc(), organizer.c.code)
     )
     return [{"year": year, "organizer": r.code, "name": r.name, "lagging": r.lagging, "overdue": r.overdue} for r in rows]
+
+
+MANUAL_MARKER = "manual"
+
+
+def remind_now(db: Database, *, year: int, org: str, now: datetime, by: str, kind: str = "upward") -> dict[str, Any]:
+    """"Remind now" for one cycle: its current step's notice to whoever owes it, by SMS and e-mail, at once.
+
+    The sweep's message for the day (reminder before the due date, due today, overdue), built by the sweep's own
+    select, with a marker of the minute (`…:manual:2014-12-18T09:05`) instead of the threshold or day: a second
+    click within the minute queues nothing, a click a minute later queues again, and the day's sweep notices are
+    untouched. Who asked is kept in the message's `note` (the deadline templates do not show it)."""
+    from services.cycles import CYCLE_KINDS, find_cycle
+
+    if kind not in CYCLE_KINDS:
+        raise BadInput(f"--kind: '{kind}' is not one of {', '.join(CYCLE_KINDS)}")
+    with db.begin() as conn:
+        stored = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
+        if stored is None:
+            raise NotFound(f"year {year} has not been launched")
+        cycle = find_cycle(conn, year=year, org=org, kind=kind)
+        if conn.dialect.name == "postgresql":  # hold the cycle still while its step's notice is queued
+            conn.execute(sa.select(cycles.c.id).where(cycles.c.id == cycle.id).with_for_update())
+            cycle = find_cycle(conn, year=year, org=org, kind=kind)
+        step = STEP_OF_STATE.get(cycle.state)
+        if cycle.state not in REMINDED_STATES or step is None:
+            raise Refused(f"{org} {year}年度流程处于“{STATE_LABELS.get(cycle.state, cycle.state)}”，没有待办环节可提醒"
+                          f" (state '{cycle.state}' owes no step to remind of)")
+        if cycle.due is None:
+            raise Refused(f"{org} {year}年度“{STEP_LABELS.get(step, step)}”没有截止日期，无从提醒 (step '{step}' has no due date)")
+        plan = plan_from_stored(stored)
+        local = now.astimezone(ZoneInfo(plan.timezone))
+        today = local.date()
+        days: sa.ColumnElement[Any]
+        if cycle.due > today:
+            template, days = "reminder", sa.literal((cycle.due - today).days, sa.Integer)
+        elif cycle.due == today:
+            template, days = "due_today", sa.literal(0, sa.Integer)
+        else:
+            template, days = "overdue", sa.cast(sa.null(), sa.Integer)
+        marker = sa.literal(f"{MANUAL_MARKER}:{local:%Y-%m-%dT%H:%M}")
+        this_cycle = sa.and_(cycles.c.id == cycle.id, cycles.c.version == cycle.version)
+        messages = _deadline_messages(template, this_cycle, marker, days, OWNER.c.id).subquery("m")
+        queued = _insert_messages(conn, messages, year=year, stamp=to_db_time(now), note=f"立即提醒：{by}")
+        recipient = conn.execute(
+            sa.select(OWNER.c.code, OWNER.c.name, OWNER.c.phone, OWNER.c.email)
+            .select_from(cycles.join(OWNER, OWNER.c.id == owner_of_step()))
+            .where(cycles.c.id == cycle.id)
+        ).one()
+    return {
+        "year": year, "org": org, "kind": kind, "step": step, "template": template, "due": cycle.due.isoformat(),
+        "recipient": recipient.code, "recipient_name": recipient.name,
+        "channels": [c for c, address in (("sms", recipient.phone), ("email", recipient.email)) if address],
+        "queued": queued, "by": by,
+    }

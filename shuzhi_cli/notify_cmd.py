@@ -24,6 +24,7 @@ PAUSE_AFTER_CLAIM_ENV = "SHUZHI_TEST_PAUSE_AFTER_CLAIM"
 
 def register(app: typer.Typer) -> None:
     app.command("sweep", help="deadline check: queue reminders, overdue notices and escalations (R20–R22)")(sweep)
+    app.command("remind", help="remind now: queue one unit's current step notice to whoever owes it")(remind)
     app.command("scheduler", help="the embedded scheduler: sweeps on a cron, the dispatcher every minute")(scheduler)
     app.add_typer(outbox_app, name="outbox")
     app.add_typer(notify_app, name="notify")
@@ -45,6 +46,31 @@ def sweep(
         console().print(
             f"检查 {result.checked} 个流程，滞后 {result.lagging} 个；新排队消息 {result.queued} 条（其中督办升级 {result.escalated} 条）"
         )
+
+
+def remind(
+    ctx: typer.Context,
+    org: Annotated[str, typer.Argument(help="the organization's code (whose cycle)")],
+    year: Annotated[int, typer.Option("--year", help="the year")],
+    kind: Annotated[str, typer.Option("--kind", help="upward or own_level")] = "upward",
+    by: Annotated[str, typer.Option("--by", help="who asks")] = "admin",
+) -> None:
+    from services.sweep import remind_now
+
+    st = state(ctx)
+    result = remind_now(st.app.db, year=year, org=org, kind=kind, now=st.app.now(), by=by)
+    if st.json:
+        emit_json({k: result[k] for k in ("org", "kind", "step", "queued")})
+        return
+    from states.machine import STEP_LABELS
+
+    what = f"{org}“{STEP_LABELS.get(result['step'], result['step'])}”{TEMPLATE_LABELS.get(result['template'], '')}"
+    if result["queued"]:
+        console().print(f"已向{result['recipient_name']}（{result['recipient']}）发送 {what}：新排队消息 {result['queued']} 条")
+    elif not result["channels"]:
+        console().print(f"{result['recipient_name']}（{result['recipient']}）没有登记手机号或邮箱，{what}无法发送")
+    else:
+        console().print(f"{what}本分钟内已排队，未重复发送")
 
 
 @outbox_app.command("list", help="messages with status, attempts, last error and provider reference")

@@ -90,10 +90,10 @@ class Console:
         return dict(self._run("issue_ballots", f"{year} {organizer} ×{count}", lambda: integrations.issue_ballots(
             self.app.db, year=year, organizer=organizer, count=count, now=self.app.now(), by=self.account.name)))
 
-    def remind(self, *, year: int, org: str) -> dict[str, Any]:
+    def remind(self, *, year: int, org: str, kind: str = "upward") -> dict[str, Any]:
         self.require("remind", org=org)
-        return dict(self._run("remind", f"{year} {org}", lambda: integrations.remind_now(
-            self.app.db, year=year, org=org, now=self.app.now())))
+        return dict(self._run("remind", f"{year} {org} {kind}", lambda: integrations.remind_now(
+            self.app.db, year=year, org=org, kind=kind, now=self.app.now(), by=self.account.name)))
 
     def add_user(self, *, name: str, role: str, password: str, scope: str | None) -> dict[str, Any]:
         self.require("manage_users")

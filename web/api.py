@@ -56,6 +56,7 @@ class LaunchBody(BaseModel):
 class RemindBody(BaseModel):
     year: Year
     org: Code
+    kind: CycleKind = "upward"
 
 
 class MoveBody(BaseModel):
@@ -129,9 +130,9 @@ def lagging(request: Request, account: Reader, year: Year, under: Code | None = 
     return list_cycles(shared.db, year=year, today=shared.app.today(), lagging=True, under=under, limit=limit)
 
 
-@router.post("/remind", summary="remind now: run the deadline sweep for the year (idempotent)")
+@router.post("/remind", summary="remind now: queue the cycle's current step notice to whoever owes it (once a minute)")
 def remind(body: RemindBody, console: Writer) -> dict[str, Any]:
-    return console.remind(year=body.year, org=body.org)
+    return console.remind(year=body.year, org=body.org, kind=body.kind)
 
 
 @router.get("/outbox", summary="a page of messages, newest first, with their delivery status (contacts masked)")

@@ -12,11 +12,11 @@ from services.errors import BadInput, NotFound
 from storage.db import Database
 
 
-def remind_now(db: Database, *, year: int, org: str, now: datetime) -> dict[str, Any]:
-    """Issue 3's deadline sweep for the year (idempotent: it queues only what is owed and not yet queued)."""
-    from services.sweep import sweep_deadlines
+def remind_now(db: Database, *, year: int, org: str, now: datetime, by: str, kind: str = "upward") -> dict[str, Any]:
+    """Issue 3's per-unit reminder: the current step's notice to whoever owes it, once per minute however often clicked."""
+    from services.sweep import remind_now as remind
 
-    return {"org": org, **sweep_deadlines(db, now=now, year=year).as_dict()}
+    return remind(db, year=year, org=org, kind=kind, now=now, by=by)
 
 
 def outbox(db: Database, *, year: int | None, org: str | None, status: str | None, offset: int = 0,

@@ -187,15 +187,31 @@ def lagging_page(request: Request, account: User, year: int | None = None, under
 
 @router.post("/lagging/remind")
 def remind(request: Request, account: User, year: Annotated[int, Form()], org: Annotated[str, Form()],
-           csrf_token: Annotated[str, Form()] = "") -> Response:
+           kind: Annotated[str, Form()] = "upward", csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf_token)
     try:
-        result = console(request, account).remind(year=year, org=org)
+        result = console(request, account).remind(year=year, org=org, kind=kind)
     except ShuzhiError as error:
         return _back(f"/lagging?year={year}", error.message, error=True)
-    # the sweep has no per-organization entry point yet: it runs for the whole year (idempotent), which covers `org`
-    return _back(f"/lagging?year={year}", f"已对 {year} 年度全部滞后单位（含 {org}）运行提醒：新入队 {result.get('queued', 0)} 条，"
-                                          f"滞后 {result.get('lagging', 0)} 个")
+    return _back(f"/lagging?year={year}", _reminded(result))
+
+
+REMINDER_LABELS = {"reminder": "到期提醒", "due_today": "今日截止提醒", "overdue": "逾期通知"}
+
+
+def _reminded(result: dict[str, Any]) -> str:
+    """What one "remind now" queued, in the operator's words."""
+    from states.machine import STEP_LABELS
+
+    what = (f"{result['org']}“{STEP_LABELS.get(result['step'], result['step'])}”"
+            f"{REMINDER_LABELS.get(result['template'], result['template'])}")
+    to = f"{result['recipient_name']}（{result['recipient']}）"
+    if result["queued"]:
+        channels = "、".join("短信" if c == "sms" else "邮件" for c in result["channels"])
+        return f"已向{to}发送 {what}：新入队 {result['queued']} 条（{channels}）"
+    if not result["channels"]:
+        return f"{to}没有登记手机号或邮箱，{what}无法发送"
+    return f"{what}本分钟内已入队，未重复发送"
 
 
 @router.get("/outbox")

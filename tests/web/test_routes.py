@@ -222,7 +222,7 @@ def test_outbox_and_results_pages_show_real_data(client_for: Any, web_app: Any) 
     page = client.get("/lagging")
     done = client.post("/lagging/remind", data={"year": "2014", "org": "T01", "csrf_token": csrf_of(page.text)},
                        follow_redirects=True)
-    assert done.status_code == 200 and "（含 T01）运行提醒：新入队" in done.text
+    assert done.status_code == 200 and "已向马口镇党委（T01）发送 T01“报送述职报告”到期提醒：新入队 2 条" in done.text
     outbox = client.get("/api/outbox?year=2014").json()
     assert outbox["counts"]["queued"] >= 1 and outbox["messages"]
     assert all("*" in m["to"] for m in outbox["messages"])  # contacts masked
