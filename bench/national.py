@@ -89,7 +89,6 @@ def load_tree(db: Database, scale: float, *, now: datetime, batch: int = 50_000)
                 .scalar_subquery()
             ).where(orgs.c.depth > 0)
         )
-    if db.is_postgresql:
-        with db.begin() as conn:
-            conn.execute(sa.text("ANALYZE orgs"))
+    with db.begin() as conn:
+        conn.execute(sa.text("ANALYZE orgs"))
     return total

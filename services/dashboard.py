@@ -259,12 +259,23 @@ def drill(db: Database, *, year: int, today: date, code: str | None = None, kind
         ).all()
         summaries: dict[int, dict[str, int]] = {}
         if children:
-            child = orgs.alias("child")
-            below = orgs.alias("below")
-            high = sa.func.substr(child.c.path, 1, sa.func.length(child.c.path) - 1) + "0"
+            # A page of children is contiguous in path order, so their subtrees together are one indexed path
+            # range; a CASE over the children's own ranges says which child each organization below falls under.
+            bounds = [(c.id, *subtree_bounds(c.path)) for c in children]
+            # the organizations below first (materialized), then their cycles: left to itself the planner reads
+            # every cycle of the year through the (year, kind, …) index
+            below = (
+                sa.select(orgs.c.id, orgs.c.path)
+                .where(orgs.c.path > bounds[0][1], orgs.c.path < bounds[-1][2])
+                .cte("below").prefix_with("MATERIALIZED")
+            )
+            under_child = sa.case(
+                *[(sa.and_(below.c.path > low, below.c.path < high), child_id) for child_id, low, high in bounds],
+                else_=None,
+            ).label("child")
             for row in conn.execute(
                 sa.select(
-                    child.c.id,
+                    under_child,
                     sa.func.count(cycles.c.id),
                     sa.func.sum(sa.case((cycles.c.state == "closed", 1), else_=0)),
                     sa.func.sum(sa.case((cycles.c.due <= horizon, 1), else_=0)),
@@ -272,13 +283,12 @@ def drill(db: Database, *, year: int, today: date, code: str | None = None, kind
                     sa.func.sum(sa.case((cycles.c.state.in_(("researching", "drafting", "revising")), 1), else_=0)),
                 )
                 .select_from(
-                    child.join(below, sa.and_(below.c.path > child.c.path, below.c.path < high)).join(
-                        cycles, sa.and_(cycles.c.org_id == below.c.id, cycles.c.year == year, cycles.c.kind == kind)
-                    )
+                    below.join(cycles, sa.and_(cycles.c.org_id == below.c.id, cycles.c.year == year, cycles.c.kind == kind))
                 )
-                .where(child.c.id.in_([c.id for c in children]))
-                .group_by(child.c.id)
+                .group_by(under_child)
             ):
+                if row[0] is None:
+                    continue
                 summaries[row[0]] = {"cycles": row[1], "closed": int(row[2] or 0), "lagging": int(row[3] or 0),
                                      "overdue": int(row[4] or 0), "not_submitted": int(row[5] or 0)}
         node_cycle = None

@@ -147,6 +147,8 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
             parents.append({"_code": row.code, "_parent": row.parent or None})
             flush()
         flush(final=True)
+        if imported > 10_000:
+            conn.execute(sa.text("ANALYZE orgs"))  # the planners' statistics, after a large tree arrives
         set_parent = (
             orgs.update()
             .where(orgs.c.code == sa.bindparam("_code"))

@@ -149,7 +149,7 @@ def start_year(
         before = _count_cycles(conn, year)
         roots = list(subtrees) if subtrees else ["/"]
         for done, root in enumerate(roots, start=1):
-            cascade_subtree(conn, year=year, plan=plan, root_path=root, stamp=stamp)
+            cascade_subtree(conn, year=year, plan=plan, root_path=root, stamp=stamp, fresh=before == 0)
             if progress:
                 progress(done, len(roots))
         after = _count_cycles(conn, year)
@@ -159,8 +159,9 @@ def start_year(
                 sa.select(cycles.c.kind, sa.func.count()).where(cycles.c.year == year).group_by(cycles.c.kind)
             )
         }
-        if db.is_postgresql and after - before > 10_000:
-            # a large cascade leaves the planner's statistics stale: refresh them before the season's queries
+        if after - before > 10_000:
+            # a large cascade leaves the planners' statistics stale (PostgreSQL then looked one cycle up by a
+            # year-wide index scan, SQLite read every cycle for a town's drill-down): refresh them now
             conn.execute(sa.text("ANALYZE cycles"))
             conn.execute(sa.text("ANALYZE meetings"))
         assessed = conn.execute(sa.select(sa.func.count()).select_from(orgs).where(orgs.c.kind != "prefecture")).scalar_one()
@@ -180,9 +181,13 @@ def _count_cycles(conn: sa.Connection, year: int) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(cycles).where(cycles.c.year == year)).scalar_one()
 
 
-def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path: str, stamp: datetime) -> int:
+def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path: str, stamp: datetime,
+                    fresh: bool = False) -> int:
     """Two set-based statements: the missing `upward` cycles (dates from their organizer's meeting)
-    and the missing `own_level` cycles, for the organizations under `root_path`."""
+    and the missing `own_level` cycles, for the organizations under `root_path`.
+
+    `fresh`: the year has no cycles yet, so nothing can be missing twice and the anti-join is skipped
+    (on PostgreSQL it cost as much as the insert itself at national scale)."""
     low, high = subtree_bounds(root_path)
     in_subtree = sa.and_(orgs.c.path >= low, orgs.c.path < high) if root_path != "/" else sa.true()
     assessed = sa.and_(orgs.c.kind != "prefecture", in_subtree)
@@ -198,6 +203,8 @@ def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path
         source_where = sa.true()
 
     def missing(kind: str, org_id: Any = orgs.c.id) -> sa.ColumnElement[bool]:
+        if fresh:
+            return sa.true()
         return ~sa.exists().where(cycles.c.year == year, cycles.c.org_id == org_id, cycles.c.kind == kind)
 
     due_columns = ["submit_due", "review_due", "present_due", "evaluate_due", "feedback_due", "commitment_due"]
