@@ -41,7 +41,8 @@ def _cascade_in_child(url: str) -> dict[str, float]:
 
 
 def _raw_insert_same_rows(db: Database) -> float:
-    """The raw driver writing the rows the cascade wrote, into a copy of the table with the same indexes."""
+    """The raw driver writing the rows the cascade wrote, into a copy of the table with the same indexes and
+    foreign keys (the fastest bulk path each driver has: executemany in one transaction, COPY)."""
     with db.connect() as conn:
         rows = [tuple(r) for r in conn.execute(sa.select(*[c for c in cycles.c if c.name != "id"]))]
     names = [c.name for c in cycles.c if c.name != "id"]
@@ -53,6 +54,7 @@ def _raw_insert_same_rows(db: Database) -> float:
         raw = sqlite3.connect(path)
         raw.execute("PRAGMA journal_mode=WAL")
         raw.execute("PRAGMA synchronous=NORMAL")
+        raw.execute("PRAGMA foreign_keys=ON")  # the same table: its foreign keys are checked as ours are
         ddl = raw.execute("SELECT sql FROM sqlite_master WHERE tbl_name='cycles' AND sql IS NOT NULL").fetchall()
         raw.execute("DROP TABLE IF EXISTS cycles_raw")
         for (statement,) in ddl:
@@ -74,6 +76,10 @@ def _raw_insert_same_rows(db: Database) -> float:
     with psycopg.connect(url) as raw:
         raw.execute("DROP TABLE IF EXISTS cycles_raw")
         raw.execute("CREATE TABLE cycles_raw (LIKE cycles INCLUDING DEFAULTS INCLUDING INDEXES)")
+        # LIKE copies no foreign keys: add the table's own, so the raw rows are checked as ours are
+        for column, target in (("year", "years(year)"), ("org_id", "orgs(id)"), ("organizer_id", "orgs(id)"),
+                               ("meeting_id", "meetings(id)")):
+            raw.execute(f"ALTER TABLE cycles_raw ADD FOREIGN KEY ({column}) REFERENCES {target}")
         raw.commit()
         with timed() as elapsed:
             with raw.cursor() as cur, cur.copy(f"COPY cycles_raw ({','.join(names)}) FROM STDIN") as copy:
