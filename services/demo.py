@@ -258,20 +258,24 @@ class Season:
             self.say.line(f"  逾期示例：{sample}{' 等' if len(overdue) > 5 else ''}")
 
     def quiet_hours(self, day: date) -> None:
-        """A sweep at 22:30: email goes out at once, SMS waits for 08:00 (notifications.md quiet hours)."""
+        """At 22:30 the organization department presses "remind now" for the units already overdue: email goes
+        out at once, SMS waits for 08:00 (notifications.md quiet hours)."""
         from notifications.config import build_channels
         from services.outbox import dispatch
-        from services.sweep import sweep_deadlines
+        from services.sweep import remind_now
 
         self.clock.set(at(day, 22, 30))
-        swept = sweep_deadlines(self.db, now=self.clock.now(), year=YEAR)
+        overdue = [r for r in list_cycles(self.db, year=YEAR, today=day, lagging=True, kind="upward") if r["overdue"]]
+        queued = sum(remind_now(self.db, year=YEAR, org=r["org"], now=self.clock.now(), by="市委组织部")["queued"]
+                     for r in overdue)
         night = dispatch(self.db, now=self.clock.now(), channels=build_channels(self.app.settings))
         self.clock.set(at(day + timedelta(days=1), 8, 1))
         morning = dispatch(self.db, now=self.clock.now(), channels=build_channels(self.app.settings))
-        self.stats["queued"] += swept.queued
+        self.stats["queued"] += queued
         self.stats["sent"] += night.sent + morning.sent
-        self.say.line(f"夜间 22:30 督查：入队 {swept.queued} 条；邮件即时发出 {night.sent} 条，短信 {night.held} 条待免打扰时段结束；"
-                      f"次日 08:01 发出短信 {morning.sent} 条")
+        self.stats["held_overnight"] += night.held
+        self.say.line(f"夜间 22:30 对已逾期的 {len(overdue)} 个单位“立即提醒”：入队 {queued} 条；邮件即时发出 {night.sent} 条，"
+                      f"短信 {night.held} 条待免打扰时段（22:00–08:00）结束；次日 08:01 发出 {morning.sent} 条")
 
 
 def run_demo(folder: Path, narrator: Narrator, *, seed: int = 2014) -> DemoResult:
@@ -297,7 +301,7 @@ def run_demo(folder: Path, narrator: Narrator, *, seed: int = 2014) -> DemoResul
     end = date(2015, 1, 20)
     while day <= end:
         season.daily(day)
-        if day == date(2014, 12, 9):
+        if day == date(2014, 12, 11):
             season.quiet_hours(day)
         if day in milestones:
             narrator.heading(milestones[day])

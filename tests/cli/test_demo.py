@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ def test_demo_runs_the_whole_season(cli, tmp_path: Path) -> None:  # type: ignor
     assert code == 0, err
     for stage in ("一、导入组织架构", "市委（扩大）会述职评议之后", "反馈与整改", "向本级党组织述职", "差额否决", "本年度小结"):
         assert stage in out
-    assert "短信" in out and "待免打扰时段结束" in out  # quiet hours shown
+    night = re.search(r"邮件即时发出 (\d+) 条，短信 (\d+) 条待免打扰时段", out)
+    assert night and int(night.group(1)) > 0 and int(night.group(2)) > 0  # email at once, SMS held overnight
     assert "升级督办" in out
     sink = list((folder / "sink").glob("*.txt"))
     assert any(p.name.startswith("sms-") for p in sink) and any(p.name.startswith("email-") for p in sink)
