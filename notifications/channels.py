@@ -302,6 +302,7 @@ class AliyunSms:
         code = self.template_codes.get(message.template) or self.template_codes.get("default")
         if not code:
             raise PermanentFailure(f"no Aliyun template code for '{message.template}' (SHUZHI_SMS_TEMPLATE_{message.template.upper()})")
+        # the real time, not the simulated clock: Aliyun refuses a signed request more than 15 minutes off
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         params = {
             "AccessKeyId": self.access_key_id,

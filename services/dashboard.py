@@ -3,7 +3,6 @@ a cycle's page. Aggregate SQL only: nothing here loads every cycle of a year."""
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from collections.abc import Callable
@@ -328,14 +327,6 @@ def _cycle_summary(state: str, due: date | None, meeting_on: date | None, today:
             "overdue": is_overdue(due, today), "meeting": meeting_on.isoformat() if meeting_on else None}
 
 
-def available(module: str) -> bool:
-    """Whether another feature's service module has landed (pages say "not available yet" otherwise)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def cycle_page(db: Database, *, year: int, org: str, kind: str = "upward", today: date) -> dict[str, Any]:
     """Everything a cycle's page shows: state, deadlines, history, the unit and who organizes its meeting."""
     data = show_cycle(db, year=year, org=org, kind=kind, today=today)
@@ -363,13 +354,3 @@ def cycle_page(db: Database, *, year: int, org: str, kind: str = "upward", today
             }
         )
     return data
-
-
-def in_subtree(db: Database, *, code: str, under: str) -> bool:
-    with db.connect() as conn:
-        path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == code)).scalar()
-        root = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == under)).scalar()
-    if not path or not root:
-        return False
-    low, high = subtree_bounds(root)
-    return low <= path < high

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.errors import BadInput, NotFound
-from services.orgs import subtree_bounds
+from services.orgs import in_subtree
 from services.tabular import map_header, read_rows
 from states.orgs import LEVEL_OF_KIND, Level, is_valid_phone, mask_phone
 from states.scoring import draw_sample, population_hash
@@ -48,11 +48,10 @@ def sample_orgs(db: Database, *, year: int, org: str, size: int, seed: str, now:
     with db.begin() as conn:
         _check_year_and_size(conn, year, size)
         scope = _scope(conn, org)
-        low, high = subtree_bounds(scope.path)
         grassroots = [k for k, level in LEVEL_OF_KIND.items() if level == Level.GRASSROOTS]
         population = list(
             conn.execute(
-                sa.select(orgs.c.code).where(orgs.c.path >= low, orgs.c.path < high, orgs.c.kind.in_(grassroots))
+                sa.select(orgs.c.code).where(in_subtree(orgs.c.path, scope.path), orgs.c.kind.in_(grassroots))
             ).scalars()
         )
         if not population:

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.errors import BadInput, NotFound
-from services.orgs import subtree_bounds
+from services.orgs import in_subtree
 from states.orgs import meeting_level_key
 from states.plan import PlanError, YearPlan, parse_plan, plan_from_stored, plan_to_dict
 from storage.db import Database, to_db_time
@@ -188,9 +188,7 @@ def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path
 
     `fresh`: the year has no cycles yet, so nothing can be missing twice and the anti-join is skipped
     (on PostgreSQL it cost as much as the insert itself at national scale)."""
-    low, high = subtree_bounds(root_path)
-    in_subtree = sa.and_(orgs.c.path >= low, orgs.c.path < high) if root_path != "/" else sa.true()
-    assessed = sa.and_(orgs.c.kind != "prefecture", in_subtree)
+    assessed = sa.and_(orgs.c.kind != "prefecture", in_subtree(orgs.c.path, root_path) if root_path != "/" else sa.true())
     if root_path == "/":
         source: Any = orgs
         source_where: sa.ColumnElement[bool] = orgs.c.kind != "prefecture"
