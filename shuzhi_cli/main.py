@@ -68,13 +68,36 @@ def run(args: list[str]) -> int:
         usage.show()
         return 2
     except ShuzhiError as error:
-        if error.problems:
-            for problem in error.problems:
-                sys.stderr.write(problem + "\n")
-        else:
-            sys.stderr.write(f"error: {error.message}\n")
-        return error.exit_code
+        return _shuzhi_error(error)
+    except Exception as error:  # the database itself: missing schema, unreachable server
+        message = _database_problem(error)
+        if message is None:
+            raise
+        sys.stderr.write(message + "\n")
+        return 2 if "shuzhi init" in message else 1
     return result if isinstance(result, int) else 0
+
+
+def _database_problem(error: Exception) -> str | None:
+    """A clear sentence for database errors a user can act on, instead of a traceback."""
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is None or not isinstance(error, sqlalchemy_exc.DBAPIError):
+        return None
+    detail = str(getattr(error, "orig", error)).strip().splitlines()[0]
+    if "no such table" in detail or ("relation" in detail and "does not exist" in detail):
+        return f"error: the database has no Shuzhi schema yet ({detail}): run `shuzhi init` first"
+    if isinstance(error, sqlalchemy_exc.OperationalError):
+        return f"error: cannot use the database: {detail}"
+    return None
+
+
+def _shuzhi_error(error: ShuzhiError) -> int:
+    if error.problems:
+        for problem in error.problems:
+            sys.stderr.write(problem + "\n")
+    else:
+        sys.stderr.write(f"error: {error.message}\n")
+    return error.exit_code
 
 
 def main() -> None:

@@ -188,3 +188,9 @@ def test_states_diagram_is_mermaid_from_the_code(cli) -> None:  # type: ignore[n
     assert code == 0
     assert out.startswith("stateDiagram-v2")
     assert "submitted --> revising: rewrite" in out
+
+
+def test_a_database_without_schema_says_to_run_init(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("cycles", "list", "--year", "2014")
+    assert (code, out) == (2, "")
+    assert "shuzhi init" in err and "Traceback" not in err
