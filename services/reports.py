@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,13 @@ from storage.tables.review import rectification_items, report_versions
 
 FORMATS = {".docx": "docx", ".md": "md", ".markdown": "md", ".txt": "txt"}
 MAX_BYTES = 20 * 1024 * 1024
+# Caps checked BEFORE anything is parsed (issue 10 M5: a 333 KB .docx holding 102 MB of XML ran for minutes
+# at 2.2 GB). A real report is tens of KB of XML and a few hundred paragraphs; these leave a wide margin.
+DOCX_MAX_UNCOMPRESSED = 30 * 1024 * 1024  # all zip entries together, as declared and as actually read
+DOCX_MAX_PARTS = 300  # zip entries
+DOCX_MAX_PARAGRAPHS = 20_000  # <w:p> elements in word/document.xml
+TEXT_MAX_CHARS = 1_000_000  # .md/.txt (and the text a .docx yields): about 500 pages
+TEXT_MAX_LINES = 50_000
 
 
 @dataclass(frozen=True)
@@ -39,17 +47,67 @@ def decode_text(raw: bytes, where: str) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise BadInput(f"{where}: not UTF-8 or GB18030 text")  # pragma: no cover - gb18030 decodes nearly anything
+    raise BadInput(f"{where}：不是 UTF-8 或 GB18030 编码的文本")  # pragma: no cover - gb18030 decodes nearly anything
+
+
+def _too_big(where: str, what: str) -> BadInput:
+    return BadInput(f"{where}：{what}，超出述职报告的合理范围，拒绝读取（可能是压缩炸弹或损坏的文件）；"
+                    "请另存为普通的 .docx、.md 或 .txt 后再提交")
+
+
+def _paragraph_tags(xml: bytes) -> int:
+    return xml.count(b"<w:p>") + xml.count(b"<w:p ")
+
+
+def guard_docx(raw: bytes, where: str) -> None:
+    """Refuse a .docx whose zip would expand past the caps, before python-docx parses anything (M5).
+
+    Declared sizes are checked first (cheap), then word/document.xml is streamed in chunks, counting the bytes
+    really produced and its paragraphs, so a lying header or a huge paragraph count is caught without ever
+    holding the XML in memory or building a tree.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise BadInput(f"{where}：无法作为 .docx 读取（不是有效的 Word 文件）") from None
+    if len(entries) > DOCX_MAX_PARTS:
+        raise _too_big(where, f"包含 {len(entries)} 个部件（上限 {DOCX_MAX_PARTS}）")
+    declared = sum(e.file_size for e in entries)
+    if declared > DOCX_MAX_UNCOMPRESSED:
+        raise _too_big(where, f"解压后约 {declared // (1024 * 1024)} MB（上限 {DOCX_MAX_UNCOMPRESSED // (1024 * 1024)} MB）")
+    names = {e.filename for e in entries}
+    if "word/document.xml" not in names:
+        raise BadInput(f"{where}：无法作为 .docx 读取（缺少 word/document.xml）")
+    produced = 0
+    paragraphs = 0
+    tail = b""
+    try:
+        with archive.open("word/document.xml") as stream:
+            while chunk := stream.read(1 << 20):
+                produced += len(chunk)
+                if produced > DOCX_MAX_UNCOMPRESSED:
+                    raise _too_big(where, "正文解压后超过上限")
+                window = tail + chunk
+                # a tag split across two chunks is found in the window; one wholly inside the kept tail was
+                # already counted by the previous window
+                paragraphs += _paragraph_tags(window) - _paragraph_tags(tail)
+                tail = window[-5:]
+                if paragraphs > DOCX_MAX_PARAGRAPHS:
+                    raise _too_big(where, f"段落超过 {DOCX_MAX_PARAGRAPHS} 个")
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        raise BadInput(f"{where}：无法作为 .docx 读取（压缩数据损坏）") from None
 
 
 def docx_text(raw: bytes, where: str) -> str:
     """Paragraphs in order (headings marked as Markdown by their style) and table cells."""
     from docx import Document
 
+    guard_docx(raw, where)
     try:
         document = Document(io.BytesIO(raw))
     except Exception as error:  # python-docx raises several kinds for a damaged or non-docx file
-        raise BadInput(f"{where}: cannot read as .docx ({error.__class__.__name__})") from None
+        raise BadInput(f"{where}：无法作为 .docx 读取（{error.__class__.__name__}）") from None
     lines: list[str] = []
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
@@ -72,13 +130,17 @@ def docx_text(raw: bytes, where: str) -> str:
 def read_report_bytes(name: str, raw: bytes) -> ReportFile:
     suffix = Path(name).suffix.lower()
     if suffix not in FORMATS:
-        raise BadInput(f"{name}: unsupported report type '{suffix or 'none'}' (use .docx, .md or .txt)")
+        raise BadInput(f"{name}：不支持的报告格式“{suffix or '无扩展名'}”（请用 .docx、.md 或 .txt）")
     if len(raw) > MAX_BYTES:
-        raise BadInput(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MB")
+        raise BadInput(f"{name}：文件超过 {MAX_BYTES // (1024 * 1024)} MB")
     file_format = FORMATS[suffix]
     text = docx_text(raw, name) if file_format == "docx" else decode_text(raw, name)
+    if len(text) > TEXT_MAX_CHARS:
+        raise _too_big(name, f"文字超过 {TEXT_MAX_CHARS:,} 字")
+    if text.count("\n") >= TEXT_MAX_LINES:
+        raise _too_big(name, f"超过 {TEXT_MAX_LINES:,} 行")
     if not text.strip():
-        raise BadInput(f"{name}: the report is empty")
+        raise BadInput(f"{name}：报告是空的")
     return ReportFile(name=Path(name).name, file_format=file_format, content=raw, text=text)
 
 
@@ -86,7 +148,7 @@ def read_report(path: Path) -> ReportFile:
     """A report file; a missing, unsupported, unreadable or empty file is bad input."""
     path = Path(path)
     if not path.is_file():
-        raise BadInput(f"--report: {path}: no such file")
+        raise BadInput(f"--report: {path}：文件不存在")
     return read_report_bytes(path.name, path.read_bytes())
 
 
