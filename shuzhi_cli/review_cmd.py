@@ -43,6 +43,8 @@ def report_check(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="the report: .docx, .md or .txt")],
     details: Annotated[bool, typer.Option("--details", help="with --json: add the detail counts")] = False,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="per paragraph: the category given and why; what was set aside; what covered each area")] = False,
 ) -> None:
     from services.reports import check_file
     from states.report_check import AREAS
@@ -50,7 +52,7 @@ def report_check(
     st = state(ctx)
     result = check_file(file)
     if st.json:
-        emit_json(result.details() if details else result.as_dict())
+        emit_json(result.explain() if explain else result.details() if details else result.as_dict())
         return
     out = console()
     out.print(f"[bold]{file.name}[/bold]：{SUGGESTION_LABELS[result.suggestion]}（{result.suggestion}）")
@@ -60,6 +62,28 @@ def report_check(
               f"措施 {result.measures} 条（具体 {result.specific_measures}）；数据 {result.figures} 处；实例 {result.examples} 个")
     for finding in result.findings:
         out.print(f"  • {finding}")
+    if explain:
+        _print_explanation(result)
+
+
+def _print_explanation(result: Any) -> None:
+    """`report check --explain`: what the checker read, paragraph by paragraph, and why."""
+    from rich.markup import escape
+
+    out = console()
+    out.print()
+    out.print(f"[bold]逐段说明[/bold]（标题：{escape(result.title) or '未找到'}）")
+    for text, why in result.set_aside:
+        out.print(f"  [dim]略去[/dim] {escape(text[:40])}  ← {why}")
+    for n, paragraph in enumerate(result.paragraphs, 1):
+        items = f"；计{paragraph.items}条" if paragraph.items else ""
+        items += f"（{paragraph.detail}）" if paragraph.detail else ""
+        out.print(f"  {n:>3}. [{paragraph.label}] {escape(paragraph.text[:36])}{'…' if len(paragraph.text) > 36 else ''}")
+        out.print(f"       ← {escape(paragraph.reason)}{items}")
+    out.print("[bold]重点内容依据[/bold]")
+    for key, hits in result.area_hits.items():
+        out.print(f"  {key}. {'✓' if result.areas[key] else '✗'} {escape('、'.join(hits) or '无')}")
+    out.print(f"[bold]实例[/bold]：{escape('、'.join(result.example_names) or '无')}")
 
 
 @report_app.command("versions", help="every submitted version of a secretary's report, with findings and returns")

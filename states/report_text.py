@@ -1,9 +1,19 @@
-"""Reading a Chinese report's structure: headings in the usual styles (一、（一）1.（1）① and Markdown), units of text, sentences."""
+"""Reading a Chinese report's structure; pure.
+
+First the text is normalised as a reviewer's eye does it (`normalise`): page numbers dropped, lines that a PDF
+paste hard-wrapped joined back into paragraphs, a table of contents dropped, the document title found in the
+first lines and the byline under it set aside. Then the outline is read (`parse_outline`): headings in the
+usual styles (一、（一）1.（1）① and Markdown) and unnumbered heading lines recognised by their shape, units of
+body text under them, sentences.
+"""
 
 from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 CN_NUM = "一二三四五六七八九十"
@@ -19,6 +29,16 @@ MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+")
 SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
 TITLE_END = re.compile(r"[。！？；：:!?;]")
 TITLE_MAX = 40  # a numbered line whose first sentence is longer is an item of text, not a heading title
+# an unnumbered heading line: short, no punctuation inside or at the end, and a section word in it
+SHAPE_HEADING_MAX = 20
+SHAPE_HEADING_WORDS = re.compile(
+    r"情况|问题|不足|差距|短板|原因|根源|剖析|检视|措施|打算|思路|施策|展望|方向|做法|成效|成绩|经验|工作|履职|整改|计划"
+)
+PAGE_NUMBER = re.compile(r"^[—\-–－·\s]*(?:第\s*)?\d{1,3}\s*(?:页)?(?:\s*[/／共]\s*\d{1,3}\s*页?)?[—\-–－·\s]*$")
+TOC_WORD = re.compile(r"^目\s*录$")
+BYLINE = re.compile(r"书记|党委|党工委|党组|党支部|党总支|\d{4}\s*年|[〇零一二]{4}年|\d{1,2}月\d{1,2}日|述职人|报告人")
+PARAGRAPH_INDENT = re.compile(r"^[\u3000 \t]{2,}")
+ENUMERATED_START = re.compile(rf"^(?:[{CN_NUM}]是|第[{CN_NUM}]+[，、,]|首先|其次|再次|最后)")
 
 
 @dataclass
@@ -31,6 +51,7 @@ class Unit:
     title: str = ""  # that heading's own title, when numbered
     depth: int = 0  # how many headings enclose it (a numbered unit counts its own)
     container: bool = False  # a title-only heading with text under it: a section, not an item
+    preamble: bool = False  # body text before the first heading of a report that has headings
 
 
 @dataclass
@@ -39,6 +60,11 @@ class Outline:
     units: list[Unit]
     heading_count: int
     headings: list[str]
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (line, why) set aside by normalisation
+
+
+def display_width(line: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
 
 
 def _heading(line: str) -> tuple[int, str, str] | None:
@@ -60,24 +86,123 @@ def _heading(line: str) -> tuple[int, str, str] | None:
     return None
 
 
+def _shape_heading(line: str) -> bool:
+    """An unnumbered heading: "问题检视", "履职尽责情况", "努力方向和展望" — short, bare, with a section word."""
+    return (len(line) <= SHAPE_HEADING_MAX and not re.search(r"[，。；：:,;！？!?、]", line)
+            and bool(SHAPE_HEADING_WORDS.search(line)) and "报告" not in line)
+
+
 def _is_document_title(line: str) -> bool:
-    return len(line) <= 40 and "报告" in line and not TITLE_END.search(line)
+    return len(line) <= 50 and ("报告" in line or "述职" in line) and not TITLE_END.search(line)
+
+
+def _rejoin(raw_lines: list[str], dropped: list[tuple[str, str]]) -> list[str]:
+    """Join the lines a PDF paste cut at a fixed width back into paragraphs.
+
+    The text is taken as hard-wrapped when many lines share the longest common width (in characters or in
+    display width, as PDFs wrap by the page). A line that reaches that width continues on the next line unless
+    the next one opens a paragraph: an indent (when the text indents its paragraphs), a heading marker or an
+    enumerator (一是, 第一，…).
+    """
+    lines = [line.rstrip() for line in raw_lines]
+    lines = [line for line in lines if line.strip()]
+    for line in lines:
+        if PAGE_NUMBER.match(line.strip()):
+            dropped.append((line.strip(), "页码"))
+    lines = [line for line in lines if not PAGE_NUMBER.match(line.strip())]
+    if len(lines) < 6:
+        return [line.strip() for line in lines]
+    # measured with a paragraph's indent: the first line of a paragraph is as wide as the others
+    stripped_lines = [line.strip(" \t") for line in lines]
+    chars = Counter(len(line) for line in stripped_lines if len(line) >= 16)
+    widths = Counter(display_width(line) for line in stripped_lines if len(line) >= 16)
+
+    def wrap_at(counts: Counter[int], measure: Callable[[str], int], slack: int) -> int | None:
+        # hard-wrapped: many lines share one width and (nearly) no line is longer than it
+        if not counts:
+            return None
+        width, count = counts.most_common(1)[0]
+        longer = sum(1 for line in stripped_lines if measure(line) > width + slack)
+        return width if count >= max(3, len(lines) // 5) and longer <= len(lines) // 20 else None
+
+    full_chars = wrap_at(chars, len, 1)
+    full_width = wrap_at(widths, display_width, 2)
+    if full_chars is None and full_width is None:
+        return stripped_lines
+    indents = sum(1 for line in lines if PARAGRAPH_INDENT.match(line)) >= len(lines) // 6
+
+    def is_full(line: str) -> bool:
+        stripped = line.strip(" \t")
+        return (full_chars is not None and len(stripped) >= full_chars - 1) or (
+            full_width is not None and display_width(stripped) >= full_width - 2)
+
+    def opens_paragraph(line: str) -> bool:
+        stripped = line.strip()
+        if indents:
+            return bool(PARAGRAPH_INDENT.match(line) or _heading(stripped))
+        return bool(_heading(stripped) or ENUMERATED_START.match(stripped))
+
+    out: list[str] = []
+    joining = False
+    for line in lines:
+        if joining and not opens_paragraph(line):
+            out[-1] += line.strip()
+        else:
+            out.append(line.strip())
+        joining = is_full(line)
+    return out
+
+
+def _drop_contents(lines: list[str], dropped: list[tuple[str, str]]) -> list[str]:
+    """A table of contents: "目录" and the short lines after it that come back later as headings."""
+    for index, line in enumerate(lines[:12]):
+        if TOC_WORD.match(line.replace("\u3000", " ").strip()):
+            end = index + 1
+            while end < len(lines) and len(lines[end]) <= 30 and lines[end] in lines[end + 1:]:
+                end += 1
+            dropped += [(entry, "目录") for entry in lines[index:end]]
+            return lines[:index] + lines[end:]
+    return lines
+
+
+def normalise(text: str) -> tuple[str, list[str], list[tuple[str, str]]]:
+    """(title, body lines, what was set aside and why)."""
+    dropped: list[tuple[str, str]] = []
+    raw = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "").split("\n")
+    lines = [line.replace("\u3000", " ").strip() if not PARAGRAPH_INDENT.match(line) else line for line in raw]
+    lines = _rejoin(lines, dropped)
+    lines = [line.replace("\u3000", " ").strip() for line in lines]
+    lines = [line for line in lines if line]
+    lines = _drop_contents(lines, dropped)
+    title = ""
+    for index, line in enumerate(lines[:6]):
+        candidate = line.lstrip("#").strip()
+        if _is_document_title(candidate) and (line.startswith("#") or not _heading(line)):
+            title = candidate
+            dropped += [(before, "标题前的文字") for before in lines[:index]]
+            dropped.append((line, "标题"))
+            lines = lines[index + 1:]
+            break
+    # the byline and date under the title: short lines without sentences, naming a post or a date
+    while lines and len(lines[0]) <= 40 and not re.search(r"[。；，,;]", lines[0]) and BYLINE.search(lines[0]) \
+            and not _heading(lines[0]) and not _shape_heading(lines[0]):
+        dropped.append((lines.pop(0), "署名或日期"))
+    return title, lines, dropped
 
 
 def parse_outline(text: str) -> Outline:
     """Split a report into body units under their headings (a report without headings gives one unit a paragraph)."""
-    lines = [line.strip().replace("\u3000", " ").strip() for line in text.replace("\r\n", "\n").split("\n")]
-    lines = [line for line in lines if line]
-    title = ""
-    if lines and _is_document_title(lines[0].lstrip("#").strip()):
-        title = lines.pop(0).lstrip("#").strip()
+    title, lines, dropped = normalise(text)
     stack: list[tuple[int, str]] = []
     units: list[Unit] = []
     headings: list[str] = []
-    for line in lines:
+    for position, line in enumerate(lines):
         found = _heading(line)
+        if found is None and _shape_heading(line) and position + 1 < len(lines):
+            found = (1, line, "")  # an unnumbered section heading: the top level
         if found is None:
-            units.append(Unit(text=line, headings=[t for _, t in stack if t], depth=len(stack)))
+            units.append(Unit(text=line, headings=[t for _, t in stack if t], depth=len(stack),
+                              preamble=not stack))
             continue
         level, heading_title, rest = found
         while stack and stack[-1][0] >= level:
@@ -92,7 +217,12 @@ def parse_outline(text: str) -> Outline:
     for unit, following in itertools.pairwise(units):
         if unit.numbered and unit.title and unit.text == unit.title:
             unit.container = following.depth > unit.depth or (not following.numbered and following.depth >= unit.depth)
-    return Outline(title=title, units=units, heading_count=len(headings), headings=headings)
+    if units and units[-1].numbered and units[-1].title and units[-1].text == units[-1].title:
+        units[-1].container = True  # a trailing bare heading has nothing under it
+    if not headings:
+        for unit in units:
+            unit.preamble = False  # without headings there is no preamble: every paragraph is classified
+    return Outline(title=title, units=units, heading_count=len(headings), headings=headings, dropped=dropped)
 
 
 def sentences(text: str) -> list[str]:
