@@ -10,6 +10,7 @@ slogans. The decision stays the reviewer's: the result is a suggestion with find
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -236,6 +237,7 @@ class ReportCheck:
 
 # ---- classification ------------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=512)
 def _title_categories(title: str) -> list[str]:
     found = [(min(title.find(w) for w in words if w in title), category)
              for category, words in TITLE_CUES.items() if any(w in title for w in words)]
@@ -356,10 +358,11 @@ def _concrete(item: str) -> bool:
     return bool(_figures(item) or named_examples(item) or re.search(r"\d", item))
 
 
+_SLOGAN = re.compile("|".join(re.escape(s) for s in sorted(SLOGANS, key=len, reverse=True)))
+
+
 def _figure_text(text: str) -> str:
-    for slogan in SLOGANS:
-        text = text.replace(slogan, "")
-    return text
+    return _SLOGAN.sub("", text)
 
 
 def _figures(text: str) -> int:
@@ -394,6 +397,12 @@ def _examples(text: str) -> tuple[int, list[str]]:
     return len(EXAMPLE_CUES.findall(text)) + len(names), names
 
 
+@functools.cache
+def _area_pattern(key: str) -> re.Pattern[str]:
+    phrases = sorted((phrase for phrase, _ in AREAS[key][1]), key=len, reverse=True)
+    return re.compile("|".join(re.escape(p) for p in phrases))
+
+
 def _areas(body_text: str, heading_text: str, problems: int, measures: int) -> tuple[dict[str, bool], dict[str, list[str]]]:
     areas: dict[str, bool] = {}
     hits: dict[str, list[str]] = {}
@@ -404,14 +413,12 @@ def _areas(body_text: str, heading_text: str, problems: int, measures: int) -> t
             continue
         score = 0.0
         found: list[str] = []
-        claimed: list[tuple[int, int]] = []  # a longer phrase's span is not counted again by a shorter one
-        for phrase, weight in sorted(phrases, key=lambda p: -len(p[0])):
-            for match in re.finditer(re.escape(phrase), body_text):
-                if any(a <= match.start() < b for a, b in claimed):
-                    continue
-                claimed.append((match.start(), match.end()))
-                score += weight
-                found.append(phrase)
+        weights = dict(phrases)
+        # one alternation, longest phrase first: a longer phrase's text is not counted again by a shorter one
+        for match in _area_pattern(key).finditer(body_text):
+            score += weights[match.group(0)]
+            found.append(match.group(0))
+        for phrase, _ in phrases:
             if phrase in heading_text:
                 score += AREA_COVERED
                 found.append(f"标题:{phrase}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,8 +62,14 @@ class Outline:
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (line, why) set aside by normalisation
 
 
+# East Asian wide and full-width characters (what unicodedata.east_asian_width calls W or F), as one class
+_WIDE = re.compile("[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+                   "\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\U00020000-\U0003fffd]")
+
+
 def display_width(line: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+    """Width on a page: a Chinese character or full-width sign is two, anything else one."""
+    return len(line) + len(_WIDE.findall(line))
 
 
 def _heading(line: str) -> tuple[int, str, str] | None:
@@ -114,8 +119,9 @@ def _rejoin(raw_lines: list[str], dropped: list[tuple[str, str]]) -> list[str]:
         return [line.strip() for line in lines]
     # measured with a paragraph's indent: the first line of a paragraph is as wide as the others
     stripped_lines = [line.strip(" \t") for line in lines]
+    line_widths = {line: display_width(line) for line in stripped_lines}
     chars = Counter(len(line) for line in stripped_lines if len(line) >= 16)
-    widths = Counter(display_width(line) for line in stripped_lines if len(line) >= 16)
+    widths = Counter(line_widths[line] for line in stripped_lines if len(line) >= 16)
 
     def wrap_at(counts: Counter[int], measure: Callable[[str], int], slack: int) -> int | None:
         # hard-wrapped: many lines share one width and (nearly) no line is longer than it
@@ -126,7 +132,7 @@ def _rejoin(raw_lines: list[str], dropped: list[tuple[str, str]]) -> list[str]:
         return width if count >= max(3, len(lines) // 5) and longer <= len(lines) // 20 else None
 
     full_chars = wrap_at(chars, len, 1)
-    full_width = wrap_at(widths, display_width, 2)
+    full_width = wrap_at(widths, line_widths.__getitem__, 2)
     if full_chars is None and full_width is None:
         return stripped_lines
     indents = sum(1 for line in lines if PARAGRAPH_INDENT.match(line)) >= len(lines) // 6
@@ -134,7 +140,7 @@ def _rejoin(raw_lines: list[str], dropped: list[tuple[str, str]]) -> list[str]:
     def is_full(line: str) -> bool:
         stripped = line.strip(" \t")
         return (full_chars is not None and len(stripped) >= full_chars - 1) or (
-            full_width is not None and display_width(stripped) >= full_width - 2)
+            full_width is not None and line_widths.get(stripped, 0) >= full_width - 2)
 
     def opens_paragraph(line: str) -> bool:
         stripped = line.strip()
@@ -142,15 +148,15 @@ def _rejoin(raw_lines: list[str], dropped: list[tuple[str, str]]) -> list[str]:
             return bool(PARAGRAPH_INDENT.match(line) or _heading(stripped))
         return bool(_heading(stripped) or ENUMERATED_START.match(stripped))
 
-    out: list[str] = []
+    out: list[list[str]] = []
     joining = False
     for line in lines:
         if joining and not opens_paragraph(line):
-            out[-1] += line.strip()
+            out[-1].append(line.strip())
         else:
-            out.append(line.strip())
+            out.append([line.strip()])
         joining = is_full(line)
-    return out
+    return ["".join(parts) for parts in out]
 
 
 def _drop_contents(lines: list[str], dropped: list[tuple[str, str]]) -> list[str]:
