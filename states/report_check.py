@@ -101,6 +101,7 @@ BODY_CUES: dict[str, tuple[tuple[str, float], ...]] = {
         "努力方向", "整改", "思路", "年内", "年底前")),
 }
 PROBLEM_WORDS = tuple(w for w, _ in BODY_CUES[PROBLEMS])
+_PROBLEM_WORD = re.compile("|".join(re.escape(w) for w in PROBLEM_WORDS))
 # "还存在一些不足，主要表现在：", "对照要求，我还存在一些差距。" — a lead-in or a summary, not a problem
 GENERIC_PROBLEM = re.compile(
     r"(?:还|仍|也|依然)?(?:存在|有)(?:着)?(?:一定|一些|不少|某些|许多|以下)?(?:的)?(?:差距|不足|问题|短板)"
@@ -245,8 +246,12 @@ def _title_categories(title: str) -> list[str]:
     return [category for _, category in sorted(found)]
 
 
+_CLAUSE_END = re.compile(r"[，,：:。；;！？]")
+_DIGIT = re.compile(r"\d")
+
+
 def _first_clause(text: str) -> str:
-    return re.split(r"[，,：:。；;！？]", text, maxsplit=1)[0][:24]
+    return _CLAUSE_END.split(text[:60], maxsplit=1)[0][:24]
 
 
 def _lead(text: str, allowed: tuple[str, ...]) -> tuple[str, str] | None:
@@ -325,7 +330,7 @@ def _items(unit: Unit, category: str) -> list[str]:
         return [body[a:b] for a, b in itertools.pairwise(bounds)]
     if unit.numbered:
         return [body]
-    found = [s for s in sentences(body) if not LEAD_IN.search(s)]
+    found = [s for s in sentences(body) if not LEAD_IN.search(s[-24:])]
     if category == PROBLEMS:
         found = [s for s in found if _problem_sentence(s)]
     return found
@@ -333,15 +338,17 @@ def _items(unit: Unit, category: str) -> list[str]:
 
 def _problem_sentence(sentence: str) -> bool:
     """A sentence naming a problem, not a lead-in or a summary ("还存在一些不足", "还有一定差距")."""
-    rest = GENERIC_PROBLEM.sub("", sentence)
-    return any(w in rest for w in PROBLEM_WORDS)
+    if not _PROBLEM_WORD.search(sentence):
+        return False
+    return bool(_PROBLEM_WORD.search(GENERIC_PROBLEM.sub("", sentence)))
 
 
 def _count(units: list[Unit], category: str, notes: dict[int, Paragraph]) -> tuple[int, list[str]]:
     items: list[str] = []
     for unit in units:
-        found = [i for i in _items(unit, category) if not (category == PROBLEMS and GENERIC_PROBLEM.search(i)
-                                                           and not _problem_sentence(i))]
+        found = _items(unit, category)
+        if category == PROBLEMS:
+            found = [i for i in found if not GENERIC_PROBLEM.search(i) or _problem_sentence(i)]
         note = notes[id(unit)]
         note.items = len(found)
         if category == PROBLEMS:
@@ -355,7 +362,7 @@ def _count(units: list[Unit], category: str, notes: dict[int, Paragraph]) -> tup
 
 
 def _concrete(item: str) -> bool:
-    return bool(_figures(item) or named_examples(item) or re.search(r"\d", item))
+    return bool(_DIGIT.search(item) or _figures(item) or named_examples(item))
 
 
 _SLOGAN = re.compile("|".join(re.escape(s) for s in sorted(SLOGANS, key=len, reverse=True)))
