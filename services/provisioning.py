@@ -136,11 +136,13 @@ def _provision_role(conn: sa.Connection, role: str, bounds: tuple[str, str] | No
             .values(role=role, scope=wanted("scope"), phone=wanted("phone"), active=True)
         ).rowcount or 0
         taken = sa.exists().where(web_users.c.name == candidates.c.name)
-        result.created = conn.execute(web_users.insert().from_select(
+        # counted before: psycopg reports no rowcount for INSERT … SELECT through SQLAlchemy
+        result.created = int(conn.execute(sa.select(sa.func.count()).select_from(candidates).where(~taken)).scalar_one())
+        conn.execute(web_users.insert().from_select(
             ["name", "role", "scope", "phone", "password_hash", "provisioned", "active", "session_epoch"],
             sa.select(candidates.c.name, sa.literal(role), candidates.c.scope, candidates.c.phone,
                       sa.literal(NO_PASSWORD), sa.literal(role), sa.true(), sa.literal(0)).where(~taken),
-        )).rowcount or 0
+        ))
         result.unchanged = result.candidates - result.created - result.updated - result.conflicts
         # gone: the unit left the tree, or (inside the subtree) the account is no longer asked for
         scope_org = sa.select(orgs.c.path).where(orgs.c.code == web_users.c.scope).scalar_subquery()
