@@ -294,7 +294,7 @@ def users_edit(request: Request, account: User, name: str, role: Annotated[str, 
     except ShuzhiError as error:
         return _users_page(request, account, 400 if error.exit_code == 2 else 409, edit_name=name,
                            edit_form={"role": role, "scope": scope, "active": active},
-                           edit_problems=error.problems or [error.message])
+                           edit_problems=[error.message, *error.problems])
     return _flash(request, msg=f"已更新账户 {name}")
 
 
