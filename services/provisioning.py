@@ -89,11 +89,13 @@ def _fill_candidates(conn: sa.Connection, role: str, bounds: tuple[str, str] | N
     if role == "secretary":
         phone = _sql_phone(orgs.c.phone)
         has_phone = sa.and_(orgs.c.phone != "", *_in_subtree(bounds, orgs.c.path))
-        first = (
-            sa.select(phone.label("name"), sa.func.min(orgs.c.path).label("path"))
-            .where(has_phone).group_by(phone).subquery("first")
+        # one account per phone: the first unit in tree order (one scan and a sort, no join back)
+        ranked = (
+            sa.select(phone.label("name"), orgs.c.code,
+                      sa.func.row_number().over(partition_by=phone, order_by=orgs.c.path).label("rank"))
+            .where(has_phone).subquery("ranked")
         )
-        chosen = sa.select(first.c.name, orgs.c.code, first.c.name).select_from(first.join(orgs, orgs.c.path == first.c.path))
+        chosen = sa.select(ranked.c.name, ranked.c.code, ranked.c.name).where(ranked.c.rank == 1)
         conn.execute(candidates.insert().from_select(["name", "scope", "phone"], chosen))
         counts = conn.execute(sa.select(
             sa.func.count(), sa.func.sum(sa.case((orgs.c.phone == "", 1), else_=0))
@@ -117,23 +119,23 @@ def _provision_role(conn: sa.Connection, role: str, bounds: tuple[str, str] | No
     candidates.create(conn)
     try:
         _fill_candidates(conn, role, bounds, result)
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("ANALYZE provision_candidates"))  # temporary tables get no autovacuum statistics
         mine = web_users.c.provisioned == role
-
-        def wanted(column: str) -> Any:
-            return sa.select(candidates.c[column]).where(candidates.c.name == web_users.c.name).scalar_subquery()
 
         listed = web_users.c.name.in_(sa.select(candidates.c.name))
         result.conflicts = int(conn.execute(sa.select(sa.func.count()).select_from(web_users).where(
             listed, sa.or_(web_users.c.provisioned.is_(None), ~mine))).scalar_one())
+        # UPDATE … FROM the candidates (PostgreSQL, SQLite ≥ 3.33): one join, no subquery per row
         result.updated = conn.execute(
             web_users.update()
-            .where(mine, listed, sa.or_(
+            .where(web_users.c.name == candidates.c.name, mine, sa.or_(
                 web_users.c.active.is_(False),
                 web_users.c.role != role,
-                web_users.c.scope != wanted("scope"),
-                sa.func.coalesce(web_users.c.phone, "") != sa.func.coalesce(wanted("phone"), ""),
+                web_users.c.scope != candidates.c.scope,
+                sa.func.coalesce(web_users.c.phone, "") != sa.func.coalesce(candidates.c.phone, ""),
             ))
-            .values(role=role, scope=wanted("scope"), phone=wanted("phone"), active=True)
+            .values(role=role, scope=candidates.c.scope, phone=candidates.c.phone, active=True)
         ).rowcount or 0
         taken = sa.exists().where(web_users.c.name == candidates.c.name)
         # counted before: psycopg reports no rowcount for INSERT … SELECT through SQLAlchemy
