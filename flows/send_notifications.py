@@ -19,7 +19,7 @@ def run_dispatch(db_url: str | None, now: str | None) -> dict[str, Any]:
     db = Database(settings.db_url)
     try:
         moment = flow_now(now)
-        result = dispatch(db, now=moment, channels=build_channels(settings), renderer=Renderer(settings.templates_dir))
+        result = dispatch(db, now=moment, channels=build_channels(settings), renderer=Renderer.for_settings(settings))
         counts = outbox_counts(db)
     finally:
         db.dispose()

@@ -13,7 +13,7 @@ import jinja2
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 MESSAGE_TYPES: tuple[str, ...] = (
-    "reminder", "due_today", "overdue", "escalation", "returned", "feedback", "work_plan", "digest",
+    "reminder", "due_today", "overdue", "escalation", "returned", "feedback", "work_plan", "digest", "otp",
 )
 SIGNATURE = "中共汉川市委组织部"
 SMS_SEGMENT = 70  # one segment of Chinese text (UCS-2)
@@ -31,7 +31,9 @@ class RenderedEmail:
 class Renderer:
     """Loads templates once; `sms(...)` and `email(...)` raise on any undefined variable."""
 
-    def __init__(self, override_dir: str | Path | None = None) -> None:
+    def __init__(self, override_dir: str | Path | None = None, *, base_url: str = "") -> None:
+        # SHUZHI_BASE_URL: messages link to the cycle's page in the console (no link when unset)
+        self.base_url = base_url.rstrip("/")
         loaders: list[jinja2.BaseLoader] = []
         if override_dir:
             loaders.append(jinja2.FileSystemLoader(str(override_dir)))
@@ -44,13 +46,18 @@ class Renderer:
         self.html_env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=True,
                                            auto_reload=False)
 
+    @classmethod
+    def for_settings(cls, settings: Any) -> Renderer:
+        """Deployment overrides (SHUZHI_TEMPLATES) and the console's address (SHUZHI_BASE_URL) from the settings."""
+        return cls(settings.templates_dir, base_url=settings.extra.get("SHUZHI_BASE_URL", ""))
+
     def sms(self, message_type: str, context: dict[str, Any]) -> str:
         template = self.text_env.get_template(f"{message_type}.sms.j2")
-        return " ".join(template.render(_with_defaults(context)).split())
+        return " ".join(template.render(_with_defaults(context, self.base_url)).split())
 
     def email(self, message_type: str, context: dict[str, Any]) -> RenderedEmail:
         template = self.text_env.get_template(f"{message_type}.email.j2")
-        ctx = template.new_context(_with_defaults(context))
+        ctx = template.new_context(_with_defaults(context, self.base_url))
         subject = " ".join("".join(template.blocks["subject"](ctx)).split())
         text = "".join(template.blocks["text"](ctx)).strip() + "\n"
         paragraphs = [p.strip() for p in text.split("\n") if p.strip()]
@@ -58,12 +65,21 @@ class Renderer:
             html_template = self.html_env.get_template(f"{message_type}.html.j2")
         except jinja2.TemplateNotFound:
             html_template = self.html_env.get_template("_layout.html.j2")
-        html = html_template.render(_with_defaults({**context, "subject": subject, "paragraphs": paragraphs}))
+        html = html_template.render(_with_defaults({**context, "subject": subject, "paragraphs": paragraphs}, self.base_url))
         return RenderedEmail(subject=subject, text=text, html=html)
 
 
-def _with_defaults(context: dict[str, Any]) -> dict[str, Any]:
-    return {"signature": SIGNATURE, **context}
+def _with_defaults(context: dict[str, Any], base_url: str = "") -> dict[str, Any]:
+    return {"signature": SIGNATURE, "link": cycle_link(base_url, context), "home_link": f"{base_url}/" if base_url else "",
+            **context}
+
+
+def cycle_link(base_url: str, context: dict[str, Any]) -> str:
+    """The console's page of the message's cycle ('' without SHUZHI_BASE_URL or without a cycle)."""
+    if not base_url or not context.get("year") or not context.get("org_code"):
+        return ""
+    kind = context.get("cycle_kind") or ""
+    return f"{base_url}/cycles/{context['year']}/{context['org_code']}" + (f"?kind={kind}" if kind == "own_level" else "")
 
 
 def sms_segments(text: str) -> list[str]:

@@ -232,6 +232,7 @@ def message_context(row: Any) -> dict[str, Any]:
         "recipient_name": row.recipient_name,
         "recipient_person": row.recipient_person or "",
         "kind_label": KIND_LABELS.get(row.cycle_kind or "", ""),
+        "cycle_kind": row.cycle_kind or "",  # for the console link (notifications.render.cycle_link)
         "step_label": STEP_LABELS.get(row.step or "", row.step or ""),
         "due": _date_label(row.due),
         "days": row.days if row.days is not None else 0,

@@ -89,6 +89,32 @@ def check_fire(conn: sa.Connection, actor: Actor, cycle: sa.Row[Any], event: str
         raise _refuse(actor, f"fire '{event}' on {cycle.org_code}: its organizer is outside scope {actor.scope}")
 
 
+def check_read(actor: Actor, *, org: str | None = None, citywide: bool = False) -> None:
+    """A secretary reads only their own unit (issue 9): no city-wide list or board, no other unit's page."""
+    if actor.role != "secretary":
+        return
+    if citywide:
+        raise _refuse(actor, "read the city-wide lists (a secretary reads their own unit only)")
+    if org is not None and org != actor.scope:
+        raise _refuse(actor, f"read {org}: a secretary reads their own unit only")
+
+
+def check_remind(conn: sa.Connection, actor: Actor, *, year: int, org: str, kind: str) -> None:
+    """Remind a cycle's owner: a reviewer only for cycles its committee organizes (issue 10 L2), like reviews."""
+    check_action(conn, actor, "remind", org=org)
+    if actor.role != "reviewer":
+        return
+    from storage.tables.core import cycles
+
+    organizer_path = conn.execute(
+        sa.select(orgs.c.path).select_from(cycles.join(orgs, orgs.c.id == cycles.c.organizer_id))
+        .where(cycles.c.year == year, cycles.c.kind == kind,
+               cycles.c.org_id == sa.select(orgs.c.id).where(orgs.c.code == org).scalar_subquery())
+    ).scalar()
+    if organizer_path is not None and not is_within(organizer_path, _path_of_code(conn, actor.scope or "")):
+        raise _refuse(actor, f"remind {org}: its {kind} cycle is organized outside scope {actor.scope}")
+
+
 def check_action(conn: sa.Connection, actor: Actor, action: str, *, org: str | None = None) -> None:
     """Refuse an action (ACTIONS) the actor may not take; `org` is the organization it touches, for scoped roles."""
     grant = ACTIONS.get(action, {}).get(actor.role)

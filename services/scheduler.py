@@ -92,7 +92,7 @@ def job_dispatch(db_url: str, owner: str) -> dict[str, Any] | None:
         now = SystemClock().now()
         if not acquire_lease(db, owner=owner, now=now):
             return None
-        return dispatch(db, now=now, channels=build_channels(settings), renderer=Renderer(settings.templates_dir)).as_dict()
+        return dispatch(db, now=now, channels=build_channels(settings), renderer=Renderer.for_settings(settings)).as_dict()
     finally:
         db.dispose()
 
@@ -114,7 +114,7 @@ def run_once(settings: Settings, *, clock: Clock, owner: str | None = None) -> d
                     "message": f"另一个调度器正在运行 (lease held by {holder.get('owner')}): 本次未执行任何任务"}
         try:
             swept = sweep_deadlines(db, now=now).as_dict()
-            sent = dispatch(db, now=now, channels=build_channels(settings), renderer=Renderer(settings.templates_dir)).as_dict()
+            sent = dispatch(db, now=now, channels=build_channels(settings), renderer=Renderer.for_settings(settings)).as_dict()
         finally:
             release_lease(db, owner=owner)
         return {"ran": ["sweep", "dispatch"], "sweep": swept, "dispatch": sent,

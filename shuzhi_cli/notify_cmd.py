@@ -132,7 +132,7 @@ def notify_send(
     st = state(ctx)
     channels = build_channels(st.settings)
     result = dispatch(
-        st.app.db, now=st.app.now(), channels=channels, renderer=Renderer(st.settings.templates_dir), batch=batch,
+        st.app.db, now=st.app.now(), channels=channels, renderer=Renderer.for_settings(st.settings), batch=batch,
         digest=not no_digest, after_claim=_pause_after_claim if os.environ.get(PAUSE_AFTER_CLAIM_ENV) else None,
     )
     if st.json:

@@ -91,7 +91,14 @@ class Console:
             self.app.db, year=year, organizer=organizer, count=count, now=self.app.now(), by=self.account.name)))
 
     def remind(self, *, year: int, org: str, kind: str = "upward") -> dict[str, Any]:
-        self.require("remind", org=org)
+        from services.permissions import check_remind
+
+        try:
+            with self.app.db.connect() as conn:
+                check_remind(conn, self.actor, year=year, org=org, kind=kind)
+        except PermissionDenied as denied:
+            self._audit("remind", "denied", f"{org}: {denied.message}")
+            raise
         return dict(self._run("remind", f"{year} {org} {kind}", lambda: integrations.remind_now(
             self.app.db, year=year, org=org, kind=kind, now=self.app.now(), by=self.account.name)))
 

@@ -12,7 +12,7 @@ from services.accounts import Account
 from services.cycles import list_cycles
 from web import integrations
 from web.actions import MAX_UPLOAD, Console
-from web.security import bearer_token, check_csrf, client_of, current_account
+from web.security import bearer_token, by_cookie, check_csrf, client_of, current_account, guard_read
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -26,12 +26,13 @@ def api_account(request: Request) -> Account:
     if account is None:
         raise HTTPException(status_code=401, detail="sign in or send Authorization: Bearer TOKEN",
                             headers={"WWW-Authenticate": "Bearer"})
+    guard_read(request, account)
     return account
 
 
 def api_writer(request: Request, account: Annotated[Account, Depends(api_account)]) -> Console:
     """A changing request: cookie sessions must send the CSRF token in X-CSRF-Token; bearer tokens need none."""
-    if bearer_token(request) is None:
+    if by_cookie(request):
         check_csrf(request, request.headers.get("x-csrf-token"))
     shared = request.app.state.shuzhi
     return Console(shared.app, account, client_of(request), on_change=shared.funnel.clear)

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
+from services.accounts import TooManyAttempts
 from services.app import App, build_app
 from services.dashboard import FunnelCache
 from services.errors import BadInput, NotFound, PermissionDenied, Refused, ShuzhiError
@@ -20,6 +21,7 @@ from web.security import SESSION_COOKIE, SESSION_HOURS, WebConfig, web_config
 
 HERE = Path(__file__).parent
 STATUS_OF_ERROR: list[tuple[type[ShuzhiError], int]] = [
+    (TooManyAttempts, 429),
     (PermissionDenied, 403),
     (NotFound, 404),
     (BadInput, 400),
@@ -116,9 +118,13 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
 
         return render_error(request, 400, "输入有误 bad input", problems)
 
+    from web.accounts import api as accounts_api
+    from web.accounts import router as accounts_router
     from web.api import router as api_router
     from web.pages import router as pages_router
 
+    web.include_router(accounts_api)
+    web.include_router(accounts_router)
     web.include_router(api_router)
     web.include_router(pages_router)
 

@@ -20,6 +20,48 @@ web_users = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     # bumped by logout / password change: a signed cookie from before no longer opens a session
     sa.Column("session_epoch", sa.Integer, nullable=False, server_default="0"),
+    # where one-time sign-in codes go (a provisioned account's unit phone); NULL: no SMS sign-in
+    sa.Column("phone", sa.String(40), nullable=True),
+    # 'secretary' | 'reviewer' for accounts `users provision` made and keeps in step with the tree; NULL: by hand
+    sa.Column("provisioned", sa.String(20), nullable=True),
+    sa.Index("ix_web_users_phone", "phone"),
+    sa.Index("ix_web_users_scope", "scope"),
+)
+
+# Bearer tokens of an SMS sign-in (POST /api/auth/otp/verify): several per account, each with an expiry, stored hashed.
+web_tokens = sa.Table(
+    "web_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("web_users.id"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Index("ix_web_tokens_user_id", "user_id"),
+)
+
+# One-time sign-in codes: a keyed hash (HMAC with the server secret) of phone and code, never the code itself.
+otp_codes = sa.Table(
+    "otp_codes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("phone", sa.String(40), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime, nullable=True),
+    sa.Index("ix_otp_codes_phone_created_at", "phone", "created_at"),
+)
+
+# Failed sign-ins per key ('pw:<hash of the name>', 'otp:<phone>'): the count and the lock it earned (back-off).
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True, autoincrement=False),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locks", sa.Integer, nullable=False, server_default="0"),  # locks so far: each doubles the next
+    sa.Column("locked_until", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
 web_audit = sa.Table(
