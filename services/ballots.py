@@ -501,7 +501,8 @@ def ballot_of_code(db: Database, *, code: str, key: bytes | None = None) -> dict
         presenting = presenting_cycles(conn, ref)
         frozen = _frozen_cycle_ids(conn, [c.id for c in presenting])
         return {"year": year, "meeting": ref.organizer_code, "meeting_name": ref.organizer_name, "kind": ref.kind,
-                "presenters": [{"org": c.code, "name": c.name, "secretary": c.secretary, "closed": c.id in frozen}
+                "presenters": [{"org": c.code, "name": c.name, "secretary": c.secretary, "closed": c.id in frozen,
+                                "votable": c.state == "presented" and c.id not in frozen}
                                for c in presenting],
                 "ratings": list(RATINGS)}
 

@@ -122,7 +122,8 @@ def logout(request: Request, account: User, csrf_token: Annotated[str, Form()] =
 
 @router.get("/")
 def home(request: Request, account: User) -> Response:
-    return RedirectResponse("/overview", status_code=303)
+    landing = {"secretary": "/my", "reviewer": "/review"}.get(account.role, "/overview")  # issue 9: participants land on their work
+    return RedirectResponse(landing, status_code=303)
 
 
 @router.get("/overview")
