@@ -100,3 +100,37 @@ def test_my_tasks_and_the_queue(web_app: Any) -> None:
     assert [w["org"] for w in queue["waiting"]] == ["V001"]
     other = review_queue(web_app.db, actor=Actor("r", "reviewer", "T02"), today=web_app.today())
     assert other["counts"] == {"waiting": 0, "overdue": 0, "returned": 0}
+
+
+def test_the_rule_the_queue_and_a_ballot_by_code_on_both_backends(any_db: Any, tmp_path: Any) -> None:
+    from services.actors import Actor
+    from services.ballots import ballot_of_code, issue_codes, vote_with_code
+    from services.clock import FixedClock, parse_when
+    from services.errors import NotFound
+    from services.meetings import open_meeting
+    from services.my_tasks import my_tasks
+    from services.review_queue import review_queue
+    from tests.conftest import launch_sample, make_app
+
+    app = make_app(any_db, FixedClock(parse_when("2014-12-08")))
+    launch_sample(any_db, now=app.now(), tmp_path=tmp_path)
+    fire(app, "V001", "finish_research")
+    with pytest.raises(Refused):
+        fire(app, "V001", "submit")
+    _attach(app)
+    fire(app, "V001", "submit")
+    queue = review_queue(any_db, actor=Actor("r", "reviewer", "T01"), today=app.today())
+    assert [w["org"] for w in queue["waiting"]] == ["V001"] and queue["waiting"][0]["version"] == 1
+    assert my_tasks(any_db, org="V001", today=app.today())["tasks"][0]["state"] == "submitted"
+    fire(app, "V001", "approve")
+    open_meeting(any_db, year=2014, organizer="T01", now=app.now())
+    fire(app, "V001", "present")
+    key = b"backend-key" * 4
+    code = issue_codes(any_db, year=2014, organizer="T01", count=1, now=app.now(), key=key)["codes"][0]
+    assert [p["org"] for p in ballot_of_code(any_db, code=code, key=key)["presenters"] if p["votable"]] == ["V001"]
+    with pytest.raises(BadInput):
+        vote_with_code(any_db, code=code, ratings={"C001": "好"}, key=key)
+    assert vote_with_code(any_db, code=code, ratings={"V001": "较好"}, key=key)["rated"] == 1
+    for attempt in (code, "ZZZZZ-ZZZZZ"):
+        with pytest.raises(NotFound, match="测评码无效或已使用"):
+            vote_with_code(any_db, code=attempt, ratings={"V001": "好"}, key=key)
