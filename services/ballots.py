@@ -8,6 +8,7 @@ neither content, order nor physical row versions link a ballot to a code, a pers
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import secrets
@@ -46,9 +47,31 @@ def normalize_rating(value: Any) -> str | None:
     return RATING_ALIASES.get(value.strip()) or RATING_ALIASES.get(value.strip().lower())
 
 
-def hash_code(code: str) -> str:
-    cleaned = code.strip().upper().replace("-", "").replace(" ", "")
-    return hashlib.sha256(cleaned.encode("utf-8")).hexdigest()
+def clean_code(code: str) -> str:
+    return code.strip().upper().replace("-", "").replace(" ", "")
+
+
+def hash_code(code: str, key: bytes | None = None) -> str:
+    """What is stored for a code: HMAC-SHA-256 with the server secret (issue 10 L13: without the secret, the
+    database alone does not let anyone try the 31^10 codes offline); plain SHA-256 when no secret is configured
+    (development, and codes issued before keyed hashing — still verified, see `candidate_hashes`)."""
+    cleaned = clean_code(code).encode("utf-8")
+    if key:
+        return hmac.new(key, cleaned, hashlib.sha256).hexdigest()
+    return hashlib.sha256(cleaned).hexdigest()
+
+
+def candidate_hashes(code: str, key: bytes | None) -> list[str]:
+    """The stored forms a code may have: keyed (current) and unkeyed (issued before the key, or without one)."""
+    return list(dict.fromkeys([hash_code(code, key), hash_code(code)]))
+
+
+def ballot_key(settings: Any) -> bytes | None:
+    """The key of ballot-code hashes: SHUZHI_BALLOT_KEY, else SHUZHI_SECRET_KEY (the same for the CLI and the web);
+    None when neither is set. Changing it makes unspent codes issued under the old key unusable."""
+    extra = getattr(settings, "extra", None) or {}
+    key = extra.get("SHUZHI_BALLOT_KEY") or extra.get("SHUZHI_SECRET_KEY") or ""
+    return key.encode("utf-8") if key else None
 
 
 def _new_code() -> str:
@@ -141,7 +164,7 @@ def _add_counts(conn: sa.Connection, all_cycle_ids: list[int], increments: dict[
 
 def issue_codes(
     db: Database, *, year: int, count: int, now: datetime, organizer: str | None = None, own: str | None = None,
-    by: str = "cli",
+    by: str = "cli", key: bytes | None = None,
 ) -> dict[str, Any]:
     """N single-use codes for the meeting; only their hashes are kept, so they are shown this once."""
     if count < 1 or count > MAX_CODES:
@@ -150,7 +173,7 @@ def issue_codes(
     hashes: set[str] = set()
     while len(codes) < count:
         code = _new_code()
-        digest = hash_code(code)
+        digest = hash_code(code, key)
         if digest not in hashes:
             hashes.add(digest)
             codes.append(code)
@@ -160,7 +183,7 @@ def issue_codes(
         if not presenting:
             raise Refused(f"nobody presents at {ref.label}'s {year} meeting")
         conn.execute(ballot_codes.insert(), [{**ref.column_values(), "code_hash": h, "used": False} for h in
-                                             (hash_code(c) for c in codes)])
+                                             (hash_code(c, key) for c in codes)])
         conn.execute(ballot_batches.insert().values(**ref.column_values(), channel="codes", count=count,
                                                     at=to_db_time(now), by=by))
         _ensure_count_rows(conn, [c.id for c in presenting])
@@ -196,14 +219,14 @@ def _validate_ballot(data: dict[str, Any], by_code: dict[str, int], where: str, 
     return chosen
 
 
-def cast_ballot(db: Database, *, year: int, code: str, ratings: str | dict[str, Any]) -> dict[str, Any]:
+def cast_ballot(db: Database, *, year: int, code: str, ratings: str | dict[str, Any],
+                key: bytes | None = None) -> dict[str, Any]:
     """Cast one ballot with a code. Unknown or used code → Refused; a bad rating → BadInput; nothing stored then."""
     data = _parse_ratings(ratings)
-    digest = hash_code(code)
     with db.begin() as conn:
         row = conn.execute(
             sa.select(ballot_codes.c.id, ballot_codes.c.meeting_id, ballot_codes.c.committee_meeting_id, ballot_codes.c.used)
-            .where(ballot_codes.c.code_hash == digest)
+            .where(ballot_codes.c.code_hash.in_(candidate_hashes(code, key)))
         ).first()
         ref = _meeting_of_code(conn, row, year) if row is not None else None
         if row is None or ref is None:
@@ -446,3 +469,112 @@ def close_evaluation(
         elif cycle.state in ("researching", "drafting", "submitted", "revising", "approved"):
             skipped.append(cycle.code)
     return {"meeting": ref.organizer_code, "closed": closed, "skipped": skipped}
+
+
+UNKNOWN_CODE = "测评码无效或已使用"  # one answer for an unknown and a spent code
+
+
+def ballot_of_code(db: Database, *, code: str, key: bytes | None = None) -> dict[str, Any]:
+    """What a `/vote/<code>` page shows: the meeting and its presenters, for a code not yet spent (read only).
+    An unknown, spent or malformed code is NotFound with one and the same message."""
+    cleaned = clean_code(code)
+    if len(cleaned) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in cleaned):
+        raise NotFound(UNKNOWN_CODE)
+    from storage.tables.core import meetings
+    from storage.tables.review import committee_meetings
+
+    with db.connect() as conn:
+        row = conn.execute(
+            sa.select(ballot_codes.c.meeting_id, ballot_codes.c.committee_meeting_id, ballot_codes.c.used)
+            .where(ballot_codes.c.code_hash.in_(candidate_hashes(code, key)))
+        ).first()
+        if row is None or row.used:
+            raise NotFound(UNKNOWN_CODE)
+        if row.meeting_id is not None:
+            year = conn.execute(sa.select(meetings.c.year).where(meetings.c.id == row.meeting_id)).scalar_one()
+        else:
+            year = conn.execute(sa.select(committee_meetings.c.year)
+                                .where(committee_meetings.c.id == row.committee_meeting_id)).scalar_one()
+        ref = _meeting_of_code(conn, row, year)
+        if ref is None:  # pragma: no cover - the code's meeting always has its own year
+            raise NotFound(UNKNOWN_CODE)
+        presenting = presenting_cycles(conn, ref)
+        frozen = _frozen_cycle_ids(conn, [c.id for c in presenting])
+        return {"year": year, "meeting": ref.organizer_code, "meeting_name": ref.organizer_name, "kind": ref.kind,
+                "presenters": [{"org": c.code, "name": c.name, "secretary": c.secretary, "closed": c.id in frozen,
+                                "votable": c.state == "presented" and c.id not in frozen}
+                               for c in presenting],
+                "ratings": list(RATINGS)}
+
+
+def vote_with_code(db: Database, *, code: str, ratings: dict[str, Any], key: bytes | None = None) -> dict[str, Any]:
+    """Cast a ballot from the `/vote/<code>` page or API: unknown or spent → NotFound (the same answer for both,
+    also when another phone spent it a moment earlier); the code is spent in the transaction that adds the counts."""
+    ballot = ballot_of_code(db, code=code, key=key)
+    if not isinstance(ratings, dict) or not ratings:
+        raise BadInput("请为每位述职人选择评价（好、较好、一般、差）")
+    try:
+        return cast_ballot(db, year=ballot["year"], code=code, ratings=ratings, key=key)
+    except Refused as refused:
+        if "测评已结束" in refused.message:
+            raise
+        raise NotFound(UNKNOWN_CODE) from None
+
+
+def ballots_received(db: Database, *, year: int, organizer: str | None = None, own: str | None = None) -> dict[str, Any]:
+    """The organizer's live count: codes issued and spent, paper forms entered (counts only, nothing per ballot)."""
+    with db.connect() as conn:
+        ref = resolve_meeting(conn, year=year, organizer=organizer, own=own)
+        issued = conn.execute(sa.select(sa.func.count()).select_from(ballot_codes).where(ref.owner_clause(ballot_codes))).scalar_one()
+        spent = conn.execute(sa.select(sa.func.count()).select_from(ballot_codes)
+                             .where(ref.owner_clause(ballot_codes), ballot_codes.c.used.is_(True))).scalar_one()
+        paper = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(ballot_batches.c.count), 0))
+                             .where(ref.owner_clause(ballot_batches), ballot_batches.c.channel == "paper")).scalar_one()
+    return {"meeting": ref.organizer_code, "issued": int(issued), "received": int(spent) + int(paper),
+            "by_code": int(spent), "paper": int(paper)}
+
+
+def qr_sheet_svg(codes: list[str], base_url: str, *, title: str = "") -> str:
+    """One printable SVG sheet: a QR code per ballot code, each opening BASE/vote/CODE, the code printed under it."""
+    import html as html_lib
+
+    import segno
+
+    cell, per_row, scale = 230, 3, 5
+    parts = []
+    for index, code in enumerate(codes):
+        qr = segno.make(f"{base_url.rstrip('/')}/vote/{code}", error="m")
+        width = qr.symbol_size(scale=scale, border=2)[0]
+        x, y = (index % per_row) * cell + (cell - width) // 2, (index // per_row) * (cell + 30) + 40
+        matrix_path = _qr_path(qr, scale)
+        parts.append(f'<g transform="translate({x},{y})"><rect width="{width}" height="{width}" fill="#fff"/>'
+                     f'<path d="{matrix_path}" fill="#000"/></g>'
+                     f'<text x="{(index % per_row) * cell + cell // 2}" y="{y + width + 18}" text-anchor="middle" '
+                     f'font-family="monospace" font-size="16">{html_lib.escape(code)}</text>')
+    rows = (len(codes) + per_row - 1) // per_row
+    height = rows * (cell + 30) + 50
+    heading = f'<text x="10" y="24" font-size="18">{html_lib.escape(title)}</text>' if title else ""
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{per_row * cell}" height="{height}" '
+            f'viewBox="0 0 {per_row * cell} {height}"><rect width="100%" height="100%" fill="#fff"/>{heading}'
+            + "".join(parts) + "</svg>")
+
+
+def _qr_path(qr: Any, scale: int) -> str:
+    """The dark modules of a QR code (with its quiet zone) as one SVG path."""
+    out = []
+    for y, row in enumerate(qr.matrix_iter(scale=1, border=2)):
+        for x, dark in enumerate(row):
+            if dark:
+                out.append(f"M{x * scale},{y * scale}h{scale}v{scale}h-{scale}z")
+    return "".join(out)
+
+
+def qr_svg(url: str) -> str:
+    """One QR code as inline SVG markup (for the HTML sheet)."""
+    import io
+
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False, svgns=True, nl=False)
+    return buffer.getvalue().decode("utf-8")

@@ -151,3 +151,51 @@ def show_commitment(db: Database, *, year: int, org: str, kind: str = "upward") 
         return {"org": org, "kind": kind, "year": year, "state": cycle.state,
                 "commitment": commitment_of(conn, cycle.id),
                 "items": list_items(db, year=year, org=org, kind=kind)}
+
+
+def draw_up_plan(
+    db: Database, *, year: int, org: str, items: list[dict[str, Any]], commitment: str | None, now: datetime,
+    kind: str = "upward", by: str = "web", actor: Any = None,
+) -> dict[str, Any]:
+    """Rectification items (item, measure, deadline, responsible) and/or the public commitment in one transaction:
+    every item is checked first (each problem named by its row and field), then all are written or none."""
+    problems: list[str] = []
+    parsed: list[tuple[str, str, str, date]] = []
+    labels = {"item": "整改事项", "measure": "整改措施", "responsible": "责任人", "deadline": "完成时限"}
+    for number, raw in enumerate(items, start=1):
+        values = {name: str(raw.get(name) or "").strip() for name in labels}
+        row_problems = [f"第{number}项：{labels[name]}不能为空" for name in ("item", "measure", "responsible", "deadline")
+                        if not values[name]]
+        deadline: date | None = None
+        if values["deadline"]:
+            try:
+                deadline = date.fromisoformat(values["deadline"])
+            except ValueError:
+                row_problems.append(f"第{number}项：完成时限“{values['deadline']}”不是日期（YYYY-MM-DD）")
+        problems += row_problems
+        if not row_problems and deadline is not None:
+            parsed.append((values["item"], values["measure"], values["responsible"], deadline))
+    text = (commitment or "").strip()
+    if not items and not text:
+        problems.append("请至少填写一项整改事项或公开承诺")
+    with db.begin() as conn:
+        cycle = find_cycle(conn, year=year, org=org, kind=kind)
+        if actor is not None:
+            from services.permissions import check_fire
+
+            check_fire(conn, actor, cycle, "file_commitment")  # type: ignore[arg-type]
+        for number, (_, _, _, deadline) in enumerate(parsed, start=1):
+            if deadline > cycle.commitment_due:
+                problems.append(f"第{number}项：完成时限 {deadline} 晚于整改方案备案期限 {cycle.commitment_due}")
+        if problems:
+            raise BadInput(problems[0], problems=problems)
+        _check_editable(cycle, org)
+        for problem, measure, responsible, deadline in parsed:
+            conn.execute(rectification_items.insert().values(
+                cycle_id=cycle.id, problem=problem, measure=measure, responsible=responsible, due=deadline,
+                status="open", created_at=to_db_time(now), created_by=by,
+            ))
+        if text:
+            conn.execute(commitments.delete().where(commitments.c.cycle_id == cycle.id))
+            conn.execute(commitments.insert().values(cycle_id=cycle.id, text=text, updated_at=to_db_time(now), updated_by=by))
+    return {"year": year, "org": org, "kind": kind, "added": len(parsed), "commitment": bool(text)}

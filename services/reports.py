@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.cycles import FiredEvent, find_cycle
-from services.errors import BadInput, NotFound
+from services.errors import BadInput, NotFound, Refused
 from states.report_check import ReportCheck, check_report
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import cycles
@@ -195,25 +195,83 @@ def carry_open_items(conn: sa.Connection, cycle: sa.Row[Any], *, at: Any, by: st
     return carried
 
 
-def store_submitted_report(conn: sa.Connection, fired: FiredEvent, cycle: sa.Row[Any]) -> None:
-    """Hook on submit/resubmit: a new version with its text, bytes, hash and the checker's findings."""
-    report = _report_of(fired)
-    if report is None:
-        return  # a submission recorded without a file (paper delivery); the reviewer sees no version
+ATTACHED = "attached"  # the event column of a version uploaded but not yet submitted
+ATTACH_STATES = ("researching", "drafting", "revising")
+
+
+def _findings_of(conn: sa.Connection, cycle: Any, report: ReportFile) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
+    """The checker's findings, with a reminder of last year's open items (read only: nothing is carried here)."""
     result = check_report(report.text)
     findings = result.details()
-    open_items = carry_open_items(conn, cycle, at=fired.at, by=fired.by)
+    open_items = [{"id": i.id, "problem": i.problem, "measure": i.measure, "due": i.due.isoformat()}
+                  for i in _previous_open_items(conn, cycle)]
     if open_items:
         findings["findings"] = [*findings["findings"],
                                 f"上年整改事项{len(open_items)}项尚未完成，本报告须逐项说明整改情况"]
-    version = (conn.execute(
-        sa.select(sa.func.max(report_versions.c.version)).where(report_versions.c.cycle_id == cycle.id)
-    ).scalar() or 0) + 1
-    conn.execute(report_versions.insert().values(
-        cycle_id=cycle.id, version=version, event=fired.event, file_name=report.name, file_format=report.file_format,
-        content=report.content, text=report.text, sha256=report.sha256, findings=findings,
-        suggestion=result.suggestion, open_items=open_items, submitted_at=to_db_time(fired.at), submitted_by=fired.by,
-    ))
+    return findings, result.suggestion, open_items
+
+
+def _latest_version(conn: sa.Connection, cycle_id: int) -> Any:
+    return conn.execute(
+        sa.select(report_versions.c.id, report_versions.c.version, report_versions.c.event, report_versions.c.return_event)
+        .where(report_versions.c.cycle_id == cycle_id).order_by(report_versions.c.version.desc()).limit(1)
+    ).first()
+
+
+def _write_version(conn: sa.Connection, cycle: Any, report: ReportFile, *, event: str, at: Any, by: str) -> int:
+    """A new version, or the unsubmitted attached one replaced (a secretary may upload again before submitting)."""
+    findings, suggestion, open_items = _findings_of(conn, cycle, report)
+    values = dict(event=event, file_name=report.name, file_format=report.file_format, content=report.content,
+                  text=report.text, sha256=report.sha256, findings=findings, suggestion=suggestion,
+                  open_items=open_items, submitted_at=to_db_time(at), submitted_by=by)
+    latest = _latest_version(conn, cycle.id)
+    if latest is not None and latest.event == ATTACHED:
+        conn.execute(report_versions.update().where(report_versions.c.id == latest.id).values(**values))
+        return int(latest.version)
+    version = (latest.version if latest is not None else 0) + 1
+    conn.execute(report_versions.insert().values(cycle_id=cycle.id, version=version, **values))
+    return int(version)
+
+
+def store_submitted_report(conn: sa.Connection, fired: FiredEvent, cycle: sa.Row[Any]) -> None:
+    """Hook on submit/resubmit (issue 9, rule 1): a report version must have been attached since the last return —
+    handed with the event (`--report`) or uploaded before (`attach_report`); otherwise the event is refused."""
+    report = _report_of(fired)
+    if report is not None:
+        _write_version(conn, cycle, report, event=fired.event, at=fired.at, by=fired.by)
+    else:
+        latest = _latest_version(conn, cycle.id)
+        if latest is None or latest.event != ATTACHED or latest.return_event is not None:
+            what = "重新报送" if fired.event == "resubmit" else "报送"
+            since = "自上次退回以来" if fired.event == "resubmit" else ""
+            raise Refused(f"{fired.org_code}: {since}尚未上传新的述职报告，不能{what}（请先上传报告 .docx/.md/.txt）")
+        conn.execute(report_versions.update().where(report_versions.c.id == latest.id).values(
+            event=fired.event, submitted_at=to_db_time(fired.at), submitted_by=fired.by))
+    carry_open_items(conn, cycle, at=fired.at, by=fired.by)
+
+
+def attach_report(
+    db: Database, *, year: int, org: str, name: str, raw: bytes, now: Any, kind: str = "upward",
+    actor: Any = None, by: str | None = None,
+) -> dict[str, Any]:
+    """Upload a report before submitting it: checked, stored as the cycle's unsubmitted version (replacing an earlier
+    unsubmitted upload), returned with its findings. Submitting or resubmitting then uses it."""
+    report = read_report_bytes(name, raw)
+    with db.begin() as conn:
+        cycle = find_cycle(conn, year=year, org=org, kind=kind)
+        if actor is not None:
+            from services.permissions import check_fire
+
+            check_fire(conn, actor, cycle, "resubmit" if cycle.state == "revising" else "submit")  # type: ignore[arg-type]
+        if cycle.state not in ATTACH_STATES:
+            from states.machine import STATE_LABELS
+
+            raise Refused(f"{org}: 当前状态“{STATE_LABELS.get(cycle.state, cycle.state)}”不能上传述职报告"
+                          "（只有调研、撰写或退回修改时可以上传）")
+        version = _write_version(conn, cycle, report, event=ATTACHED, at=now, by=str(by or getattr(actor, "name", "cli")))
+        row = conn.execute(sa.select(report_versions).where(
+            report_versions.c.cycle_id == cycle.id, report_versions.c.version == version)).one()
+        return {"year": year, "org": org, "kind": kind, **_version_dict(row)}
 
 
 def record_return(conn: sa.Connection, fired: FiredEvent, cycle: sa.Row[Any]) -> None:

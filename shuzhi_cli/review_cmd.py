@@ -254,10 +254,11 @@ def ballots_issue(
     meeting: MeetingOpt = None, own: OwnOpt = None,
     by: Annotated[str, typer.Option("--by", help="who issues")] = "cli",
 ) -> None:
-    from services.ballots import issue_codes
+    from services.ballots import ballot_key, issue_codes
 
     st = state(ctx)
-    data = issue_codes(st.app.db, year=year, organizer=meeting, own=own, count=count, now=st.app.now(), by=by)
+    data = issue_codes(st.app.db, year=year, organizer=meeting, own=own, count=count, now=st.app.now(), by=by,
+                       key=ballot_key(st.app.settings))
     if st.json:
         emit_json(data)
         return
@@ -273,10 +274,10 @@ def ballots_cast(
     code: Annotated[str, typer.Option("--code", help="a ballot code")],
     ratings: Annotated[str, typer.Option("--ratings", help="JSON: org code → 好/较好/一般/差 (excellent/good/fair/poor)")],
 ) -> None:
-    from services.ballots import cast_ballot
+    from services.ballots import ballot_key, cast_ballot
 
     st = state(ctx)
-    data = cast_ballot(st.app.db, year=year, code=code, ratings=ratings)
+    data = cast_ballot(st.app.db, year=year, code=code, ratings=ratings, key=ballot_key(st.app.settings))
     if st.json:
         emit_json(data)
     else:

@@ -87,8 +87,11 @@ class Console:
 
     def issue_ballots(self, *, year: int, organizer: str, count: int) -> dict[str, Any]:
         self.require("issue_ballots", org=organizer)
+        from services.ballots import ballot_key
+
         return dict(self._run("issue_ballots", f"{year} {organizer} ×{count}", lambda: integrations.issue_ballots(
-            self.app.db, year=year, organizer=organizer, count=count, now=self.app.now(), by=self.account.name)))
+            self.app.db, year=year, organizer=organizer, count=count, now=self.app.now(), by=self.account.name,
+            key=ballot_key(self.app.settings))))
 
     def remind(self, *, year: int, org: str, kind: str = "upward") -> dict[str, Any]:
         from services.permissions import check_remind

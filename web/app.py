@@ -122,11 +122,15 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
     from web.accounts import router as accounts_router
     from web.api import router as api_router
     from web.pages import router as pages_router
+    from web.participant import router as participant_router
+    from web.participant_api import router as participant_api_router
 
     web.include_router(accounts_api)
     web.include_router(accounts_router)
     web.include_router(api_router)
+    web.include_router(participant_api_router)  # issue 9: the participants' API
     web.include_router(pages_router)
+    web.include_router(participant_router)  # issue 9: the participants' pages
 
     @web.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

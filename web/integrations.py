@@ -77,10 +77,11 @@ def move_meeting(db: Database, *, year: int, organizer: str, when: str, now: dat
     return dict(move(db, year=year, organizer=organizer, date_text=when, now=now, by=by))
 
 
-def issue_ballots(db: Database, *, year: int, organizer: str, count: int, now: datetime, by: str) -> dict[str, Any]:
+def issue_ballots(db: Database, *, year: int, organizer: str, count: int, now: datetime, by: str,
+                  key: bytes | None = None) -> dict[str, Any]:
     from services.ballots import issue_codes
 
-    return dict(issue_codes(db, year=year, count=count, now=now, organizer=organizer, by=by))
+    return dict(issue_codes(db, year=year, count=count, now=now, organizer=organizer, by=by, key=key))
 
 
 def cycle_extras(db: Database, *, year: int, org: str, kind: str) -> dict[str, Any]:

@@ -79,7 +79,8 @@ def test_a_unit_without_any_contact_queues_nothing_and_says_so(launched: App) ->
 def test_a_report_under_review_reminds_the_reviewer_not_the_secretary(launched: App) -> None:
     db, now = launched.db, parse_when("2014-12-08")
     for event in ("finish_research", "submit"):
-        fire_event(db, year=2014, org="V001", event=event, now=now, hooks=launched.hooks)
+        fire_event(db, year=2014, org="V001", event=event, now=now, hooks=launched.hooks,
+                   options={"report_text": "# 述职报告"} if event == "submit" else None)
     result = remind_now(db, year=2014, org="V001", now=parse_when("2014-12-08T10:00"), by="admin")
     assert (result["step"], result["recipient"], result["queued"]) == ("review", "T01", 2)
     assert sorted((m["org"], m["to_org"], m["step"], m["address"]) for m in messages(db)) == [

@@ -57,7 +57,8 @@ def test_due_today_overdue_daily_and_one_escalation_to_the_parent(launched: App)
 def test_review_step_reminds_the_reviewer_not_the_secretary(launched: App) -> None:
     db, now = launched.db, parse_when("2014-12-08")
     for event in ("finish_research", "submit"):
-        fire_event(db, year=2014, org="V001", event=event, now=now, hooks=launched.hooks)
+        fire_event(db, year=2014, org="V001", event=event, now=now, hooks=launched.hooks,
+                   options={"report_text": "# 述职报告"} if event == "submit" else None)
     # villages meet 12-26 at T01: review due 12-23; on 12-22 the reviewer (T01's contact) is reminded
     sweep_deadlines(db, now=parse_when("2014-12-22"))
     rows = [r for r in keys(db) if r[0] == "V001"]
@@ -69,7 +70,8 @@ def test_a_step_done_stops_its_reminders(launched: App) -> None:
     db = launched.db
     sweep_deadlines(db, now=parse_when("2014-12-06"))
     for event in ("finish_research", "submit"):
-        fire_event(db, year=2014, org="HC", event=event, now=parse_when("2014-12-06T10:00"), hooks=launched.hooks)
+        fire_event(db, year=2014, org="HC", event=event, now=parse_when("2014-12-06T10:00"), hooks=launched.hooks,
+                   options={"report_text": "# 述职报告"} if event == "submit" else None)
     before = len(keys(db))
     sweep_deadlines(db, now=parse_when("2014-12-07"))
     assert not any(r[0] == "HC" and r[1] in ("overdue", "escalation") for r in keys(db)[before:])
@@ -78,7 +80,8 @@ def test_a_step_done_stops_its_reminders(launched: App) -> None:
 def test_returned_report_queues_a_notice_with_the_reason(launched: App) -> None:
     db, now = launched.db, parse_when("2014-12-08")
     for event in ("finish_research", "submit"):
-        fire_event(db, year=2014, org="T01", event=event, now=now, hooks=launched.hooks)
+        fire_event(db, year=2014, org="T01", event=event, now=now, hooks=launched.hooks,
+                   options={"report_text": "# 述职报告"} if event == "submit" else None)
     fire_event(db, year=2014, org="T01", event="revise", note="数据不实", now=now, hooks=launched.hooks)
     with db.connect() as conn:
         rows = conn.execute(sa.select(outbox.c.template, outbox.c.channel, outbox.c.note).where(outbox.c.template == "returned")).all()
