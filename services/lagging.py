@@ -180,13 +180,14 @@ def export_rows(rows: Iterator[dict[str, Any]]) -> Iterator[list[Any]]:
 
 
 def remind_bulk(db: Database, f: LaggingFilter, *, now: datetime, by: str, dry_run: bool = False,
-                cap: int = BULK_REMIND_CAP) -> dict[str, Any]:
+                cap: int | None = None) -> dict[str, Any]:
     """Queue "remind now" for every unit of the filtered list that owes a step with a due date: the same messages
     as the per-row button (the same exactly-once key of the minute, so a second click within the minute queues
     nothing), in one INSERT … SELECT per due date. `dry_run` only counts {units, messages} for the confirmation.
     More than `cap` units is refused whole (nothing queued)."""
     from services.sweep import MANUAL_MARKER, OWNER, REMINDED_STATES, _deadline_messages, _insert_messages, owner_of_step
 
+    cap = BULK_REMIND_CAP if cap is None else cap
     with db.begin() as conn:
         today, local = _local_today(conn, f.year, now)
         where = [*_conditions(conn, f, today), cycles.c.state.in_(REMINDED_STATES), cycles.c.due.is_not(None)]

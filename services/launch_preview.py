@@ -77,13 +77,13 @@ def preview_launch(db: Database, *, plan_text: str, year: int) -> dict[str, Any]
         kind_of_org = {o.id: o.kind for o in organizers}
         per_level: dict[int, dict[str, Any]] = {}
 
-        def level(kind: str) -> dict[str, Any]:
-            lvl = int(LEVEL_OF_KIND[kind])
+        def level(kind: str, shift: int = 0) -> dict[str, Any]:
+            lvl = min(int(LEVEL_OF_KIND[kind]) + shift, 3)
             return per_level.setdefault(lvl, {"level": lvl, "name": LEVEL_NAMES[lvl], "meetings": 0, "upward": 0,
                                               "own_level": 0, "existing": 0, "first_meeting": None, "last_meeting": None})
 
         for organizer_id, held_on in dates.items():
-            entry = level(kind_of_org[organizer_id])
+            entry = level(kind_of_org[organizer_id], shift=1)  # a meeting is listed with the level it hears
             entry["meetings"] += 1
             entry["first_meeting"] = min(filter(None, (entry["first_meeting"], held_on)))
             entry["last_meeting"] = max(filter(None, (entry["last_meeting"], held_on)))
