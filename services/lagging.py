@@ -23,6 +23,7 @@ from storage.tables.core import cycles, orgs, years
 from storage.tables.notify import outbox
 
 PAGE = 50
+PAGE_COUNT_CAP = 10_000
 MAX_PAGE = 5000
 # A bulk remind queues at most this many units' notices at once: beyond it the operator is asked to narrow the
 # filter (the daily sweep already reminds every lagging unit; a click that texts 100,000 secretaries is a mistake).
@@ -129,16 +130,23 @@ def _last_reminded(conn: sa.Connection, year: int, org_ids: list[int]) -> dict[i
 
 
 def lagging_page(db: Database, f: LaggingFilter, *, today: date, offset: int = 0, limit: int = PAGE,
-                 full_phone: bool = False) -> dict[str, Any]:
-    """One page of the filtered lagging list, most urgent first, with the total and each unit's last reminder."""
+                 full_phone: bool = False, count_cap: int | None = None) -> dict[str, Any]:
+    """One page of the filtered lagging list, most urgent first, with the total and each unit's last reminder.
+    `count_cap`: count at most this many (the page says "10,000+"; a national count costs more than the page)."""
     if offset < 0 or not 1 <= limit <= MAX_PAGE:
         raise BadInput(f"offset 须 ≥ 0，limit 须在 1 到 {MAX_PAGE} 之间")
     with db.connect() as conn:
         where = _conditions(conn, f, today)
-        total = conn.execute(sa.select(sa.func.count()).select_from(cycles).where(*where)).scalar_one()
+        counted = sa.select(cycles.c.id).where(*where)
+        if count_cap is not None:
+            counted = counted.limit(count_cap + 1)
+        total = conn.execute(sa.select(sa.func.count()).select_from(counted.subquery())).scalar_one()
+        capped = False
+        if count_cap is not None and total > count_cap:
+            total, capped = count_cap, True
         rows = conn.execute(_select(where).order_by(cycles.c.due, orgs.c.path).offset(offset).limit(limit)).all()
         last = _last_reminded(conn, f.year, [r.org_id for r in rows])
-    return {"total": int(total), "offset": offset, "limit": limit, "filter": f.as_query(),
+    return {"total": int(total), "more": capped, "offset": offset, "limit": limit, "filter": f.as_query(),
             "rows": [_row(r, today, last.get(r.org_id), full_phone=full_phone) for r in rows]}
 
 

@@ -21,7 +21,16 @@ from pydantic import BaseModel, Field
 from services import dashboard, export
 from services.accounts import Account
 from services.errors import BadInput, NotFound, PermissionDenied, Refused, ShuzhiError
-from services.lagging import LAGGING_COLUMNS, LEVEL_LABELS, LaggingFilter, export_rows, iter_lagging, lagging_page, remind_bulk
+from services.lagging import (
+    LAGGING_COLUMNS,
+    LEVEL_LABELS,
+    PAGE_COUNT_CAP,
+    LaggingFilter,
+    export_rows,
+    iter_lagging,
+    lagging_page,
+    remind_bulk,
+)
 from services.permissions import check_action, may
 from services.search import MAX_QUERY, search_orgs
 from states.machine import STEP_LABELS, STEPS
@@ -457,7 +466,7 @@ def lagging_list_page(request: Request, account: User, year: int | None = None,
         return _render(request, "lagging.html", **context)
     try:
         f, matched = lagging_filter(request, year=chosen, params=params)
-        page = lagging_page(shared.db, f, today=shared.app.today(), offset=offset, limit=50)
+        page = lagging_page(shared.db, f, today=shared.app.today(), offset=offset, limit=50, count_cap=PAGE_COUNT_CAP)
     except (BadInput, NotFound) as error:
         context["err"] = error.message
         return _render(request, "lagging.html", status=400 if isinstance(error, BadInput) else 404, **context)
@@ -477,7 +486,7 @@ def bulk_confirm_page(request: Request, account: User, year: int) -> Response:
         counted, refused, matched = None, error.message, None
         f = LaggingFilter(year=year)
     shared = _shared(request)
-    page = lagging_page(shared.db, f, today=shared.app.today(), limit=50)
+    page = lagging_page(shared.db, f, today=shared.app.today(), limit=50, count_cap=PAGE_COUNT_CAP)
     return _render(request, "lagging.html", year=year, params=params, steps=STEPS, levels=LEVEL_LABELS, page=page,
                    matched=matched, query=urlencode(f.as_query()), filter=f, confirm=counted, err=refused, msg=None,
                    operator=account.role in OPERATOR_ROLES)

@@ -25,6 +25,7 @@ orgs = sa.Table(
     sa.Column("initials", InitialsString, nullable=False, server_default=""),
     sa.Index("ix_orgs_path", "path"),
     sa.Index("ix_orgs_initials", "initials"),
+    sa.Index("ix_orgs_name", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
     sa.Index("ix_orgs_parent_id", "parent_id"),
     sa.Index("ix_orgs_kind", "kind"),
 )

@@ -1,4 +1,4 @@
-"""org search — issue 12: pinyin initials of every organization's name, indexed for the console's search box.
+"""org search — issue 12: pinyin initials of every organization's name and a name prefix index, for the search box.
 
 Revision ID: 0009
 Revises: 0005
@@ -25,6 +25,8 @@ def upgrade() -> None:
                   nullable=False, server_default=""),
     )
     op.create_index("ix_orgs_initials", "orgs", ["initials"])
+    # names by prefix (the search box): pattern ops so that LIKE 'text%' uses it under any PostgreSQL locale
+    op.create_index("ix_orgs_name", "orgs", ["name"], postgresql_ops={"name": "varchar_pattern_ops"})
     # organizations imported before this revision: their initials, in chunks
     from services.search import name_initials
 
@@ -41,5 +43,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_orgs_name", table_name="orgs")
     op.drop_index("ix_orgs_initials", table_name="orgs")
     op.drop_column("orgs", "initials")
