@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from services.search import name_initials
 from storage.db import Database
 from storage.tables.core import orgs
 
@@ -73,6 +74,7 @@ def load_tree(db: Database, scale: float, *, now: datetime, batch: int = 50_000)
     with db.begin() as conn:
         for row in generate(scale, now=now):
             row.pop("_parent")
+            row["initials"] = name_initials(row["name"])
             rows.append(row)
             if len(rows) >= batch:
                 conn.execute(orgs.insert(), rows)

@@ -23,7 +23,7 @@ from storage.db import Database, make_engine, normalize_url
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-MODULES = ["bench_core", "bench_notify", "bench_web", "bench_report", "bench_accounts", "bench_participant"]
+MODULES = ["bench_core", "bench_notify", "bench_web", "bench_report", "bench_accounts", "bench_participant", "bench_operator"]
 
 
 def _fresh_pg(url: str) -> str:

@@ -243,6 +243,8 @@ def drill(db: Database, *, year: int, today: date, code: str | None = None, kind
         _require_year(conn, year)
         window = reminder_window_days(conn, year)
         horizon = lagging_horizon(today, window_days=window)
+        if not code:
+            code = _top_assessed(conn, year, kind)
         node = _org(conn, code) if code else None
         parent_filter = orgs.c.parent_id == node.id if node is not None else orgs.c.parent_id.is_(None)
         total_children = conn.execute(sa.select(sa.func.count()).select_from(orgs).where(parent_filter)).scalar_one()
@@ -320,6 +322,27 @@ def drill(db: Database, *, year: int, today: date, code: str | None = None, kind
                 for c in children
             ],
         }
+
+
+def _top_assessed(conn: sa.Connection, year: int, kind: str) -> str | None:
+    """Where the tree starts: down a chain of lone organizations without a cycle (a prefecture above the one
+    assessed city) to the first that has one; None when the top has several organizations."""
+    parent: int | None = None
+    for _ in range(8):
+        level = conn.execute(
+            sa.select(orgs.c.id, orgs.c.code).where(orgs.c.parent_id == parent if parent is not None else orgs.c.parent_id.is_(None))
+            .limit(2)
+        ).all()
+        if len(level) != 1:
+            return None
+        only = level[0]
+        has_cycle = conn.execute(
+            sa.select(cycles.c.id).where(cycles.c.org_id == only.id, cycles.c.year == year, cycles.c.kind == kind)
+        ).first()
+        if has_cycle is not None:
+            return str(only.code)
+        parent = only.id
+    return None
 
 
 def _cycle_summary(state: str, due: date | None, meeting_on: date | None, today: date) -> dict[str, Any]:

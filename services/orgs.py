@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.errors import BadInput, NotFound
+from services.search import name_initials
 from services.tabular import map_header, read_rows
 from states.orgs import (
     KINDS,
@@ -131,7 +132,7 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
             org_path = paths[row.code]
             values = {"code": row.code, "name": row.name, "kind": row.kind, "secretary": row.secretary,
                       "phone": row.phone, "email": row.email, "path": org_path, "depth": org_path.count("/") - 2,
-                      "updated_at": stamp}
+                      "updated_at": stamp, "initials": name_initials(row.name)}
             old = existing.get(row.code)
             if old is None:
                 inserts.append(values)

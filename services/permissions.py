@@ -36,6 +36,8 @@ ACTIONS: dict[str, dict[str, str]] = {
     "issue_ballots": {"admin": "*", "org_department": "*", "reviewer": "scope"},
     "remind": {"admin": "*", "org_department": "*", "reviewer": "scope"},
     "compute_results": {"admin": "*", "org_department": "*"},
+    "act_on_behalf": {"admin": "*", "org_department": "*"},  # a unit's own step, recorded as 代为办理
+    "reveal_phone": {"admin": "*", "org_department": "*"},  # full phone numbers, each reveal audited
 }
 
 ROLE_EVENTS: dict[str, frozenset[str]] = {

@@ -253,6 +253,12 @@ def _write_xlsx(doc: SummaryDocument, out: Path) -> None:
     assert table is not None
     for row in table:
         ranking.append([_number_or_text(v) for v in row])
+    from services.export import force_text
+
+    for each in (sheet, ranking):  # a name like '=HYPERLINK(…)' stays text (issue 10 M4)
+        for cells in each.iter_rows():
+            for cell in cells:
+                force_text(cell)
     workbook.save(str(out))
 
 

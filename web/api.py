@@ -124,30 +124,9 @@ def fire(year: Year, org: Code, body: FireBody, console: Writer) -> dict[str, An
     return console.fire(year=year, org=org, event=body.event, kind=body.kind, note=body.note)
 
 
-@router.get("/lagging", summary="lagging cycles (R20)")
-def lagging(request: Request, account: Reader, year: Year, under: Code | None = None,
-            limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
-    shared = _state(request)
-    return list_cycles(shared.db, year=year, today=shared.app.today(), lagging=True, under=under, limit=limit)
-
-
 @router.post("/remind", summary="remind now: queue the cycle's current step notice to whoever owes it (once a minute)")
 def remind(body: RemindBody, console: Writer) -> dict[str, Any]:
     return console.remind(year=body.year, org=body.org, kind=body.kind)
-
-
-@router.get("/outbox", summary="a page of messages, newest first, with their delivery status (contacts masked)")
-def outbox(request: Request, account: Reader, year: Year | None = None, org: Code | None = None,
-           status: Literal["queued", "sending", "sent", "failed", "cancelled"] | None = None,
-           offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-           limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-    return integrations.outbox(_state(request).db, year=year, org=org, status=status, offset=offset, limit=limit)
-
-
-@router.get("/results", summary="composite scores, ranks, key management (results.md)")
-def results(request: Request, account: Reader, year: Year,
-            category: Literal["towns", "city_units", "villages", "communities_and_others"] | None = None) -> list[dict[str, Any]]:
-    return integrations.results(_state(request).db, year=year, category=category)
 
 
 @router.get("/flows", summary="recent Prefect flow runs (when PREFECT_API_URL is configured)")

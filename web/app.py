@@ -63,7 +63,7 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
         version="1",
         description="述职评议考核 — the same reads and actions as the console. Authenticate with the session cookie "
         "(POST needs the X-CSRF-Token header) or `Authorization: Bearer TOKEN` from `shuzhi users token NAME`.",
-        docs_url="/api/docs",
+        docs_url=None,  # served offline by web.apidocs (Swagger UI from the fastapi-offline wheel, CSP-clean)
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -121,12 +121,16 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
     from web.accounts import api as accounts_api
     from web.accounts import router as accounts_router
     from web.api import router as api_router
+    from web.apidocs import install_api_docs
+    from web.operator import router as operator_router
     from web.pages import router as pages_router
     from web.participant import router as participant_router
     from web.participant_api import router as participant_api_router
 
     web.include_router(accounts_api)
     web.include_router(accounts_router)
+    install_api_docs(web)
+    web.include_router(operator_router)  # issue 12: search, lagging filters and exports, bulk remind, on behalf
     web.include_router(api_router)
     web.include_router(participant_api_router)  # issue 9: the participants' API
     web.include_router(pages_router)

@@ -12,7 +12,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from services import dashboard
 from services.accounts import ROLE_LABELS, Account
-from services.cycles import list_cycles
 from services.errors import BadInput, PermissionDenied, ShuzhiError
 from services.permissions import check_fire, may
 from states.machine import RETURN_EVENTS, STATES, allowed_events
@@ -136,19 +135,6 @@ def _may_fire(request: Request, account: Account, year: int, org: str, kind: str
         except PermissionDenied:
             return False
     return True
-
-
-@router.get("/lagging")
-def lagging_page(request: Request, account: User, year: int | None = None, under: str | None = None,
-                 kind: str = "upward") -> Response:
-    shared = _state(request)
-    chosen = _year(request, year)
-    rows: list[dict[str, Any]] = []
-    if chosen is not None:
-        rows = list_cycles(shared.db, year=chosen, today=shared.app.today(), lagging=True, under=under or None,
-                           kind=kind, limit=500)
-    return render(request, "lagging.html", rows=rows, year=chosen, under=under or "", kind=kind,
-                  msg=request.query_params.get("msg"), err=request.query_params.get("err"))
 
 
 @router.post("/lagging/remind")
@@ -292,7 +278,7 @@ def admin_move(request: Request, account: User, year: Annotated[int, Form()], or
                date: Annotated[str, Form()], csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf_token)
     try:
-        result = console(request, account).move_meeting(year=year, organizer=organizer, when=date)
+        result = console(request, account).move_meeting(year=year, organizer=_org_code(request, organizer), when=date)
     except PermissionDenied:
         raise
     except ShuzhiError as error:
@@ -305,9 +291,17 @@ def admin_ballots(request: Request, account: User, year: Annotated[int, Form()],
                   count: Annotated[int, Form()], csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf_token)
     try:
-        result = console(request, account).issue_ballots(year=year, organizer=organizer, count=count)
+        result = console(request, account).issue_ballots(year=year, organizer=_org_code(request, organizer), count=count)
     except PermissionDenied:
         raise
     except ShuzhiError as error:
         return _admin_result(request, title="issue_ballots", message=error.message, problems=error.problems, status=400)
     return _admin_result(request, title="issue_ballots", result=result, message="测评码已生成（仅显示一次）codes shown once")
+
+
+def _org_code(request: Request, text: str) -> str:
+    """An organizer picked by name (or pinyin initials) as well as by code (issue 12)."""
+    from web.operator import resolve_org
+
+    code, _ = resolve_org(_state(request).db, text)
+    return code or text

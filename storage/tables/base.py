@@ -18,6 +18,8 @@ metadata = sa.MetaData(
 # Byte-order collation so that path range scans (`path >= '/A/' AND path < '/A0'`) hold on PostgreSQL
 # whatever the database's locale; SQLite compares bytes already.
 PathString = sa.String(700).with_variant(postgresql.VARCHAR(700, collation="C"), "postgresql")
+# Pinyin initials: prefix range scans as for paths
+InitialsString = sa.String(200).with_variant(postgresql.VARCHAR(200, collation="C"), "postgresql")
 
 # Timestamps are stored as naive UTC everywhere; the clock hands out aware datetimes and the
 # boundary converts (`storage.db.to_db_time`).

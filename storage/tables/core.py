@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from storage.tables.base import PathString, UtcDateTime, metadata
+from storage.tables.base import InitialsString, PathString, UtcDateTime, metadata
 
 orgs = sa.Table(
     "orgs",
@@ -21,7 +21,11 @@ orgs = sa.Table(
     sa.Column("phone", sa.String(40), nullable=False, server_default=""),
     sa.Column("email", sa.String(200), nullable=False, server_default=""),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # pinyin initials of the name ('城关镇党委' → 'cgzdw'), filled at import: the search box's prefix index
+    sa.Column("initials", InitialsString, nullable=False, server_default=""),
     sa.Index("ix_orgs_path", "path"),
+    sa.Index("ix_orgs_initials", "initials"),
+    sa.Index("ix_orgs_name", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
     sa.Index("ix_orgs_parent_id", "parent_id"),
     sa.Index("ix_orgs_kind", "kind"),
 )

@@ -117,11 +117,16 @@ def test_admin_launches_a_year_and_a_reviewer_returns_a_report(browser: Any, ser
         # a plan with a bad organizer code: the errors are shown in the page, nothing is launched
         page.fill("input[name=year]", "2014")
         page.fill("textarea[name=plan_text]", SAMPLE_PLAN.replace('T02 = "2014-12-27"', 'T99 = "2014-12-27"'))
-        page.click("form[action='/admin/years/launch'] button")
-        expect(page.get_by_test_id("admin-result")).to_contain_text("T99")
+        page.click("[data-testid=preview-launch]")
+        expect(page.get_by_test_id("launch-preview")).to_contain_text("T99")
+        expect(page.get_by_test_id("confirm-launch")).to_have_count(0)
         page.screenshot(path=str(ARTIFACTS / "web-02-plan-errors.png"), full_page=True)
+        # a good plan: the preview says what will be created, and only the confirmation launches
         page.fill("textarea[name=plan_text]", SAMPLE_PLAN)
-        page.click("form[action='/admin/years/launch'] button")
+        page.click("[data-testid=preview-launch]")
+        expect(page.get_by_test_id("preview-create")).to_have_text("16")
+        page.screenshot(path=str(ARTIFACTS / "web-02b-launch-preview.png"), full_page=True)
+        page.click("[data-testid=confirm-launch]")
         expect(page.get_by_test_id("admin-result")).to_contain_text("launched")
 
         page.goto(base + "/overview")

@@ -1,0 +1,243 @@
+"""The operators' lagging list (R20, issue 12): filtered by subtree, level, step, overdue only, returned and not back,
+days late; paged with a "last reminded" column; streamed whole to an export; reminded in bulk, set-based.
+
+One filter (`LaggingFilter`) drives all three, so what an operator sees is what they export and what they remind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from services.errors import BadInput, NotFound, Refused
+from states.deadlines import lagging_horizon
+from states.machine import STATE_LABELS, STEP_LABELS, STEP_OF_STATE, STEPS
+from states.orgs import LEVEL_OF_KIND, Level, mask_phone
+from storage.db import Database, from_db_time, to_db_time
+from storage.tables.core import cycles, orgs, years
+from storage.tables.notify import outbox
+
+PAGE = 50
+PAGE_COUNT_CAP = 10_000
+MAX_PAGE = 5000
+# A bulk remind queues at most this many units' notices at once: beyond it the operator is asked to narrow the
+# filter (the daily sweep already reminds every lagging unit; a click that texts 100,000 secretaries is a mistake).
+BULK_REMIND_CAP = 10_000
+LEVEL_LABELS = {1: "县（市、区）级", 2: "乡镇（街道）及市直单位", 3: "村（社区）及其他"}
+STREAM_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class LaggingFilter:
+    year: int
+    kind: str = "upward"
+    under: str | None = None  # an organization's code: its subtree (itself included)
+    level: int | None = None  # 1 city, 2 town level, 3 grassroots
+    step: str | None = None
+    overdue: bool = False
+    returned: bool = False  # returned for revision and not resubmitted yet
+    days_late: int | None = None  # at least this many days past the due date
+
+    def check(self) -> None:
+        if self.kind not in ("upward", "own_level"):
+            raise BadInput(f"kind：'{self.kind}' 不是 upward 或 own_level")
+        if self.level is not None and self.level not in LEVEL_LABELS:
+            raise BadInput(f"level：层级须为 1、2 或 3（收到 {self.level}）")
+        if self.step and self.step not in STEPS:
+            raise BadInput(f"step：未知环节 '{self.step}'，可选 {', '.join(STEPS)}")
+        if self.days_late is not None and not 0 <= self.days_late <= 3660:
+            raise BadInput(f"days_late：逾期天数须在 0 到 3660 之间（收到 {self.days_late}）")
+
+    def as_query(self) -> dict[str, Any]:
+        """The filter as URL parameters (None and False left out)."""
+        return {k: (1 if v is True else v) for k, v in asdict(self).items() if v not in (None, False, "")}
+
+
+def _conditions(conn: sa.Connection, f: LaggingFilter, today: date) -> list[sa.ColumnElement[bool]]:
+    f.check()
+    plan = conn.execute(sa.select(years.c.plan).where(years.c.year == f.year)).scalar()
+    if plan is None:
+        raise NotFound(f"{f.year} 年度尚未启动")
+    window = int(max((plan.get("reminders") or {}).get("before_days") or [3, 1]))
+    where: list[sa.ColumnElement[bool]] = [
+        cycles.c.year == f.year, cycles.c.kind == f.kind, cycles.c.due <= lagging_horizon(today, window_days=window),
+    ]
+    if f.under:
+        path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == f.under)).scalar()
+        if path is None:
+            raise NotFound(f"under：没有编码为 '{f.under}' 的组织")
+        where.append(cycles.c.org_id.in_(sa.select(orgs.c.id).where(orgs.c.path >= path, orgs.c.path < path[:-1] + "0")))
+    if f.level is not None:
+        kinds = [k for k, lvl in LEVEL_OF_KIND.items() if int(lvl) == f.level]
+        if Level(f.level) == Level.GRASSROOTS:  # the many: everything that is not an upper kind
+            upper = [k for k, lvl in LEVEL_OF_KIND.items() if lvl != Level.GRASSROOTS]
+            where.append(cycles.c.org_id.not_in(sa.select(orgs.c.id).where(orgs.c.kind.in_(upper))))
+        else:
+            where.append(cycles.c.org_id.in_(sa.select(orgs.c.id).where(orgs.c.kind.in_(kinds))))
+    if f.step:
+        where.append(cycles.c.state.in_([s for s, step in STEP_OF_STATE.items() if step == f.step]))
+    if f.returned:
+        where.append(cycles.c.state == "revising")
+    if f.overdue:
+        where.append(cycles.c.due < today)
+    if f.days_late:
+        where.append(cycles.c.due <= today - timedelta(days=f.days_late))
+    return where
+
+
+def _select(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
+    organizer = orgs.alias("organizer_org")
+    return (
+        sa.select(
+            cycles.c.id.label("cycle_id"), cycles.c.org_id, orgs.c.code, orgs.c.name, orgs.c.kind.label("org_kind"),
+            orgs.c.secretary, orgs.c.phone, cycles.c.kind, cycles.c.state, cycles.c.due, cycles.c.meeting_on,
+            cycles.c.returns, organizer.c.code.label("organizer"), organizer.c.name.label("organizer_name"),
+        )
+        .select_from(cycles.join(orgs, orgs.c.id == cycles.c.org_id).join(organizer, organizer.c.id == cycles.c.organizer_id))
+        .where(*where)
+    )
+
+
+def _row(r: Any, today: date, last: datetime | None, *, full_phone: bool) -> dict[str, Any]:
+    due = r.due if isinstance(r.due, date) or r.due is None else date.fromisoformat(str(r.due))
+    meeting = r.meeting_on if isinstance(r.meeting_on, date) else date.fromisoformat(str(r.meeting_on))
+    step = STEP_OF_STATE.get(r.state)
+    late = (today - due).days if due is not None and due < today else 0
+    reminded = from_db_time(last) if last is not None else None
+    return {
+        "org": r.code, "name": r.name, "org_kind": r.org_kind, "kind": r.kind, "state": r.state, "step": step,
+        "due": due.isoformat() if due else None, "overdue": late > 0, "days_late": late,
+        "meeting": meeting.isoformat(), "organizer": r.organizer, "organizer_name": r.organizer_name,
+        "returns": r.returns, "secretary": r.secretary,
+        "phone": r.phone if full_phone else mask_phone(r.phone),
+        "last_reminded": reminded.isoformat(timespec="seconds") if reminded else None,
+    }
+
+
+def _last_reminded(conn: sa.Connection, year: int, org_ids: list[int]) -> dict[int, datetime]:
+    if not org_ids:
+        return {}
+    return dict(conn.execute(  # type: ignore[arg-type]
+        sa.select(outbox.c.org_id, sa.func.max(outbox.c.created_at))
+        .where(outbox.c.year == year, outbox.c.org_id.in_(org_ids))
+        .group_by(outbox.c.org_id)
+    ).all())
+
+
+def lagging_page(db: Database, f: LaggingFilter, *, today: date, offset: int = 0, limit: int = PAGE,
+                 full_phone: bool = False, count_cap: int | None = None) -> dict[str, Any]:
+    """One page of the filtered lagging list, most urgent first, with the total and each unit's last reminder.
+    `count_cap`: count at most this many (the page says "10,000+"; a national count costs more than the page)."""
+    if offset < 0 or not 1 <= limit <= MAX_PAGE:
+        raise BadInput(f"offset 须 ≥ 0，limit 须在 1 到 {MAX_PAGE} 之间")
+    with db.connect() as conn:
+        where = _conditions(conn, f, today)
+        counted = sa.select(cycles.c.id).where(*where)
+        if count_cap is not None:
+            counted = counted.limit(count_cap + 1)
+        total = conn.execute(sa.select(sa.func.count()).select_from(counted.subquery())).scalar_one()
+        capped = False
+        if count_cap is not None and total > count_cap:
+            total, capped = count_cap, True
+        rows = conn.execute(_select(where).order_by(cycles.c.due, orgs.c.path).offset(offset).limit(limit)).all()
+        last = _last_reminded(conn, f.year, [r.org_id for r in rows])
+    return {"total": int(total), "more": capped, "offset": offset, "limit": limit, "filter": f.as_query(),
+            "rows": [_row(r, today, last.get(r.org_id), full_phone=full_phone) for r in rows]}
+
+
+def iter_lagging(db: Database, f: LaggingFilter, *, today: date, full_phone: bool = False) -> Iterator[dict[str, Any]]:
+    """Every row of the filtered list, in the page's order, read in chunks by keyset (bounded memory for an export
+    of the whole country). "Last reminded" is read per chunk."""
+    with db.connect() as conn:
+        where = _conditions(conn, f, today)
+        after: tuple[Any, ...] | None = None
+        while True:
+            query = _select(where).add_columns(orgs.c.path)
+            if after is not None:
+                due, path = after
+                query = query.where(sa.or_(cycles.c.due > due, sa.and_(cycles.c.due == due, orgs.c.path > path)))
+            chunk = conn.execute(query.order_by(cycles.c.due, orgs.c.path).limit(STREAM_CHUNK)).all()
+            if not chunk:
+                return
+            last = _last_reminded(conn, f.year, [r.org_id for r in chunk])
+            for r in chunk:
+                yield _row(r, today, last.get(r.org_id), full_phone=full_phone)
+            after = (chunk[-1].due, chunk[-1].path)
+            if len(chunk) < STREAM_CHUNK:
+                return
+
+
+LAGGING_COLUMNS: list[tuple[str, str]] = [
+    ("org", "编码"), ("name", "单位"), ("state_label", "状态"), ("step_label", "待办环节"), ("due", "截止日期"),
+    ("days_late", "逾期天数"), ("organizer_name", "会议组织者"), ("meeting", "会议日期"), ("returns", "退回次数"),
+    ("secretary", "书记"), ("phone", "手机"), ("last_reminded", "最近提醒"),
+]
+
+
+def export_rows(rows: Iterator[dict[str, Any]]) -> Iterator[list[Any]]:
+    """The lagging rows as export cells, Chinese labels for states and steps."""
+    for r in rows:
+        r["state_label"] = STATE_LABELS.get(r["state"], r["state"])
+        r["step_label"] = STEP_LABELS.get(r["step"] or "", r["step"] or "")
+        yield [r[key] for key, _ in LAGGING_COLUMNS]
+
+
+def remind_bulk(db: Database, f: LaggingFilter, *, now: datetime, by: str, dry_run: bool = False,
+                cap: int | None = None) -> dict[str, Any]:
+    """Queue "remind now" for every unit of the filtered list that owes a step with a due date: the same messages
+    as the per-row button (the same exactly-once key of the minute, so a second click within the minute queues
+    nothing), in one INSERT … SELECT per due date. `dry_run` only counts {units, messages} for the confirmation.
+    More than `cap` units is refused whole (nothing queued)."""
+    from services.sweep import MANUAL_MARKER, OWNER, REMINDED_STATES, _deadline_messages, _insert_messages, owner_of_step
+
+    cap = BULK_REMIND_CAP if cap is None else cap
+    with db.begin() as conn:
+        today, local = _local_today(conn, f.year, now)
+        where = [*_conditions(conn, f, today), cycles.c.state.in_(REMINDED_STATES), cycles.c.due.is_not(None)]
+        counted = conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(sa.case((OWNER.c.phone != "", 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(sa.case((OWNER.c.email != "", 1), else_=0)), 0),
+            )
+            .select_from(cycles.join(OWNER, OWNER.c.id == owner_of_step()))
+            .where(*where)
+        ).one()
+        units, messages = int(counted[0]), int(counted[1]) + int(counted[2])
+        result = {"units": units, "messages": messages, "dry_run": dry_run, "cap": cap, "filter": f.as_query()}
+        if units > cap:
+            raise Refused(f"筛选结果有 {units:,} 个单位，超过一次批量提醒的上限 {cap:,} 个：请按范围、层级或环节缩小筛选"
+                          f"（每日巡检已自动提醒所有滞后单位）")
+        if dry_run or not units:
+            return result
+        marker = sa.literal(f"{MANUAL_MARKER}:{local:%Y-%m-%dT%H:%M}")
+        stamp = to_db_time(now)
+        note = f"批量提醒：{by}"
+        dues = [d for (d,) in conn.execute(sa.select(cycles.c.due).where(*where).distinct())]
+        queued = 0
+        for due_value in dues:
+            due = due_value if isinstance(due_value, date) else date.fromisoformat(str(due_value))
+            days: sa.ColumnElement[Any]
+            if due > today:
+                template, days = "reminder", sa.literal((due - today).days, sa.Integer)
+            elif due == today:
+                template, days = "due_today", sa.literal(0, sa.Integer)
+            else:
+                template, days = "overdue", sa.cast(sa.null(), sa.Integer)
+            selected = _deadline_messages(template, sa.and_(*where, cycles.c.due == due), marker, days, OWNER.c.id)
+            queued += _insert_messages(conn, selected.subquery("m"), year=f.year, stamp=stamp, note=note)
+        result["messages"] = queued
+        return result
+
+
+def _local_today(conn: sa.Connection, year: int, now: datetime) -> tuple[date, datetime]:
+    plan = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
+    if plan is None:
+        raise NotFound(f"{year} 年度尚未启动")
+    local = now.astimezone(ZoneInfo(str(plan.get("timezone") or "Asia/Shanghai")))
+    return local.date(), local
