@@ -97,7 +97,7 @@ def create_user(db: Database, name: str, role: str, password: str, scope: str | 
         if problems:
             raise BadInput("; ".join(problems), problems=problems)
         if conn.execute(sa.select(web_users.c.id).where(web_users.c.name == name)).first():
-            raise Conflict(f"an account named '{name}' exists already")
+            raise Conflict("account.exists", name=name)
         new_id = conn.execute(
             web_users.insert().values(name=name, role=role, scope=scope,
                                       password_hash=hash_password(password))
@@ -120,14 +120,14 @@ def get_account(db: Database, user_id: int) -> Account | None:
 
 def set_password(db: Database, name: str, password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise BadInput(f"password: at least {MIN_PASSWORD} characters")
+        raise BadInput("password.short", limit=MIN_PASSWORD)
     with db.begin() as conn:
         done = conn.execute(
             web_users.update().where(web_users.c.name == name).values(
                 password_hash=hash_password(password), session_epoch=web_users.c.session_epoch + 1)
         ).rowcount
     if not done:
-        raise NotFound(f"no account named '{name}'")
+        raise NotFound("account.not_found", name=name)
 
 
 def issue_token(db: Database, name: str) -> str:
@@ -138,7 +138,7 @@ def issue_token(db: Database, name: str) -> str:
             web_users.update().where(web_users.c.name == name).values(token_hash=_token_digest(token))
         ).rowcount
     if not done:
-        raise NotFound(f"no account named '{name}'")
+        raise NotFound("account.not_found", name=name)
     return token
 
 
@@ -165,7 +165,7 @@ def authenticate(db: Database, name: str, password: str, *, now: datetime, clien
     ok = verify_password(row.password_hash if row else _decoy_hash(), password) and row is not None and bool(row.active)
     record(db, now=now, username=name[:100], action="login", outcome="ok" if ok else "failed", client=client)
     if not ok or row is None:
-        raise PermissionDenied("用户名或密码错误 wrong name or password")
+        raise PermissionDenied("login.wrong")
     return _account(row)
 
 
