@@ -168,7 +168,7 @@ def issue_codes(
 ) -> dict[str, Any]:
     """N single-use codes for the meeting; only their hashes are kept, so they are shown this once."""
     if count < 1 or count > MAX_CODES:
-        raise BadInput(f"--count: {count} must be between 1 and {MAX_CODES}")
+        raise BadInput("ballots.count", count=count, limit=MAX_CODES)
     codes: list[str] = []
     hashes: set[str] = set()
     while len(codes) < count:
@@ -230,20 +230,20 @@ def cast_ballot(db: Database, *, year: int, code: str, ratings: str | dict[str, 
         ).first()
         ref = _meeting_of_code(conn, row, year) if row is not None else None
         if row is None or ref is None:
-            raise Refused("unknown ballot code 无效的测评码")
+            raise Refused("ballot.unknown")
         if row.used:
-            raise Refused("this ballot code has been used already 测评码已使用")
+            raise Refused("ballot.used")
         presenting = presenting_cycles(conn, ref)
         chosen = _validate_ballot(data, {c.code: c.id for c in presenting}, "", ref.label)
         frozen = _frozen_cycle_ids(conn, list(chosen))
         if frozen:
             names = ", ".join(c.code for c in presenting if c.id in frozen)
-            raise Refused(f"evaluation already closed for {names}: 测评已结束")
+            raise Refused("ballot.closed", names=names)
         used = conn.execute(
             ballot_codes.update().where(ballot_codes.c.id == row.id, ballot_codes.c.used.is_(False)).values(used=True)
         ).rowcount
         if used != 1:
-            raise Refused("this ballot code has been used already 测评码已使用")
+            raise Refused("ballot.used")
         _add_counts(conn, [c.id for c in presenting], {(cycle_id, rating): 1 for cycle_id, rating in chosen.items()})
     return {"meeting": ref.organizer_code, "rated": len(chosen)}
 
@@ -318,7 +318,7 @@ def enter_paper_ballots(
         frozen = _frozen_cycle_ids(conn, sorted({c for c, _ in increments}))
         if frozen:
             names = ", ".join(c.code for c in presenting if c.id in frozen)
-            raise Refused(f"evaluation already closed for {names}: 测评已结束")
+            raise Refused("ballot.closed", names=names)
         _add_counts(conn, list(by_code.values()), increments)
         conn.execute(ballot_batches.insert().values(
             **ref.column_values(), channel="paper", count=forms, at=to_db_time(now), by=by,
@@ -418,7 +418,7 @@ def evaluation_scores(db: Database, *, year: int) -> dict[str, float]:
     """
     with db.connect() as conn:
         if conn.execute(sa.select(years.c.year).where(years.c.year == year)).first() is None:
-            raise NotFound(f"year {year} has not been launched")
+            raise NotFound("year.not_launched", year=year)
         rules = ballot_rules(conn, year)
         frozen_rows = conn.execute(
             sa.select(orgs.c.code, ballot_tallies.c.ballots, ballot_tallies.c.score)

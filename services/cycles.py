@@ -62,7 +62,7 @@ TransitionHook = Callable[[sa.Connection, FiredEvent, Any], None]  # the row: a 
 
 def _check_kind(kind: str) -> None:
     if kind not in CYCLE_KINDS:
-        raise BadInput(f"--kind: '{kind}' is not one of {', '.join(CYCLE_KINDS)}")
+        raise BadInput("kind.bad", value=kind, choices=", ".join(CYCLE_KINDS))
 
 
 _CYCLE_COLUMNS = (
@@ -137,8 +137,8 @@ def find_cycle(conn: sa.Connection, *, year: int, org: str, kind: str = "upward"
     if found is None:
         exists = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == org)).scalar()
         if exists is None:
-            raise NotFound(f"no organization with code '{org}'")
-        raise NotFound(f"{org} has no {kind} cycle in {year} (was the year launched?)")
+            raise NotFound("org.not_found", code=org)
+        raise NotFound("cycle.not_found", org=org, kind=kind, year=year)
     return CycleRow({k: (_as_date(v) if k in _DATE_COLUMNS else v) for k, v in zip(names, found, strict=True)})
 
 
@@ -181,7 +181,7 @@ def fire_event(
     """
     _check_kind(kind)
     if event not in EVENTS:
-        raise BadInput(f"unknown event '{event}'; events: {', '.join(EVENTS)}")
+        raise BadInput("event.bad", value=event, choices=", ".join(EVENTS))
     with db.begin() as conn:
         if actor is SYSTEM:
             fast = _fire_in_one_statement(conn, year=year, org=org, kind=kind, event=event, now=now,
@@ -199,7 +199,7 @@ def fire_event(
         try:
             to_state = next_state(row.state, event, note=note)
         except TransitionNotAllowed as refusal:
-            raise Refused(f"{org} ({kind}, {year}): {refusal}") from None
+            raise Refused(refusal.code or str(refusal), org=org, kind=kind, year=year, **refusal.params) from None
         due_column = due_column_of(to_state)
         stamp = _db_stamp(conn, now)
         actor_name = by or actor.name
@@ -212,7 +212,7 @@ def fire_event(
         cursor.execute(_sql(conn, _UPDATE_SQL), params)
         if cursor.rowcount != 1:
             cursor.close()
-            raise Conflict(f"{org} ({kind}, {year}) was changed by someone else at the same time; nothing was done")
+            raise Conflict("cycle.conflict", org=org, kind=kind, year=year)
         cursor.execute(_sql(conn, _HISTORY_SQL), params)
         cursor.close()
         fired = FiredEvent(
@@ -274,7 +274,7 @@ def _fire_in_one_statement(conn: sa.Connection, *, year: int, org: str, kind: st
 def reminder_window_days(conn: sa.Connection, year: int) -> int:
     plan = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
     if plan is None:
-        raise NotFound(f"year {year} has not been launched")
+        raise NotFound("year.not_launched", year=year)
     before = (plan.get("reminders") or {}).get("before_days") or [3, 1]
     return int(max(before))
 
@@ -294,7 +294,7 @@ def list_cycles(
 ) -> list[dict[str, Any]]:
     """Cycles of a year with the step they owe, its due date and whether it is overdue today."""
     if state and state not in STATES:
-        raise BadInput(f"--state: unknown state '{state}'; states: {', '.join(STATES)}")
+        raise BadInput("state.bad", value=state, choices=", ".join(STATES))
     if kind:
         _check_kind(kind)
     organizer_org = orgs.alias("organizer_org")
@@ -318,7 +318,7 @@ def list_cycles(
         if lagging:
             window = reminder_window_days(conn, year)  # also refuses a year not launched
         elif not conn.execute(sa.select(years.c.year).where(years.c.year == year)).first():
-            raise NotFound(f"year {year} has not been launched")
+            raise NotFound("year.not_launched", year=year)
         if state:
             query = query.where(cycles.c.state == state)
         if kind:

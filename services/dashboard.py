@@ -30,7 +30,7 @@ Counts = dict[tuple[str, str, date | None], int]  # (org kind, state, due date) 
 
 def _check(kind: str) -> None:
     if kind not in CYCLE_KINDS:
-        raise BadInput(f"kind: '{kind}' is not one of {', '.join(CYCLE_KINDS)}")
+        raise BadInput("kind.bad", value=kind, choices=", ".join(CYCLE_KINDS))
 
 
 def launched_years(db: Database) -> list[int]:
@@ -40,7 +40,7 @@ def launched_years(db: Database) -> list[int]:
 
 def _require_year(conn: sa.Connection, year: int) -> None:
     if conn.execute(sa.select(years.c.year).where(years.c.year == year)).first() is None:
-        raise NotFound(f"year {year} has not been launched")
+        raise NotFound("year.not_launched", year=year)
 
 
 def _level_kind(org_kind: str) -> str:
@@ -222,7 +222,7 @@ def overview(db: Database, *, year: int, today: date, kind: str = "upward", cach
 def _org(conn: sa.Connection, code: str) -> sa.Row[Any]:
     row = conn.execute(sa.select(orgs).where(orgs.c.code == code)).first()
     if row is None:
-        raise NotFound(f"no organization with code '{code}'")
+        raise NotFound("org.not_found", code=code)
     return row
 
 
@@ -238,7 +238,7 @@ def drill(db: Database, *, year: int, today: date, code: str | None = None, kind
     the cycles in its subtree. Without a code: the top of the tree."""
     _check(kind)
     if offset < 0 or not 1 <= limit <= 500:
-        raise BadInput("offset must be ≥ 0 and limit between 1 and 500")
+        raise BadInput("page.bad")
     with db.connect() as conn:
         _require_year(conn, year)
         window = reminder_window_days(conn, year)

@@ -102,7 +102,7 @@ def record_admonition(db: Database, *, year: int, org: str, talk_on: date, note:
     with db.begin() as conn:
         org_id = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == org)).scalar()
         if org_id is None:
-            raise NotFound(f"no organization with code '{org}'")
+            raise NotFound("org.not_found", code=org)
         row = conn.execute(
             sa.select(key_management).where(key_management.c.year == year, key_management.c.org_id == org_id)
         ).first()

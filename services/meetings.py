@@ -44,13 +44,13 @@ class MeetingRef:
 def _org(conn: sa.Connection, code: str) -> Any:
     row = conn.execute(sa.select(orgs.c.id, orgs.c.code, orgs.c.name).where(orgs.c.code == code)).first()
     if row is None:
-        raise NotFound(f"no organization with code '{code}'")
+        raise NotFound("org.not_found", code=code)
     return row
 
 
 def _check_year(conn: sa.Connection, year: int) -> None:
     if conn.execute(sa.select(years.c.year).where(years.c.year == year)).first() is None:
-        raise NotFound(f"year {year} has not been launched")
+        raise NotFound("year.not_launched", year=year)
 
 
 def resolve_meeting(
@@ -142,7 +142,7 @@ def check_present_allowed(conn: sa.Connection, cycle: sa.Row[Any], org_code: str
         organizer = conn.execute(sa.select(orgs.c.code).where(orgs.c.id == cycle.organizer_id)).scalar()
         hint = f"shuzhi meeting open --year {cycle.year} --meeting {organizer}"
     if ref is None or not is_open(conn, ref):
-        raise Refused(f"{org_code}: 述职会尚未召开 the meeting is not open; open it first ({hint})")
+        raise Refused("meeting.not_open", org=org_code, hint=hint)
 
 
 def open_meeting(
@@ -214,7 +214,7 @@ def _cycle_on_agenda(conn: sa.Connection, ref: MeetingRef, org: str) -> sa.Row[A
     for row in presenting_cycles(conn, ref):
         if row.code == org:
             return row
-    raise BadInput(f"{org} does not present at {ref.label}'s {ref.year} meeting")
+    raise BadInput("meeting.not_presenting", org=org, organizer=ref.label, year=ref.year)
 
 
 def _ensure_agenda_item(conn: sa.Connection, cycle_id: int) -> None:

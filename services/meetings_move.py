@@ -19,30 +19,29 @@ def move_meeting(db: Database, *, year: int, organizer: str, date_text: str, now
     try:
         new_date = date.fromisoformat(date_text.strip())
     except ValueError:
-        raise BadInput(f"--date: '{date_text}' is not a date (YYYY-MM-DD)") from None
+        raise BadInput("meeting.date_bad", value=date_text[:40]) from None
     stamp = to_db_time(now)
     with db.begin() as conn:
         stored = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
         if stored is None:
-            raise NotFound(f"year {year} has not been launched")
+            raise NotFound("year.not_launched", year=year)
         plan = plan_from_stored(stored)
         org = conn.execute(sa.select(orgs.c.id, orgs.c.code).where(orgs.c.code == organizer)).first()
         if org is None:
-            raise NotFound(f"no organization with code '{organizer}'")
+            raise NotFound("org.not_found", code=organizer)
         meeting = conn.execute(
             sa.select(meetings).where(meetings.c.year == year, meetings.c.organizer_id == org.id)
         ).first()
         if meeting is None:
-            raise NotFound(f"{organizer} holds no meeting in {year}")
+            raise NotFound("meeting.none", organizer=organizer, year=year)
         start, end = plan.season
         if not start <= new_date <= end:
-            raise BadInput(f"--date: {new_date} is outside the {year} season ({start} to {end})")
+            raise BadInput("meeting.outside_season", date=new_date, year=year, start=start, end=end)
         own_meeting = conn.execute(
             sa.select(cycles.c.meeting_on).where(cycles.c.year == year, cycles.c.org_id == org.id, cycles.c.kind == "upward")
         ).scalar()
         if own_meeting is not None and new_date < own_meeting:
-            raise BadInput(f"--date: {new_date} is before the meeting at which {organizer} itself reports ({own_meeting}): "
-                           "the cascade runs top-down")
+            raise BadInput("meeting.before_own", date=new_date, organizer=organizer, own=own_meeting)
         child = orgs.alias("child")
         earliest_below = conn.execute(
             sa.select(sa.func.min(meetings.c.held_on))
@@ -50,8 +49,7 @@ def move_meeting(db: Database, *, year: int, organizer: str, date_text: str, now
             .where(meetings.c.year == year, child.c.parent_id == org.id)
         ).scalar()
         if earliest_below is not None and new_date > earliest_below:
-            raise BadInput(f"--date: {new_date} is after a meeting of an organization under {organizer} ({earliest_below}): "
-                           "the cascade runs top-down")
+            raise BadInput("meeting.after_below", date=new_date, organizer=organizer, below=earliest_below)
         dues = plan_step_dues(conn, plan, new_date)
         old_date: date = meeting.held_on
         note = f"述职评议会由 {old_date.isoformat()} 改为 {new_date.isoformat()}"

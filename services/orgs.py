@@ -62,7 +62,7 @@ def _parse_file(path: Path) -> tuple[list[_Row], list[str]]:
     iterator = read_rows(path)
     header = next(iterator, None)
     if header is None:
-        raise BadInput(f"{path}: the file is empty (expected header {','.join(FIELDS)})")
+        raise BadInput("file.empty", name=path.name, header=",".join(FIELDS))
     columns = map_header(header[1], HEADER_ALIASES, REQUIRED_COLUMNS)
     for number, cells in iterator:
         def cell(name: str, cells: list[str] = cells) -> str:
@@ -110,7 +110,7 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
             if problem:
                 problems.append(f"row {row.number}: {problem}")
         if problems:
-            raise BadInput(f"{path}: {len(problems)} problem(s); nothing was imported", problems=problems)
+            raise BadInput("file.rows", name=Path(path).name, count=len(problems), problems=problems)
 
         paths = _paths(tree)
         stamp = to_db_time(now)
@@ -245,13 +245,13 @@ def list_orgs(db: Database, *, kind: str | None = None, parent: str | None = Non
     )
     if kind:
         if kind not in KINDS:
-            raise BadInput(f"--kind: unknown kind '{kind}' (one of {' '.join(KINDS)})")
+            raise BadInput("org_kind.bad", value=kind, choices=" ".join(KINDS))
         query = query.where(orgs.c.kind == kind)
     with db.connect() as conn:
         if parent:
             parent_id = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == parent)).scalar()
             if parent_id is None:
-                raise NotFound(f"no organization with code '{parent}'")
+                raise NotFound("org.not_found", code=parent)
             query = query.where(orgs.c.parent_id == parent_id)
         return [
             {"code": r.code, "name": r.name, "kind": r.kind, "parent": r.parent or "", "secretary": r.secretary}
@@ -269,7 +269,7 @@ def under_code(conn: sa.Connection, code: str) -> sa.ColumnElement[bool]:
     """The condition 'the organization is CODE or below it' (for `--under CODE`); NotFound for an unknown code."""
     path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == code)).scalar()
     if path is None:
-        raise NotFound(f"no organization with code '{code}'")
+        raise NotFound("org.not_found", code=code)
     return in_subtree(orgs.c.path, path)
 
 

@@ -26,7 +26,7 @@ KIND_LABELS = {"upward": "向上级述职", "own_level": "向本级述职"}
 def _scope(conn: sa.Connection, year: int, include: list[str] | None) -> list[str]:
     plan = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
     if plan is None:
-        raise NotFound(f"year {year} has not been launched")
+        raise NotFound("year.not_launched", year=year)
     chosen = include or list((plan.get("publication") or {}).get("include") or SECTIONS)
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown:

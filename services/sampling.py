@@ -25,7 +25,7 @@ SURVEY_HEADER = {
 
 def _check_year_and_size(conn: sa.Connection, year: int, size: int) -> None:
     if conn.execute(sa.select(years.c.year).where(years.c.year == year)).scalar() is None:
-        raise NotFound(f"year {year} has not been launched")
+        raise NotFound("year.not_launched", year=year)
     if size < 1:
         raise BadInput(f"--size: {size} must be at least 1")
 
@@ -33,7 +33,7 @@ def _check_year_and_size(conn: sa.Connection, year: int, size: int) -> None:
 def _scope(conn: sa.Connection, org: str) -> Any:
     row = conn.execute(sa.select(orgs.c.id, orgs.c.code, orgs.c.name, orgs.c.path).where(orgs.c.code == org)).first()
     if row is None:
-        raise NotFound(f"no organization with code '{org}'")
+        raise NotFound("org.not_found", code=org)
     return row
 
 

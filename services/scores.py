@@ -49,7 +49,7 @@ PART_ALIASES = {**{p: p for p in ONSITE_PARTS}, **{label: part for part, label i
 def rules_for_year(conn: sa.Connection, year: int) -> ScoringRules:
     stored = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
     if stored is None:
-        raise NotFound(f"year {year} has not been launched")
+        raise NotFound("year.not_launched", year=year)
     try:
         return scoring_rules(stored)
     except ScoringRulesError as error:
@@ -87,7 +87,7 @@ def import_scores(db: Database, path: Path, *, year: int, now: datetime) -> dict
     iterator = read_rows(path)
     header = next(iterator, None)
     if header is None:
-        raise BadInput(f"{path}: the file is empty (expected header org,component,score)")
+        raise BadInput("file.empty", name=path.name, header="org,component,score")
     columns = map_header(header[1], SCORE_HEADER, ("org", "component", "score"))
     problems: list[str] = []
     parsed: list[tuple[int, str, str, float]] = []
@@ -128,7 +128,7 @@ def import_scores(db: Database, path: Path, *, year: int, now: datetime) -> dict
             problems.append("the file has a header but no rows")
         if problems:
             problems.sort(key=lambda p: int(p.split(":")[0].split()[1]) if p.startswith("row ") else 0)
-            raise BadInput(f"{path}: {len(problems)} problem(s); nothing was imported", problems=problems)
+            raise BadInput("file.rows", name=Path(path).name, count=len(problems), problems=problems)
         stamp = to_db_time(now)
         rows = [
             {"org_id": known[org][0], "component": component, "score": value, "source": f"import {path.name} row {number}",
@@ -160,7 +160,7 @@ def import_onsite(db: Database, path: Path, *, year: int, now: datetime) -> dict
     iterator = read_rows(path)
     header = next(iterator, None)
     if header is None:
-        raise BadInput(f"{path}: the file is empty (expected header org,part,{','.join(ONSITE_ITEMS)})")
+        raise BadInput("file.empty", name=path.name, header=f"org,part,{','.join(ONSITE_ITEMS)}")
     columns = map_header(header[1], ONSITE_HEADER, ("org", "part", *ONSITE_ITEMS))
     problems: list[str] = []
     parts: dict[str, dict[str, dict[str, float]]] = {}
@@ -210,7 +210,7 @@ def import_onsite(db: Database, path: Path, *, year: int, now: datetime) -> dict
             problems.append("the file has a header but no rows")
         if problems:
             problems.sort(key=lambda p: int(p.split(":")[0].split()[1]) if p.startswith("row ") else 0)
-            raise BadInput(f"{path}: {len(problems)} problem(s); nothing was imported", problems=problems)
+            raise BadInput("file.rows", name=Path(path).name, count=len(problems), problems=problems)
         stamp = to_db_time(now)
         rows = []
         rolled: dict[str, float] = {}

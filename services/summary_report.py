@@ -72,7 +72,7 @@ def build_summary(db: Database, *, year: int, organizer: str, today: date) -> Su
         rules = rules_for_year(conn, year)
         org = conn.execute(sa.select(orgs.c.id, orgs.c.code, orgs.c.name, orgs.c.kind).where(orgs.c.code == organizer)).first()
         if org is None:
-            raise NotFound(f"no organization with code '{organizer}'")
+            raise NotFound("org.not_found", code=organizer)
         units = conn.execute(
             sa.select(orgs.c.id, orgs.c.code, orgs.c.name, orgs.c.kind, cycles.c.state, cycles.c.meeting_on,
                       results.c.composite, results.c.rank, results.c.category, results.c.components, results.c.missing,
@@ -299,7 +299,7 @@ def summary_due_date(conn: sa.Connection, year: int) -> date:
     latest, R6), unless the plan's [summary] sets `end` or `due_days`."""
     plan = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
     if plan is None:
-        raise NotFound(f"year {year} has not been launched")
+        raise NotFound("year.not_launched", year=year)
     summary = dict(plan.get("summary") or {})
     days = summary.get("due_days", SUMMARY_DUE_DAYS)
     if "end" in summary:

@@ -292,7 +292,7 @@ def remind_now(db: Database, *, year: int, org: str, now: datetime, by: str, kin
     from services.cycles import CYCLE_KINDS, find_cycle
 
     if kind not in CYCLE_KINDS:
-        raise BadInput(f"--kind: '{kind}' is not one of {', '.join(CYCLE_KINDS)}")
+        raise BadInput("kind.bad", value=kind, choices=", ".join(CYCLE_KINDS))
     with db.begin() as conn:
         stored = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
         if stored is None:
@@ -303,10 +303,10 @@ def remind_now(db: Database, *, year: int, org: str, now: datetime, by: str, kin
             cycle = find_cycle(conn, year=year, org=org, kind=kind)
         step = STEP_OF_STATE.get(cycle.state)
         if cycle.state not in REMINDED_STATES or step is None:
-            raise Refused(f"{org} {year}年度流程处于“{STATE_LABELS.get(cycle.state, cycle.state)}”，没有待办环节可提醒"
-                          f" (state '{cycle.state}' owes no step to remind of)")
+            raise Refused("remind.no_step", org=org, year=year, state=cycle.state,
+                          state_label=STATE_LABELS.get(cycle.state, cycle.state))
         if cycle.due is None:
-            raise Refused(f"{org} {year}年度“{STEP_LABELS.get(step, step)}”没有截止日期，无从提醒 (step '{step}' has no due date)")
+            raise Refused("remind.no_due", org=org, year=year, step=step, step_label=STEP_LABELS.get(step, step))
         plan = plan_from_stored(stored)
         local = now.astimezone(ZoneInfo(plan.timezone))
         today = local.date()

@@ -21,14 +21,14 @@ def _cell_text(value: object) -> str:
 def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     """Yield (spreadsheet row number, cells) for every non-empty row, header included (row 1)."""
     if not path.exists():
-        raise BadInput(f"{path}: no such file")
+        raise BadInput("file.missing", name=path.name)
     suffix = path.suffix.lower()
     if suffix in {".xlsx", ".xlsm"}:
         yield from _read_xlsx(path)
     elif suffix in {".csv", ".txt", ""}:
         yield from _read_csv(path)
     else:
-        raise BadInput(f"{path}: unsupported file type '{suffix}' (use .csv or .xlsx)")
+        raise BadInput("file.type", name=path.name, suffix=suffix)
 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -40,7 +40,7 @@ def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
         except UnicodeDecodeError:
             continue
     else:  # pragma: no cover - gb18030 decodes nearly anything
-        raise BadInput(f"{path}: not UTF-8 or GB18030 text")
+        raise BadInput("file.encoding", name=path.name)
     reader = csv.reader(io.StringIO(text, newline=""))
     for cells in reader:
         number = reader.line_num
@@ -54,8 +54,8 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds for a damaged file
-        raise BadInput(f"{path}: cannot read as XLSX ({error})") from None
+    except Exception:  # openpyxl raises many kinds for a damaged file
+        raise BadInput("file.xlsx", name=path.name) from None
     try:
         sheet = workbook.worksheets[0]
         for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
@@ -75,5 +75,5 @@ def map_header(cells: list[str], aliases: dict[str, str], required: tuple[str, .
             index[key] = position
     missing = [c for c in required if c not in index]
     if missing:
-        raise BadInput(f"row 1: header lacks column(s) {', '.join(missing)}; got {', '.join(cells)}")
+        raise BadInput("file.header", missing=", ".join(missing), got=", ".join(c[:40] for c in cells[:20]))
     return index

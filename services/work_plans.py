@@ -18,7 +18,7 @@ from storage.tables.review import work_plans
 def _lead_days(conn: sa.Connection, year: int) -> int:
     plan = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
     if plan is None:
-        raise NotFound(f"year {year} has not been launched")
+        raise NotFound("year.not_launched", year=year)
     return int(plan.get("submission_lead_days", 10))
 
 
@@ -29,7 +29,7 @@ def file_work_plan(db: Database, *, year: int, organizer: str, file: Path, now: 
         _lead_days(conn, year)
         org = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == organizer)).scalar()
         if org is None:
-            raise NotFound(f"no organization with code '{organizer}'")
+            raise NotFound("org.not_found", code=organizer)
         if conn.execute(sa.select(meetings.c.id).where(meetings.c.year == year, meetings.c.organizer_id == org)).first() is None:
             raise NotFound(f"{organizer} organizes no evaluation meeting in {year}: it files no work plan")
         conn.execute(work_plans.delete().where(work_plans.c.year == year, work_plans.c.organizer_id == org))

@@ -42,18 +42,25 @@ class LaunchResult:
         }
 
 
+MAX_PLAN_CHARS = 1_000_000  # a plan is a few KB; the web upload limit is the same
+
+
 def load_plan_text(text: str, *, year: int | None = None) -> YearPlan:
     """Parse and validate a plan file's text (no database); `BadInput` names every problem."""
+    if len(text) > MAX_PLAN_CHARS:
+        raise BadInput("plan.too_large", limit=MAX_PLAN_CHARS // 1000)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise BadInput(f"plan: not valid TOML ({error})") from None
+        raise BadInput("plan.not_toml", detail=str(error)) from None
+    except RecursionError:  # thousands of nested brackets: tomllib recurses per level
+        raise BadInput("plan.too_deep") from None
     try:
         plan = parse_plan(data)
     except PlanError as error:
-        raise BadInput("plan: " + "; ".join(error.problems), problems=[f"plan: {p}" for p in error.problems]) from None
+        raise BadInput("plan.invalid", problems=list(error.problems)) from None
     if year is not None and plan.year != year:
-        raise BadInput(f"plan: year = {plan.year} in the file, but {year} on the command line")
+        raise BadInput("plan.year_mismatch", file_year=plan.year, year=year)
     return plan
 
 
@@ -61,7 +68,7 @@ def get_plan(db: Database, year: int) -> YearPlan:
     with db.connect() as conn:
         stored = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
     if stored is None:
-        raise NotFound(f"year {year} has not been launched (shuzhi year start {year} --plan PLAN.toml)")
+        raise NotFound("year.not_launched_hint", year=year)
     return plan_from_stored(stored)
 
 
@@ -78,7 +85,7 @@ def _organizers(conn: sa.Connection) -> list[sa.Row[Any]]:
 
 def _meeting_dates(plan: YearPlan, organizers: Sequence[sa.Row[Any]], all_codes: set[str]) -> dict[int, date]:
     problems = [
-        f"meetings.by_organizer.{code}: no organization with code '{code}'"
+        f"meetings.by_organizer.{code}：没有编码为 '{code}' 的组织"
         for code in plan.by_organizer
         if code not in all_codes
     ]
@@ -90,11 +97,11 @@ def _meeting_dates(plan: YearPlan, organizers: Sequence[sa.Row[Any]], all_codes:
         parent = by_id.get(organizer.parent_id) if organizer.parent_id else None
         if parent is not None and dates[organizer.id] < dates[parent.id]:
             problems.append(
-                f"meetings: {organizer.code}'s meeting ({dates[organizer.id]}) is before the meeting at which "
-                f"{organizer.code} itself reports ({parent.code}, {dates[parent.id]}): the cascade runs top-down"
+                f"meetings：{organizer.code} 的会议（{dates[organizer.id]}）早于其本身述职的会议"
+                f"（{parent.code}，{dates[parent.id]}）：述职自上而下逐级进行"
             )
     if problems:
-        raise BadInput("plan: " + "; ".join(problems), problems=[f"plan: {p}" for p in problems])
+        raise BadInput("plan.invalid", problems=problems)
     return dates
 
 
@@ -119,7 +126,7 @@ def start_year(
         organizers = _organizers(conn)
         all_codes = set(conn.execute(sa.select(orgs.c.code)).scalars())
         if not all_codes:
-            raise BadInput("no organizations yet: import the tree first (shuzhi orgs import FILE)")
+            raise BadInput("year.no_orgs")
         dates = _meeting_dates(plan, organizers, all_codes)
         launched = conn.execute(sa.select(years.c.year).where(years.c.year == year)).scalar() is not None
         if launched:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -72,10 +73,29 @@ def run(args: list[str]) -> int:
     except Exception as error:  # the database itself: missing schema, unreachable server
         message = _database_problem(error)
         if message is None:
-            raise
+            return _unexpected(error)
         sys.stderr.write(message + "\n")
         return 2 if "shuzhi init" in message else 1
     return result if isinstance(result, int) else 0
+
+
+def _unexpected(error: Exception) -> int:
+    """The last resort (issue 10 M3): an id in the log and on stderr; the exception's message and traceback, which
+    may quote SQL parameters or personal data, only with SHUZHI_DEBUG=1."""
+    if os.environ.get("SHUZHI_DEBUG"):
+        raise error
+    import logging
+    import traceback
+    import uuid
+
+    from services.errors import render
+
+    ident = uuid.uuid4().hex[:12]
+    frames = "".join(traceback.format_tb(error.__traceback__)[-8:])
+    logging.getLogger("shuzhi.cli").debug("error %s: %s\n%s", ident, type(error).__name__, frames)
+    sys.stderr.write(f"错误：{render('internal', {'error_id': ident})}（{type(error).__name__}；"
+                     "设置 SHUZHI_DEBUG=1 可查看详情）\n")
+    return 1
 
 
 def _database_problem(error: Exception) -> str | None:
@@ -91,12 +111,15 @@ def _database_problem(error: Exception) -> str | None:
     return None
 
 
-def _shuzhi_error(error: ShuzhiError) -> int:
+def _shuzhi_error(error: ShuzhiError, *, json_output: bool = False) -> int:
+    """What is wrong, on stderr in Chinese: one line per problem (cli.md), else the message. Under --json stdout
+    stays empty on failure (the contract); `SHUZHI_LANG=en` prints the catalogue's English instead."""
+    lang = "en" if os.environ.get("SHUZHI_LANG", "").lower().startswith("en") else "zh"
     if error.problems:
         for problem in error.problems:
             sys.stderr.write(problem + "\n")
     else:
-        sys.stderr.write(f"error: {error.message}\n")
+        sys.stderr.write(("error: " if lang == "en" else "错误：") + error.render(lang) + "\n")
     return error.exit_code
 
 

@@ -139,7 +139,14 @@ OPEN_STATES: tuple[str, ...] = tuple(s for s in STATES if s != "closed")
 
 
 class TransitionNotAllowed(Exception):
-    """The event may not be fired from the cycle's current state, or its condition fails."""
+    """The event may not be fired from the cycle's current state, or its condition fails.
+
+    `code` and `params` name the reason for the message catalogue (services.errors)."""
+
+    def __init__(self, message: str, code: str = "", **params: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params: dict[str, Any] = params
 
 
 @dataclass
@@ -180,7 +187,8 @@ MACHINE: Machine = _build_machine()
 def next_state(state: str, event: str, *, note: str | None = None) -> str:
     """The state `event` leads to from `state`, or `TransitionNotAllowed` saying why not."""
     if event not in MACHINE.events:
-        raise TransitionNotAllowed(f"未知事件 unknown event '{event}'; events: {', '.join(EVENTS)}")
+        raise TransitionNotAllowed(f"unknown event '{event}'; events: {', '.join(EVENTS)}", "transition.unknown_event",
+                                   event=event, events=", ".join(EVENTS))
     view = CycleView(state=state, note=note)
     try:
         fired = MACHINE.events[event].trigger(view)
@@ -188,10 +196,14 @@ def next_state(state: str, event: str, *, note: str | None = None) -> str:
         allowed = allowed_events(state)
         raise TransitionNotAllowed(
             f"'{event}' is not allowed from state '{state}' ({STATE_LABELS.get(state, state)}); "
-            f"allowed: {', '.join(allowed) or 'none'}"
+            f"allowed: {', '.join(allowed) or 'none'}", "transition.not_allowed",
+            event=event, event_label=EVENT_LABELS.get(event, event), state=state,
+            state_label=STATE_LABELS.get(state, state), allowed=", ".join(allowed) or "none",
+            allowed_labels="、".join(EVENT_LABELS.get(a, a) for a in allowed) or "无",
         ) from None
     if not fired:
-        raise TransitionNotAllowed(f"'{event}' needs a reason (--note): 退回须注明理由")
+        raise TransitionNotAllowed(f"'{event}' needs a reason (--note)", "transition.needs_note", event=event,
+                                   event_label=EVENT_LABELS.get(event, event))
     return view.state
 
 

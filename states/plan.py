@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from states.deadlines import DeadlineRules
@@ -57,10 +58,15 @@ EXTENSION_SECTIONS = ("scoring", "assessment", "ballots", "calendar", "summary",
 
 _TOP_KEYS = {"year", "timezone", "submission_lead_days", "meetings", "own_level", "reminders", "deadlines"}
 _REMINDER_KEYS = {"before_days", "escalate_after_days", "quiet_hours", "sms_per_minute", "sms_per_phone_per_day"}
+MAX_NESTING = 8  # lists and tables inside the plan; deeper is refused before anything recurses
+REMINDER_MAXIMUM = {"escalate_after_days": 60, "sms_per_minute": 1_000_000, "sms_per_phone_per_day": 1_000}
 _DEADLINE_KEYS = {"review_days_before", "evaluation_days_after", "feedback_days_after", "commitment_days_after"}
 
 
 def _as_date(value: Any, where: str, problems: list[str]) -> date | None:
+    if isinstance(value, datetime):
+        problems.append(f"{where}：'{_show(value)}' 应为日期（YYYY-MM-DD），不带时间")
+        return None
     if isinstance(value, date):
         return value
     if isinstance(value, str):
@@ -68,28 +74,65 @@ def _as_date(value: Any, where: str, problems: list[str]) -> date | None:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    problems.append(f"{where}: '{value}' is not a date (YYYY-MM-DD)")
+    problems.append(f"{where}：'{_show(value)}' 不是日期（应为 YYYY-MM-DD）")
     return None
 
 
-def _as_int(value: Any, where: str, problems: list[str], *, minimum: int = 0) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        problems.append(f"{where}: '{value}' must be a whole number ≥ {minimum}")
+def _as_int(value: Any, where: str, problems: list[str], *, minimum: int = 0, maximum: int = 366) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        problems.append(f"{where}：'{_show(value)}' 应为 {minimum} 到 {maximum} 之间的整数")
         return None
     return value
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """A value as quoted in a problem: short, one line."""
+    text = str(value) if not isinstance(value, (list, dict)) else type(value).__name__
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deeply lists and tables nest inside `value`, counting no further than `limit + 1`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > limit:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def is_timezone(name: Any) -> bool:
+    """A real IANA zone name, such as 'Asia/Shanghai' (no paths, no files outside the zone database)."""
+    if not isinstance(name, str) or not name or len(name) > 64:
+        return False
+    return name in _zones()
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    import zoneinfo
+
+    return frozenset(zoneinfo.available_timezones())
 
 
 def parse_plan(data: dict[str, Any]) -> YearPlan:
     """Validate the plan's own fields; raises `PlanError` listing every problem."""
     problems: list[str] = []
+    if _depth(data, MAX_NESTING) > MAX_NESTING:
+        raise PlanError([f"计划文件嵌套过深（列表和表最多 {MAX_NESTING} 层）"])
     for key in data:
         if key not in _TOP_KEYS and key not in EXTENSION_SECTIONS:
-            problems.append(f"unknown key '{key}'")
+            problems.append(f"未知字段 '{_show(key)}'")
 
-    year = _as_int(data.get("year"), "year", problems, minimum=1949)
+    year = _as_int(data.get("year"), "year", problems, minimum=1949, maximum=9998)
     timezone = data.get("timezone", "Asia/Shanghai")
-    if not isinstance(timezone, str):
-        problems.append("timezone: must be a name such as 'Asia/Shanghai'")
+    if not is_timezone(timezone):
+        problems.append(f"timezone：'{_show(timezone)}' 不是有效的时区名称（应为 IANA 时区，如 Asia/Shanghai）")
 
     rules_kwargs: dict[str, int] = {}
     if "submission_lead_days" in data:
@@ -98,11 +141,11 @@ def parse_plan(data: dict[str, Any]) -> YearPlan:
             rules_kwargs["submission_lead_days"] = lead
     deadlines = data.get("deadlines", {})
     if not isinstance(deadlines, dict):
-        problems.append("deadlines: must be a table")
+        problems.append("deadlines：应为一个表 [deadlines]")
         deadlines = {}
     for key, value in deadlines.items():
         if key not in _DEADLINE_KEYS:
-            problems.append(f"unknown key 'deadlines.{key}'")
+            problems.append(f"未知字段 'deadlines.{_show(key)}'")
             continue
         parsed = _as_int(value, f"deadlines.{key}", problems)
         if parsed is not None:
@@ -112,12 +155,12 @@ def parse_plan(data: dict[str, Any]) -> YearPlan:
     meetings: dict[str, date] = {}
     by_organizer: dict[str, date] = {}
     if not isinstance(meetings_raw, dict):
-        problems.append("meetings: missing table [meetings] with city, towns and villages dates")
+        problems.append("meetings：缺少 [meetings] 表（city、towns、villages 三级会议日期）")
         meetings_raw = {}
     for key, value in meetings_raw.items():
         if key == "by_organizer":
             if not isinstance(value, dict):
-                problems.append("meetings.by_organizer: must be a table of organizer code = date")
+                problems.append("meetings.by_organizer：应为“组织单位编码 = 日期”的表")
                 continue
             for code, when in value.items():
                 parsed_date = _as_date(when, f"meetings.by_organizer.{code}", problems)
@@ -128,49 +171,51 @@ def parse_plan(data: dict[str, Any]) -> YearPlan:
             if parsed_date:
                 meetings[key] = parsed_date
         else:
-            problems.append(f"unknown key 'meetings.{key}'")
+            problems.append(f"未知字段 'meetings.{_show(key)}'")
     for key in LEVEL_KEYS:
         if key not in meetings and f"meetings.{key}" not in " ".join(problems):
-            problems.append(f"meetings.{key}: missing")
+            problems.append(f"meetings.{key}：缺少该级会议日期")
 
     own_level = data.get("own_level", {})
     own_deadline: date | None = None
     if not isinstance(own_level, dict):
-        problems.append("own_level: must be a table")
+        problems.append("own_level：应为一个表 [own_level]")
         own_level = {}
     for key, value in own_level.items():
         if key == "deadline":
             own_deadline = _as_date(value, "own_level.deadline", problems)
         else:
-            problems.append(f"unknown key 'own_level.{key}'")
+            problems.append(f"未知字段 'own_level.{_show(key)}'")
 
     reminders_raw = data.get("reminders", {})
     reminder_kwargs: dict[str, Any] = {}
     if not isinstance(reminders_raw, dict):
-        problems.append("reminders: must be a table")
+        problems.append("reminders：应为一个表 [reminders]")
         reminders_raw = {}
     for key, value in reminders_raw.items():
         if key not in _REMINDER_KEYS:
-            problems.append(f"unknown key 'reminders.{key}'")
+            problems.append(f"未知字段 'reminders.{_show(key)}'")
         elif key == "before_days":
-            if not isinstance(value, list) or not all(isinstance(v, int) and v >= 0 for v in value):
-                problems.append("reminders.before_days: must be a list of whole numbers ≥ 0, e.g. [3, 1]")
+            if (not isinstance(value, list) or len(value) > 20
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 60 for v in value)):
+                problems.append("reminders.before_days：应为 0 到 60 之间整数的列表（最多 20 个），如 [3, 1]")
             else:
                 reminder_kwargs[key] = tuple(sorted(set(value), reverse=True))
         elif key == "quiet_hours":
             if not _is_quiet_hours(value):
-                problems.append(f"reminders.quiet_hours: '{value}' must look like \"22:00-08:00\"")
+                problems.append(f"reminders.quiet_hours：'{_show(value)}' 应形如 \"22:00-08:00\"")
             else:
                 reminder_kwargs[key] = value
         else:
-            parsed_int = _as_int(value, f"reminders.{key}", problems, minimum=0 if key == "escalate_after_days" else 1)
+            parsed_int = _as_int(value, f"reminders.{key}", problems, minimum=0 if key == "escalate_after_days" else 1,
+                                 maximum=REMINDER_MAXIMUM[key])
             if parsed_int is not None:
                 reminder_kwargs[key] = parsed_int
 
     extra = {key: data[key] for key in EXTENSION_SECTIONS if key in data}
     for key, value in extra.items():
         if not isinstance(value, dict):
-            problems.append(f"{key}: must be a table")
+            problems.append(f"{key}：应为一个表 [{key}]")
 
     if year is not None:
         plan = YearPlan(year=year)
@@ -178,18 +223,16 @@ def parse_plan(data: dict[str, Any]) -> YearPlan:
         for key, when in [*((f"meetings.{k}", v) for k, v in meetings.items()),
                           *((f"meetings.by_organizer.{k}", v) for k, v in by_organizer.items())]:
             if not start <= when <= end:
-                problems.append(f"{key}: {when} is outside the {year} season ({start} to {end})")
+                problems.append(f"{key}：{when} 不在 {year} 年度述职期内（{start} 至 {end}）")
         if own_deadline is not None and not date(year, 12, 1) <= own_deadline <= date(year + 1, 3, 31):
-            problems.append(
-                f"own_level.deadline: {own_deadline} must fall between {year}-12-01 and {year + 1}-03-31"
-            )
+            problems.append(f"own_level.deadline：{own_deadline} 应在 {year}-12-01 至 {year + 1}-03-31 之间")
         if "city" in meetings and "towns" in meetings and meetings["towns"] < meetings["city"]:
-            problems.append("meetings.towns: must not be before meetings.city (the cascade runs top-down)")
+            problems.append("meetings.towns：不得早于 meetings.city（述职自上而下逐级进行）")
         if "towns" in meetings and "villages" in meetings and meetings["villages"] < meetings["towns"]:
-            problems.append("meetings.villages: must not be before meetings.towns (the cascade runs top-down)")
+            problems.append("meetings.villages：不得早于 meetings.towns（述职自上而下逐级进行）")
 
     if problems or year is None:
-        raise PlanError(problems or ["year: missing"])
+        raise PlanError(problems or ["year：缺少年度"])
     return YearPlan(
         year=year,
         timezone=str(timezone),

@@ -69,9 +69,11 @@ class Console:
         if suffix not in ALLOWED_UPLOADS:
             from services.errors import BadInput
 
-            raise BadInput(f"file: '{filename}' is not a .csv or .xlsx file")
+            raise BadInput("file.type", name=Path(filename or "").name[:80], suffix=suffix or "—")
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / f"upload{suffix}"
+            # named after the upload, so a message names the user's file, never the server's temporary folder
+            stem = "".join(ch for ch in Path(filename).stem if ch.isalnum() or ch in "-_.")[:60] or "upload"
+            path = Path(folder) / f"{stem}{suffix}"
             path.write_bytes(content)
             return dict(self._run("import_orgs", filename, lambda: import_orgs(self.app.db, path, now=self.app.now()).as_dict()))
 

@@ -136,8 +136,9 @@ def flows(request: Request, account: Reader) -> dict[str, Any]:
 
 
 @router.post("/orgs/import", summary="import the tree from a CSV or XLSX upload (all or nothing)")
-async def import_orgs(console: Writer, file: Annotated[UploadFile, File()]) -> dict[str, int]:
-    content = await file.read(MAX_UPLOAD + 1)
+def import_orgs(console: Writer, file: Annotated[UploadFile, File()]) -> dict[str, int]:
+    # a plain `def`: the import runs in a worker thread, the event loop keeps answering (M6)
+    content = file.file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
         raise HTTPException(status_code=413, detail="file too large (> 20 MB)")
     return console.import_orgs(file.filename or "", content)

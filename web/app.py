@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import traceback
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +84,13 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
 
     @web.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
+        from web.flash import remember
+
+        remember(request)
+        try:
+            response: Response = await call_next(request)
+        except Exception as error:  # the last resort: an id for the log and the user, never the data
+            response = unexpected_error(request, error)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -92,11 +102,12 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
     @web.exception_handler(ShuzhiError)
     async def service_error(request: Request, error: ShuzhiError) -> Response:
         status = status_of(error)
+        lang = request_language(request)
         if wants_json(request):
-            return JSONResponse({"error": error.message, "problems": error.problems}, status_code=status)
+            return JSONResponse(error.as_dict(lang), status_code=status)
         from web.pages import render_error
 
-        return render_error(request, status, error.message, error.problems)
+        return render_error(request, status, error.render(lang), error.problems)
 
     @web.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
@@ -111,12 +122,13 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
 
     @web.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
-        problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in error.errors()]
+        en = request_language(request) == "en"
+        problems = [_validation_problem(e, en=en) for e in error.errors()]
         if wants_json(request):
-            return JSONResponse({"error": "bad input", "problems": problems}, status_code=422)
+            return JSONResponse({"error": "bad input" if en else "输入有误", "problems": problems}, status_code=422)
         from web.pages import render_error
 
-        return render_error(request, 400, "输入有误 bad input", problems)
+        return render_error(request, 422, "bad input" if en else "输入有误", problems)
 
     from web.accounts import api as accounts_api
     from web.accounts import router as accounts_router
@@ -145,6 +157,72 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
         return Response(status_code=204)
 
     return web
+
+
+log = logging.getLogger("shuzhi.web")
+
+
+def request_language(request: Request) -> str:
+    from web.i18n import language
+
+    try:
+        return language(request)
+    except AssertionError:  # no session middleware on this scope
+        return "en" if request.query_params.get("lang") == "en" else "zh"
+
+
+def _validation_problem(error: Any, *, en: bool) -> str:
+    """A request field that failed validation, named as the form or query calls it (no pydantic jargon in Chinese)."""
+    field = str(error.get("loc", ("", ""))[-1])
+    if en:
+        return f"{field}: {error.get('msg')}"
+    kind = str(error.get("type", ""))
+    reason = {"missing": "缺少该项", "int_parsing": "应为整数", "less_than_equal": "数值过大",
+              "greater_than_equal": "数值过小", "string_too_long": "内容过长", "string_too_short": "内容过短",
+              "literal_error": "取值无效", "string_pattern_mismatch": "格式不正确"}.get(kind, "取值无效")
+    return f"{field}：{reason}"
+
+
+def error_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def unexpected_error(request: Request, error: BaseException) -> Response:
+    """500 with an id: the log gets the id, the exception's type and where it happened, never its message
+    (which may quote SQL parameters, phones or e-mails) unless SHUZHI_DEBUG is set."""
+    from services.errors import render as render_message
+
+    if _is_number_out_of_range(error):  # a huge integer in a query or path: bad input, not a failure (L6)
+        en = request_language(request) == "en"
+        message = "a number is out of range" if en else "输入的数值超出范围"
+        if wants_json(request):
+            return JSONResponse({"error": message, "code": "number.range", "problems": []}, status_code=422)
+        from web.pages import render_error
+
+        return render_error(request, 422, message, [])
+    ident = error_id()
+    frames = "".join(traceback.format_tb(error.__traceback__)[-8:])
+    if os.environ.get("SHUZHI_DEBUG"):
+        log.error("error %s on %s %s: %s: %s\n%s", ident, request.method, request.url.path, type(error).__name__,
+                  error, frames)
+    else:
+        log.error("error %s on %s %s: %s\n%s", ident, request.method, request.url.path, type(error).__name__, frames)
+    lang = "en" if request.query_params.get("lang") == "en" else "zh"
+    message = render_message("internal", {"error_id": ident}, lang)
+    if wants_json(request):
+        return JSONResponse({"error": message, "code": "internal", "error_id": ident, "problems": []}, status_code=500)
+    body = (f"<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>500</title>"
+            f"<link rel=\"stylesheet\" href=\"/static/style.css\"><main><section class=\"card\"><h1>500</h1>"
+            f"<p class=\"error-message\">{message}</p><p><a href=\"/overview\">←</a></p></section></main></html>")
+    return HTMLResponse(body, status_code=500)
+
+
+def _is_number_out_of_range(error: BaseException) -> bool:
+    if isinstance(error, OverflowError):
+        return True
+    import sqlalchemy.exc
+
+    return isinstance(error, sqlalchemy.exc.DBAPIError) and isinstance(error.orig, OverflowError)
 
 
 def html(content: str, status: int = 200) -> HTMLResponse:

@@ -71,6 +71,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "role": ("角色", "Role"),
     "scope": ("范围", "Scope"),
     "returns": ("退回次数", "Returns"),
+    "no_actions": ("您当前没有可执行的操作", "Nothing you may do here now"),
     "not_configured": ("未配置 Prefect 服务（PREFECT_API_URL）", "Prefect is not configured (PREFECT_API_URL)"),
 }
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from services import dashboard
@@ -16,12 +16,17 @@ from services.errors import BadInput, PermissionDenied, ShuzhiError
 from services.permissions import check_fire, may
 from states.machine import RETURN_EVENTS, STATES, allowed_events
 from storage.tables.core import cycles, orgs
-from web import integrations
+from web import flash, integrations
 from web.actions import MAX_UPLOAD, Console
 from web.i18n import Labels, language
 from web.security import check_csrf, client_of, csrf_token, current_account, guard_read
 
 router = APIRouter(include_in_schema=False)
+MAX_OFFSET = 10_000_000  # like the API: a bigger offset is a 422, never an overflow in the database (L6)
+MAX_NOTE = 2000  # the return note, capped as the API caps it (L7)
+MAX_PLAN_UPLOAD = 1024 * 1024
+PathYear = Annotated[int, Path(ge=1949, le=9998)]
+QueryYear = Annotated[int | None, Query(ge=1949, le=9998)]
 
 
 def _state(request: Request) -> Any:
@@ -58,8 +63,18 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
         "years": years,
         "path": request.url.path,
         "can": (lambda action, org=None: _may(request, account, action, org)),
+        "lang_url": (lambda code: _lang_url(request, code)),
     }
-    return shared.templates.TemplateResponse(request, template, {**base, **context}, status_code=http_status)  # type: ignore[no-any-return]
+    pending = flash.take(request)  # flash messages come from the session, never from ?msg= / ?err= (L8)
+    return shared.templates.TemplateResponse(request, template, {**base, **context, **pending}, status_code=http_status)  # type: ignore[no-any-return]
+
+
+def _lang_url(request: Request, code: str) -> str:
+    """This page with its filters, in language `code` (the switch keeps the page; flash parameters are dropped)."""
+    from urllib.parse import urlencode
+
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "msg", "err")]
+    return request.url.path + "?" + urlencode([*kept, ("lang", code)])
 
 
 def _may(request: Request, account: Account | None, action: str, org: str | None) -> bool:
@@ -81,12 +96,19 @@ def _year(request: Request, year: int | None) -> int | None:
 
 
 def _back(url: str, message: str = "", error: bool = False) -> RedirectResponse:
-    if message:
-        url += ("&" if "?" in url else "?") + ("err=" if error else "msg=") + quote(message)
+    flash.flash(message, error=error)
     return RedirectResponse(url, status_code=303)
 
 
 # sign in / out, "/" and the accounts pages are in web/accounts.py
+
+def _say(request: Request, zh: str, en: str) -> str:
+    return en if language(request) == "en" else zh
+
+
+def _error_text(request: Request, error: ShuzhiError) -> str:
+    return error.render(language(request))
+
 
 # --- reads -------------------------------------------------------------------------------------------------------
 
@@ -101,8 +123,8 @@ def overview_page(request: Request, account: User, year: int | None = None, kind
 
 
 @router.get("/tree")
-def tree_page(request: Request, account: User, year: int | None = None, code: str | None = None, kind: str = "upward",
-              offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+def tree_page(request: Request, account: User, year: QueryYear = None, code: str | None = None, kind: str = "upward",
+              offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Response:
     shared = _state(request)
     chosen = _year(request, year)
     if chosen is None:
@@ -112,13 +134,13 @@ def tree_page(request: Request, account: User, year: int | None = None, code: st
 
 
 @router.get("/cycles/{year}/{org}")
-def cycle_page(request: Request, account: User, year: int, org: str, kind: str = "upward") -> Response:
+def cycle_page(request: Request, account: User, year: PathYear, org: str, kind: str = "upward") -> Response:
     shared = _state(request)
     data = dashboard.cycle_page(shared.db, year=year, org=org, kind=kind, today=shared.app.today())
     extras = integrations.cycle_extras(shared.db, year=year, org=org, kind=kind)
     events = [e for e in allowed_events(data["state"]) if _may_fire(request, account, year, org, kind, e)]
     return render(request, "cycle.html", c=data, extras=extras, events=events, return_events=RETURN_EVENTS,
-                  year=year, kind=kind, msg=request.query_params.get("msg"), err=request.query_params.get("err"))
+                  year=year, kind=kind)
 
 
 def _may_fire(request: Request, account: Account, year: int, org: str, kind: str, event: str) -> bool:
@@ -146,7 +168,7 @@ def remind(request: Request, account: User, year: Annotated[int, Form()], org: A
     except PermissionDenied:
         raise  # a refusal is a 403, not a redirect (issue 10 L3)
     except ShuzhiError as error:
-        return _back(f"/lagging?year={year}", error.message, error=True)
+        return _back(f"/lagging?year={year}", _error_text(request, error), error=True)
     return _back(f"/lagging?year={year}", _reminded(result))
 
 
@@ -169,8 +191,8 @@ def _reminded(result: dict[str, Any]) -> str:
 
 
 @router.get("/outbox")
-def outbox_page(request: Request, account: User, year: int | None = None, org: str | None = None,
-                status: str | None = None, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+def outbox_page(request: Request, account: User, year: QueryYear = None, org: str | None = None,
+                status: str | None = None, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> Response:
     shared = _state(request)
     chosen = _year(request, year)
     data = integrations.outbox(shared.db, year=chosen, org=org, status=status, offset=offset)
@@ -206,18 +228,22 @@ def flows_page(request: Request, account: User) -> Response:
 # --- cycle actions -----------------------------------------------------------------------------------------------
 
 @router.post("/cycles/{year}/{org}/fire")
-def fire(request: Request, account: User, year: int, org: str, event: Annotated[str, Form()],
+def fire(request: Request, account: User, year: PathYear, org: str, event: Annotated[str, Form()],
          kind: Annotated[str, Form()] = "upward", note: Annotated[str, Form()] = "",
          csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf_token)
     back = f"/cycles/{year}/{quote(org)}?kind={quote(kind)}"
+    if len(note) > MAX_NOTE:
+        return _back(back, _say(request, f"说明/理由不能超过 {MAX_NOTE} 个字符（现有 {len(note)} 个），未作任何更改",
+                                f"the note is longer than {MAX_NOTE} characters; nothing was changed"), error=True)
     try:
         done = console(request, account).fire(year=year, org=org, event=event, kind=kind, note=note)
     except PermissionDenied as denied:
         raise denied
     except ShuzhiError as error:
-        return _back(back, error.message, error=True)
-    return _back(back, f"{done['from']} → {done['to']}")
+        return _back(back, _error_text(request, error), error=True)
+    labels = Labels(language(request))
+    return _back(back, f"{labels.state(done['from'])} → {labels.state(done['to'])}")
 
 
 # --- admin -------------------------------------------------------------------------------------------------------
@@ -234,43 +260,54 @@ def _admin_result(request: Request, *, title: str, result: Any = None, problems:
 
 
 @router.post("/admin/orgs/import")
-async def admin_import(request: Request, account: User, file: Annotated[UploadFile, File()],
-                       csrf_token: Annotated[str, Form()] = "") -> Response:
+def admin_import(request: Request, account: User, file: Annotated[UploadFile, File()],
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    # a plain `def`: the import runs in a worker thread, the event loop keeps answering (M6)
     check_csrf(request, csrf_token)
-    content = await file.read(MAX_UPLOAD + 1)
+    content = file.file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
-        return _admin_result(request, title="import_tree", message="file too large (> 20 MB)", status=400)
+        return _admin_result(request, title="import_tree", status=413, message=_say(
+            request, f"文件过大（上限 {MAX_UPLOAD // (1024 * 1024)} MB），未导入任何数据",
+            f"the file is larger than {MAX_UPLOAD // (1024 * 1024)} MB; nothing was imported"))
     try:
         result = console(request, account).import_orgs(file.filename or "", content)
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        return _admin_result(request, title="import_tree", message=error.message, problems=error.problems, status=400)
-    return _admin_result(request, title="import_tree", result=result, message="导入完成 imported")
+        return _admin_result(request, title="import_tree", message=_error_text(request, error), problems=error.problems,
+                             status=400)
+    return _admin_result(request, title="import_tree", result=result, message=_say(request, "导入完成", "imported"))
 
 
 @router.post("/admin/years/launch")
-async def admin_launch(request: Request, account: User, year: Annotated[int, Form()],
-                       plan_text: Annotated[str, Form()] = "", plan_file: Annotated[UploadFile | None, File()] = None,
-                       csrf_token: Annotated[str, Form()] = "") -> Response:
+def admin_launch(request: Request, account: User, year: Annotated[int, Form()],
+                 plan_text: Annotated[str, Form()] = "", plan_file: Annotated[UploadFile | None, File()] = None,
+                 csrf_token: Annotated[str, Form()] = "") -> Response:
+    # a plain `def`: the cascade runs in a worker thread, the event loop keeps answering (M6)
     check_csrf(request, csrf_token)
     text = plan_text
     if plan_file is not None and plan_file.filename:
-        raw = await plan_file.read(1024 * 1024)
+        raw = plan_file.file.read(MAX_PLAN_UPLOAD + 1)
+        if len(raw) > MAX_PLAN_UPLOAD:  # refused, never cut (L4)
+            return _admin_result(request, title="launch_year", status=413, message=_say(
+                request, "计划文件过大（上限 1 MB），未启动", "the plan file is larger than 1 MB; nothing was launched"))
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            return _admin_result(request, title="launch_year", message="plan: not UTF-8 text", status=400)
+            return _admin_result(request, title="launch_year", status=400,
+                                 message=_say(request, "计划文件不是 UTF-8 文本", "the plan is not UTF-8 text"))
     form = {"year": year, "plan_text": text}
     try:
         if not text.strip():
-            raise BadInput("plan: paste the plan (TOML) or choose a file")
+            raise BadInput("field.empty", field=_say(request, "年度方案（粘贴 TOML 或选择文件）", "plan"))
         result = console(request, account).start_year(year=year, plan_text=text)
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        return _admin_result(request, title="launch_year", message=error.message, problems=error.problems, status=400, form=form)
-    return _admin_result(request, title="launch_year", result=result, message=f"{year} 年度已启动 launched", form=form)
+        return _admin_result(request, title="launch_year", message=_error_text(request, error), problems=error.problems,
+                             status=400, form=form)
+    return _admin_result(request, title="launch_year", result=result, form=form,
+                         message=_say(request, f"{year} 年度已启动", f"{year} launched"))
 
 
 @router.post("/admin/meetings/move")
@@ -282,8 +319,9 @@ def admin_move(request: Request, account: User, year: Annotated[int, Form()], or
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        return _admin_result(request, title="move_meeting", message=error.message, problems=error.problems, status=400)
-    return _admin_result(request, title="move_meeting", result=result, message="会议已调整 moved")
+        return _admin_result(request, title="move_meeting", message=_error_text(request, error), problems=error.problems,
+                             status=400)
+    return _admin_result(request, title="move_meeting", result=result, message=_say(request, "会议已调整", "moved"))
 
 
 @router.post("/admin/ballots/issue")
@@ -295,8 +333,10 @@ def admin_ballots(request: Request, account: User, year: Annotated[int, Form()],
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        return _admin_result(request, title="issue_ballots", message=error.message, problems=error.problems, status=400)
-    return _admin_result(request, title="issue_ballots", result=result, message="测评码已生成（仅显示一次）codes shown once")
+        return _admin_result(request, title="issue_ballots", message=_error_text(request, error), problems=error.problems,
+                             status=400)
+    return _admin_result(request, title="issue_ballots", result=result,
+                         message=_say(request, "测评码已生成（仅显示一次）", "codes issued (shown once)"))
 
 
 def _org_code(request: Request, text: str) -> str:

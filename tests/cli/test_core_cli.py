@@ -124,11 +124,11 @@ def test_year_start_json_and_idempotence(ready, tmp_path: Path) -> None:  # type
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("[reminders]", "[reminder]"), "unknown key 'reminder'"),
+        (("[reminders]", "[reminder]"), "未知字段 'reminder'"),
         (('towns = "2014-12-20"', 'towns = "2014-12-xx"'), "meetings.towns"),
-        (('villages = "2014-12-26"', 'villages = "2015-02-26"'), "outside the 2014 season"),
+        (('villages = "2014-12-26"', 'villages = "2015-02-26"'), "不在 2014 年度述职期内"),
         (('T02 = "2014-12-27"', 'T77 = "2014-12-27"'), "T77"),
-        (('T02 = "2014-12-27"', 'T02 = "2014-12-16"'), "top-down"),
+        (('T02 = "2014-12-27"', 'T02 = "2014-12-16"'), "自上而下"),
     ],
 )
 def test_bad_plan_exit_2_and_nothing_created(ready, tmp_path: Path, edit: tuple[str, str], message: str) -> None:  # type: ignore[no-untyped-def]
@@ -154,7 +154,7 @@ def test_cycles_list_show_fire(ready, tmp_path: Path) -> None:  # type: ignore[n
                                            "event": "finish_research"})
     code, out, err = ready("--json", "cycles", "fire", "--year", "2014", "V001", "approve")
     assert (code, out) == (3, "")
-    assert "not allowed" in err
+    assert "不能执行“审核通过”" in err and "报送述职报告" in err
     assert ready("cycles", "fire", "--year", "2014", "NOPE", "submit")[0] == 4
     assert ready("cycles", "fire", "--year", "2014", "V001", "submit", "--kind", "sideways")[0] == 2
 

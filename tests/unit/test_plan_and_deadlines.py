@@ -31,10 +31,10 @@ def test_stored_plan_round_trips() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"colour": "red"}, "unknown key 'colour'"),
+        ({"colour": "red"}, "未知字段 'colour'"),
         ({"meetings": {"city": "2014-12-15", "towns": "2014-13-40", "villages": "2014-12-26"}}, "meetings.towns"),
-        ({"meetings": {"city": "2014-06-15", "towns": "2014-12-20", "villages": "2014-12-26"}}, "outside the 2014 season"),
-        ({"meetings": {"city": "2014-12-15", "towns": "2014-12-10", "villages": "2014-12-26"}}, "top-down"),
+        ({"meetings": {"city": "2014-06-15", "towns": "2014-12-20", "villages": "2014-12-26"}}, "不在 2014 年度述职期内"),
+        ({"meetings": {"city": "2014-12-15", "towns": "2014-12-10", "villages": "2014-12-26"}}, "自上而下"),
         ({"reminders": {"before_days": "three"}}, "reminders.before_days"),
         ({"own_level": {"deadline": "2016-01-31"}}, "own_level.deadline"),
         ({"submission_lead_days": -1}, "submission_lead_days"),
@@ -51,7 +51,7 @@ def test_bad_plans_name_the_field(change: dict[str, object], expected: str) -> N
 def test_missing_meeting_level_is_named() -> None:
     data = tomllib.loads(SAMPLE_PLAN)
     del data["meetings"]["villages"]
-    with pytest.raises(PlanError, match=r"meetings\.villages: missing"):
+    with pytest.raises(PlanError, match=r"meetings\.villages：缺少"):
         parse_plan(data)
 
 

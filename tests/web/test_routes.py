@@ -83,7 +83,8 @@ def test_reviewer_returns_a_report_with_a_reason_through_the_page(client_for: An
     token = csrf_of(page.text)
     refused = client.post("/cycles/2014/V001/fire", data={"event": "revise", "note": "", "csrf_token": token},
                           follow_redirects=False)
-    assert refused.status_code == 303 and "err=" in refused.headers["location"]
+    assert refused.status_code == 303 and "err=" not in refused.headers["location"]  # flash in the session (L8)
+    assert "须注明理由" in client.get(refused.headers["location"]).text
     assert _state(web_app, "V001") == "submitted"
     done = client.post("/cycles/2014/V001/fire", data={"event": "revise", "note": "只罗列成绩，未查找问题", "csrf_token": token},
                        follow_redirects=True)
