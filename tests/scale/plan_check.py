@@ -73,7 +73,24 @@ def plan_shape(conn: sa.Connection, statement: str, parameters: Any = None) -> l
         plan = conn.exec_driver_sql("EXPLAIN (COSTS OFF) " + statement, parameters or {}).scalars().all()
     else:
         plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters or ())]
-    return [re.sub(r"\d+", "N", line).strip() for line in plan]
+    # which of two equivalent indexes serves a seek is not a change of shape; a seek turning into a scan is
+    return [re.sub(r"\d+", "N", re.sub(r"(INDEX|[Uu]sing) \w+", r"\1 IX", line)).strip() for line in plan]
+
+
+def inner_loops(conn: sa.Connection, statement: str, parameters: Any = None) -> list[str]:
+    """SQLite: the plan's inner loops (what runs once per outer row), normalized as `plan_shape` does. How the
+    outer loop reads its table (a scan, or a search when statistics say a key narrows it) may change with size;
+    what runs per row must not."""
+    rows = list(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters or ()))
+    loops: dict[int, int] = {}
+    inner = []
+    for _node, parent, _unused, detail in rows:
+        if detail.split()[0] not in ("SCAN", "SEARCH"):
+            continue
+        loops[parent] = loops.get(parent, 0) + 1
+        if loops[parent] > 1:
+            inner.append(re.sub(r"\d+", "N", re.sub(r"(INDEX) \w+", r"\1 IX", detail)))
+    return inner
 
 
 def _aliases(statement: str) -> dict[str, str]:
