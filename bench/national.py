@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -94,3 +96,18 @@ def load_tree(db: Database, scale: float, *, now: datetime, batch: int = 50_000)
     with db.begin() as conn:
         conn.execute(sa.text("ANALYZE orgs"))
     return total
+
+
+def write_csv(path: Path, scale: float) -> int:
+    """The same tree as an import file, as an office would send it: code,name,kind,parent,secretary,phone,email
+    (distinct phones; an e-mail address on every tenth row). Parents come before their children."""
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["code", "name", "kind", "parent", "secretary", "phone", "email"])
+        for row in generate(scale, now=datetime(2014, 11, 20)):
+            email = f"s{count}@example.cn" if count % 10 == 0 else ""
+            writer.writerow([row["code"], row["name"], row["kind"], row["_parent"] or "", f"书记{count}",
+                             f"1{3 + count % 7}{count:09d}", email])
+            count += 1
+    return count

@@ -19,6 +19,7 @@ from services.errors import BadInput, NotFound, Refused
 from states.machine import OPEN_STATES, OWNER_OF_STEP, STATE_LABELS, STEP_LABELS, STEP_OF_STATE
 from states.plan import YearPlan, plan_from_stored
 from storage.db import Database, to_db_time
+from storage.statistics import refresh_stale_statistics
 from storage.tables.core import cycles, orgs, years
 from storage.tables.notify import outbox
 
@@ -239,6 +240,8 @@ def open_years(conn: sa.Connection) -> list[int]:
 def sweep_deadlines(db: Database, *, now: datetime, year: int | None = None, summary: bool = False) -> SweepResult:
     """Queue reminders, due-today and overdue notices and escalations for every lagging cycle (one transaction per year)."""
     total = SweepResult()
+    with db.begin() as conn:  # plans that do not depend on luck: statistics refreshed where the tables changed
+        refresh_stale_statistics(conn, ("orgs", "cycles"))
     with db.connect() as conn:
         if year is not None:
             if conn.execute(sa.select(years.c.year).where(years.c.year == year)).first() is None:

@@ -77,3 +77,37 @@ def map_header(cells: list[str], aliases: dict[str, str], required: tuple[str, .
     if missing:
         raise BadInput("file.header", missing=", ".join(missing), got=", ".join(c[:40] for c in cells[:20]))
     return index
+
+
+def stream_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """`read_rows`, streaming: a CSV is decoded line by line (a national file is never held whole in memory).
+
+    The encoding (UTF-8 with or without BOM, else GB18030) is decided by one incremental decoding pass first,
+    so the rows handed out never change encoding half-way. A line the csv module cannot read is bad input."""
+    if not path.exists():
+        raise BadInput(f"{path}: no such file")
+    if path.suffix.lower() not in {".csv", ".txt", ""}:
+        yield from read_rows(path)
+        return
+    import codecs
+
+    encoding = "utf-8-sig"
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        encoding = "gb18030"
+    with path.open(encoding=encoding, errors="strict", newline="") as text:
+        reader = csv.reader(text)
+        try:
+            for cells in reader:
+                stripped = [c.strip() for c in cells]
+                if any(stripped):
+                    yield reader.line_num, stripped
+        except csv.Error as error:
+            raise BadInput(f"{path}: row {reader.line_num}: not readable as CSV ({error})") from None
+        except UnicodeDecodeError as error:  # pragma: no cover - gb18030 decodes nearly anything
+            raise BadInput(f"{path}: not UTF-8 or GB18030 text ({error.reason})") from None

@@ -1,0 +1,119 @@
+"""The EXPLAIN guard (issue 11): the hot queries' plans, at a realistic size, on SQLite and PostgreSQL.
+
+"Seek" queries (a subtree's lagging list, one cycle, a town's drill-down) must not scan a big table at all;
+set-based statements (the sweep's inserts, the importer's read of the tree) may read a big table once but never
+once per row. Each service is run for real and every statement it sent is explained afterwards."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from services.clock import parse_when
+from storage.db import Database
+from tests.scale.plan_check import Scan, explainable, recording, scans
+
+TODAY = date(2014, 12, 10)
+
+
+def _town(db: Database) -> tuple[str, str]:
+    from storage.tables.core import orgs
+
+    with db.connect() as conn:
+        town = conn.execute(sa.select(orgs.c.code).where(orgs.c.kind == "town").order_by(orgs.c.code.desc())).first()
+        village = conn.execute(sa.select(orgs.c.code).where(orgs.c.kind == "village").order_by(orgs.c.code)).first()
+    assert town is not None and village is not None
+    return town.code, village.code
+
+
+def _explain_all(db: Database, recorded: list, *, seek: bool) -> list[tuple[str, Scan]]:  # type: ignore[type-arg]
+    bad: list[tuple[str, Scan]] = []
+    explained = 0
+    with db.connect() as conn:
+        for item in recorded:
+            if not explainable(item):
+                continue
+            explained += 1
+            for scan in scans(conn, item.statement, item.parameters):
+                if scan.repeated or seek:
+                    bad.append((item.statement[:300], scan))
+    assert explained, "nothing was explained"
+    return bad
+
+
+def test_lagging_list_under_a_town_seeks(realistic: Database) -> None:
+    from services.cycles import list_cycles
+
+    town, _ = _town(realistic)
+    with recording(realistic.engine) as recorded:
+        rows = list_cycles(realistic, year=2014, today=TODAY, lagging=True, under=town)
+    assert rows
+    assert _explain_all(realistic, recorded, seek=True) == []
+
+
+def test_one_cycle_lookup_seeks(realistic: Database) -> None:
+    from services.cycles import _LOAD_SQL, _sql
+
+    _, village = _town(realistic)
+    with realistic.connect() as conn:
+        statement = _sql(conn, _LOAD_SQL)
+        found = scans(conn, statement, {"org": village, "year": 2014, "kind": "upward"})
+    assert found == []
+
+
+def test_town_drill_down_seeks(realistic: Database) -> None:
+    from services.dashboard import drill
+
+    town, _ = _town(realistic)
+    with recording(realistic.engine) as recorded:
+        page = drill(realistic, year=2014, today=TODAY, code=town)
+    assert page
+    assert _explain_all(realistic, recorded, seek=True) == []
+
+
+def test_sweep_reads_each_table_at_most_once(realistic: Database) -> None:
+    from services.sweep import sweep_deadlines
+
+    with recording(realistic.engine) as recorded:
+        sweep_deadlines(realistic, now=parse_when("2014-12-12"))
+    found = _explain_all(realistic, recorded, seek=False)
+    for statement, scan in found:
+        print(statement, scan)
+    # `open_years` probes the cycles once per launched year (a handful) and stops at the first open cycle
+    assert [scan for statement, scan in found if not statement.startswith("SELECT years.year")] == []
+
+
+def test_import_reads_the_tree_once_and_writes_in_chunks(realistic: Database, tmp_path: Path) -> None:
+    """An import into the realistic tree: a handful of statements (never one per row), each plan linear."""
+    from services.orgs import import_orgs
+    from storage.tables.core import orgs
+
+    path = tmp_path / "two-more.csv"
+    path.write_text("code,name,kind,parent\nTNEW1,新镇,town,C0000\nVNEW1,新村,village,TNEW1\n", encoding="utf-8")
+    with recording(realistic.engine) as recorded:
+        result = import_orgs(realistic, path, now=parse_when("2014-12-01"))
+    try:
+        assert (result.imported, result.updated) == (2, 0)
+        assert len(recorded) <= 12, [r.statement[:80] for r in recorded]
+        assert _explain_all(realistic, recorded, seek=False) == []
+    finally:  # leave the shared database as it was
+        with realistic.begin() as conn:
+            conn.execute(orgs.delete().where(orgs.c.code == "VNEW1"))
+            conn.execute(orgs.delete().where(orgs.c.code == "TNEW1"))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_guard_catches_a_per_row_scan(backend: str, request: pytest.FixtureRequest) -> None:
+    """The guard itself: a correlated lookup on an unindexed column is reported as a repeated scan."""
+    db: Database = request.getfixturevalue("realistic_sqlite" if backend == "sqlite" else "realistic_pg")
+    statement = ("SELECT o.id FROM orgs AS o WHERE EXISTS "
+                 "(SELECT 1 FROM orgs AS c WHERE c.parent_id + 0 = o.id + 0 AND c.kind <> 'prefecture')")
+    with db.connect() as conn:
+        if backend == "postgresql":  # the plan stale statistics lead to: a nested loop over the whole table
+            conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+            conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+        found = scans(conn, statement)
+    assert any(s.repeated and s.table == "orgs" for s in found), found
