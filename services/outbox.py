@@ -158,7 +158,7 @@ def _limits(conn: sa.Connection, now: datetime, *, override: RateOverride, faile
             plan = plan_from_stored(stored)
             if in_quiet_hours(now, plan.reminders.quiet_hours, ZoneInfo(plan.timezone)):
                 held.add(year)
-        except Exception as error:  # a bad stored plan must never stop the other years
+        except Exception as error:  # a bad stored plan (PlanError, unknown zone…) must never stop the other years
             failed_years[year] = f"{type(error).__name__}: {error}"[:300]
             held.add(year)
             continue
@@ -457,7 +457,7 @@ _GIVE_BACK_SLOT = sms_slots.delete().where(sms_slots.c.outbox_id == sa.bindparam
 
 @dataclass
 class _Pending:
-    """Outcomes not yet recorded: written with the next fencing check, in the same transaction."""
+    """A chunk's outcomes, recorded in one transaction right after its provider calls."""
 
     sent: list[dict[str, Any]] = field(default_factory=list)
     permanent: list[dict[str, Any]] = field(default_factory=list)
@@ -610,12 +610,11 @@ def _work_batch(db: Database, work: _Batch, *, channels: Mapping[str, Channel], 
         began = monotonic_time.monotonic()
         if groups and before_check is not None:
             before_check(groups)
-        now = read_clock()
-        with db.begin() as conn:
-            _flush(conn, pending, result)
-            held = _check_and_extend(conn, work, [m.id for g in groups for m in g], now=now, grace=grace) if groups else set()
         if not groups:
             return
+        now = read_clock()
+        with db.begin() as conn:  # the fencing check, right before the provider calls
+            held = _check_and_extend(conn, work, [m.id for g in groups for m in g], now=now, grace=grace)
         by_channel: dict[str, list[tuple[list[Any], OutgoingMessage]]] = {}
         for members in groups:
             mine = [m for m in members if m.id in held]
@@ -651,6 +650,9 @@ def _work_batch(db: Database, work: _Batch, *, channels: Mapping[str, Channel], 
                             _resume(db, channel)
                     else:
                         result.errors.append(mask_personal(str(outcome)) or "")
+        if pending:  # recorded at once: a crash or stall after this point re-sends nothing of this chunk
+            with db.begin() as conn:
+                _flush(conn, pending, result)
         took = monotonic_time.monotonic() - began
         if chunk:
             continue

@@ -259,7 +259,9 @@ def sweep_deadlines(db: Database, *, now: datetime, year: int | None = None, sum
                 result = _sweep_year(conn, year=target, plan=plan, now=now)
                 if summary:
                     total.by_organizer.extend(_lagging_by_organizer(conn, year=target, plan=plan, now=now))
-        except (ValueError, KeyError, TypeError, LookupError) as error:  # ZoneInfoNotFoundError is a KeyError
+        except sa.exc.DBAPIError:
+            raise  # the database itself: not one year's problem
+        except Exception as error:  # PlanError, ZoneInfoNotFoundError, ValueError of a path-like zone…
             total.failed_years[target] = f"{type(error).__name__}: {error}"[:300]
             continue
         total.checked += result.checked

@@ -28,13 +28,13 @@ def report_failed_years(failed: dict[int, str] | list[dict[str, Any]]) -> None:
     command then exits 1 (after finishing everything else) so cron, Prefect and operators notice."""
     items = failed.items() if isinstance(failed, dict) else ((f["year"], f["error"]) for f in failed)
     for year, error in items:
-        err_console().print(f"警告：{year} 年度的计划无法读取，已跳过该年度（其他年度照常处理）: {error}")
+        err_console().print(f"警告：{year} 年度的计划无法读取，已跳过该年度（其他年度照常处理）: {error}", soft_wrap=True)
 
 
 def report_paused(paused: dict[str, str]) -> None:
     for channel, reason in paused.items():
         err_console().print(f"告警：{CHANNEL_LABELS.get(channel, channel)}渠道已暂停，消息保留在队列中（发送方问题，"
-                            f"修正配置后自动重试，或运行 shuzhi outbox retry）: {reason}")
+                            f"修正配置后自动重试，或运行 shuzhi outbox retry）: {reason}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -107,7 +107,7 @@ def outbox_list(
     for alert in alerts:  # on stderr: the JSON on stdout keeps its shape
         err_console().print(f"告警：{CHANNEL_LABELS.get(alert['channel'], alert['channel'])}渠道自 {alert['paused_at']} 暂停"
                             f"（第 {alert['failures']} 次），{alert['queued']} 条消息在队列中等待，{alert['retry_at']} 再试: "
-                            f"{alert['reason']}")
+                            f"{alert['reason']}", soft_wrap=True)
     if st.json:
         emit_json([{k: r[k] for k in ("id", "org", "channel", "to", "template", "step", "status", "created_at",
                                       "attempts", "last_error", "provider_ref", "sent_at")} for r in rows])
