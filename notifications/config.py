@@ -30,7 +30,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     elif provider == "webhook":
         if not settings.sms_url:
             raise BadInput("SHUZHI_SMS_PROVIDER=webhook needs SHUZHI_SMS_URL")
-        sms = WebhookSms(settings.sms_url)
+        sms = WebhookSms(settings.sms_url, batch=extra.get("SHUZHI_SMS_BATCH", "").strip().lower() in ("1", "true", "yes"))
     elif provider == "aliyun":
         missing = [name for name in ("SHUZHI_SMS_ACCESS_KEY_ID", "SHUZHI_SMS_ACCESS_KEY_SECRET", "SHUZHI_SMS_SIGN_NAME")
                    if not extra.get(name)]

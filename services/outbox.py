@@ -1,14 +1,26 @@
-"""The outbox dispatcher: claim, close the session, send, record — with backoff, reclaim, quiet hours, rate limits, digests.
+"""The outbox dispatcher: claim, close the session, send, record — with leases, fencing, backoff, paused channels,
+quiet hours, an exact shared SMS rate limit and digests.
 
-A message leaves `queued` only through a claim (status `sending` with a fresh claim token, in one short
-transaction; on PostgreSQL the candidates are locked `FOR UPDATE SKIP LOCKED`). The provider is called with
-no database session open. The outcome is recorded only on rows that still carry this claim's token.
-Claims a crash left behind are put back to `queued` after a grace period.
+A message leaves `queued` only through a claim (status `sending`, a fresh claim token — the fencing token — and
+`claimed_at`, the start of its lease; on PostgreSQL the candidates are locked `FOR UPDATE SKIP LOCKED`, so
+several dispatchers claim disjoint batches). The provider is called with no database session open. While it
+works through a batch the dispatcher extends the lease of the rows it still holds, and right before each
+provider call it checks, in the database, that the rows still carry its token: a row another dispatcher
+reclaimed (lease expired) is neither sent nor recorded by the old holder. Outcomes are recorded only on rows
+that still carry the token. The batch is worked in chunks sized so that a chunk takes ~50 ms: a slow provider
+gets one message per check, a fast one a hundred. A SIGKILLed dispatcher can therefore have sent at most the
+chunk in flight without recording it (one message on a slow server); those are sent again after the lease.
+
+A failure that is the sender's (auth refused, bad configuration, gateway down: `ChannelFailure`) pauses the
+channel: the message and the rest of the batch go back to `queued` with no attempt counted, and the dispatcher
+tries the channel again after a back-off; `channel_alerts` is what the console and `outbox list` show.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import time as monotonic_time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,27 +30,53 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from notifications.channels import Channel, DeliveryError, OutgoingMessage, PermanentFailure
+from notifications.channels import (
+    Channel,
+    ChannelFailure,
+    DeliveryError,
+    OutgoingMessage,
+    PermanentFailure,
+    send_many,
+)
 from notifications.render import Renderer
 from services.errors import BadInput, NotFound
 from states.machine import STEP_LABELS, STEP_OF_STATE
 from states.plan import ReminderRules, plan_from_stored
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import cycles, orgs, years
-from storage.tables.notify import outbox
+from storage.tables.notify import channel_pauses, outbox, sms_slots
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(minutes=1)  # 1, 4, 16, 64 minutes, ~4 h: a provider outage of an afternoon is ridden out
-RECLAIM_GRACE = timedelta(minutes=10)
+RECLAIM_GRACE = timedelta(minutes=10)  # the lease: a claim not extended for this long is reclaimed
+PAUSE_BASE = timedelta(minutes=1)  # a paused channel is tried again after 1, 2, 4 … minutes, at most
+PAUSE_MAX = timedelta(minutes=30)
+CHUNK_TARGET_SECONDS = 0.05  # a fencing check (and a record) at least every ~50 ms of sending
+CHUNK_MAX = 128  # groups per chunk
 STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 DEADLINE_TEMPLATES = ("reminder", "due_today", "overdue", "escalation")
 KIND_LABELS = {"upward": "向上级述职", "own_level": "向本级述职"}
 PLAN_TZ = ZoneInfo("Asia/Shanghai")
+SMS_LIMIT_LOCK = 7_305_001  # pg_advisory_xact_lock key serialising the SMS slot count across dispatchers
 
 
 def backoff(attempts: int) -> timedelta:
     """Wait before the next try after `attempts` failed tries."""
     return BACKOFF_BASE * (4 ** max(attempts - 1, 0))
+
+
+_EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<!\d)(?:\+?86)?1\d{10}(?!\d)")
+
+
+def mask_personal(text: str | None) -> str | None:
+    """E-mail addresses and mobile numbers in free text (a provider's error) masked like the `to` column (M2)."""
+    if not text:
+        return text
+    from states.orgs import mask_email, mask_phone
+
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
 
 
 @dataclass
@@ -51,11 +89,21 @@ class DispatchResult:
     held: int = 0  # SMS waiting for quiet hours to end or for a rate limit
     reclaimed: int = 0
     cancelled: int = 0  # deadline notices whose step was done before they went out
+    released: int = 0  # claimed, not sent, back to queued untouched (their channel paused)
+    fenced: int = 0  # claimed by this dispatcher but reclaimed by another before sending: not sent, not recorded
+    paused: dict[str, str] = field(default_factory=dict)  # channel → why (sender's fault), messages left queued
+    failed_years: dict[int, str] = field(default_factory=dict)  # a year whose stored plan cannot be read
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"claimed": self.claimed, "sent": self.sent, "deliveries": self.deliveries, "retried": self.retried,
-                "failed": self.failed, "held": self.held, "reclaimed": self.reclaimed, "cancelled": self.cancelled}
+        out: dict[str, Any] = {
+            "claimed": self.claimed, "sent": self.sent, "deliveries": self.deliveries, "retried": self.retried,
+            "failed": self.failed, "held": self.held, "reclaimed": self.reclaimed, "cancelled": self.cancelled,
+            "released": self.released, "fenced": self.fenced,
+        }
+        out["paused"] = dict(self.paused)
+        out["failed_years"] = [{"year": y, "error": e} for y, e in sorted(self.failed_years.items())]
+        return out
 
 
 def in_quiet_hours(moment: datetime, quiet_hours: str, tz: ZoneInfo = PLAN_TZ) -> bool:
@@ -72,27 +120,59 @@ def in_quiet_hours(moment: datetime, quiet_hours: str, tz: ZoneInfo = PLAN_TZ) -
 
 @dataclass
 class _Limits:
-    quiet_years: set[int]
+    held_years: set[int]  # SMS of these years wait: quiet hours, or a plan that cannot be read
     per_minute: int
     per_phone_per_day: int
 
 
-def _limits(conn: sa.Connection, now: datetime) -> _Limits:
-    rules: dict[int, tuple[ReminderRules, str]] = {}
-    for year, stored in conn.execute(sa.select(years.c.year, years.c.plan)):
-        plan = plan_from_stored(stored)
-        rules[year] = (plan.reminders, plan.timezone)
-    default = ReminderRules()
-    quiet = {y for y, (r, tz) in rules.items() if in_quiet_hours(now, r.quiet_hours, ZoneInfo(tz))}
+@dataclass(frozen=True)
+class RateOverride:
+    """The deployment's own SMS limits (SHUZHI_SMS_PER_MINUTE, SHUZHI_SMS_PER_PHONE_PER_DAY): the gateway contract."""
+
+    per_minute: int | None = None
+    per_phone_per_day: int | None = None
+
+    @classmethod
+    def from_settings(cls, extra: Mapping[str, str]) -> RateOverride:
+        def number(name: str) -> int | None:
+            text = (extra.get(name) or "").strip()
+            if not text:
+                return None
+            if not text.isdigit() or not 0 < int(text) <= 1_000_000:
+                raise BadInput(f"{name}: '{text}' must be a whole number from 1 to 1000000")
+            return int(text)
+
+        return cls(number("SHUZHI_SMS_PER_MINUTE"), number("SHUZHI_SMS_PER_PHONE_PER_DAY"))
+
+
+def _limits(conn: sa.Connection, now: datetime, *, override: RateOverride, failed_years: dict[int, str]) -> _Limits:
+    """Quiet hours per year; the rate limits from the newest readable plan unless the deployment sets them.
+
+    The SMS rate is the gateway's, one per deployment: it is the newest year's plan (the season being run), not
+    the minimum over every year ever launched. A year whose stored plan cannot be read holds its own SMS and is
+    reported; the other years go on (H1)."""
+    held: set[int] = set()
+    newest: ReminderRules | None = None
+    for year, stored in conn.execute(sa.select(years.c.year, years.c.plan).order_by(years.c.year)):
+        try:
+            plan = plan_from_stored(stored)
+            if in_quiet_hours(now, plan.reminders.quiet_hours, ZoneInfo(plan.timezone)):
+                held.add(year)
+        except Exception as error:  # a bad stored plan (PlanError, unknown zone…) must never stop the other years
+            failed_years[year] = f"{type(error).__name__}: {error}"[:300]
+            held.add(year)
+            continue
+        newest = plan.reminders
+    rules = newest or ReminderRules()
     return _Limits(
-        quiet_years=quiet,
-        per_minute=min((r.sms_per_minute for r, _ in rules.values()), default=default.sms_per_minute),
-        per_phone_per_day=min((r.sms_per_phone_per_day for r, _ in rules.values()), default=default.sms_per_phone_per_day),
+        held_years=held,
+        per_minute=override.per_minute or rules.sms_per_minute,
+        per_phone_per_day=override.per_phone_per_day or rules.sms_per_phone_per_day,
     )
 
 
 def reclaim_stale(db: Database, *, now: datetime, grace: timedelta = RECLAIM_GRACE) -> int:
-    """Put back claims a crashed dispatcher never finished."""
+    """Put back claims whose lease ran out (a crashed or stalled dispatcher stopped extending it)."""
     with db.begin() as conn:
         return conn.execute(
             outbox.update()
@@ -123,19 +203,97 @@ def cancel_obsolete(db: Database) -> int:
         ).rowcount or 0
 
 
+# --- paused channels (H2) ------------------------------------------------------------------------------
+
+def channel_alerts(db: Database) -> list[dict[str, Any]]:
+    """Channels paused by a sender-side failure, for the console's banner and `outbox list`."""
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(channel_pauses).order_by(channel_pauses.c.channel)).all()
+        waiting: dict[str, int] = dict(conn.execute(
+            sa.select(outbox.c.channel, sa.func.count()).where(outbox.c.status == "queued").group_by(outbox.c.channel)
+        ).all()) if rows else {}
+    return [{"channel": r.channel, "reason": mask_personal(r.reason), "paused_at": _iso(r.paused_at),
+             "retry_at": _iso(r.retry_at), "failures": r.failures, "queued": int(waiting.get(r.channel, 0))} for r in rows]
+
+
+def _pause(db: Database, channel: str, reason: str, now: datetime) -> None:
+    with db.begin() as conn:
+        current = conn.execute(sa.select(channel_pauses.c.failures).where(channel_pauses.c.channel == channel)).scalar()
+        failures = (current or 0) + 1
+        retry_at = to_db_time(now + min(PAUSE_BASE * (2 ** (failures - 1)), PAUSE_MAX))
+        values = {"reason": (mask_personal(reason) or "")[:1000], "retry_at": retry_at, "failures": failures}
+        if current is None:
+            conn.execute(channel_pauses.insert().values(channel=channel, paused_at=to_db_time(now), **values))
+        else:
+            conn.execute(channel_pauses.update().where(channel_pauses.c.channel == channel).values(**values))
+
+
+def _resume(db: Database, channel: str) -> None:
+    with db.begin() as conn:
+        conn.execute(channel_pauses.delete().where(channel_pauses.c.channel == channel))
+
+
+def _pauses(db: Database, now: datetime) -> tuple[dict[str, str], set[str]]:
+    """Channels still inside their pause, and those whose retry time has come (tried again: a probe)."""
+    with db.connect() as conn:
+        rows = conn.execute(sa.select(channel_pauses.c.channel, channel_pauses.c.reason, channel_pauses.c.retry_at)).all()
+    stamp = to_db_time(now)
+    return {r.channel: r.reason for r in rows if r.retry_at > stamp}, {r.channel for r in rows if r.retry_at <= stamp}
+
+
+def retry_messages(db: Database, *, now: datetime, status: str = "failed", since: datetime | None = None,
+                   channel: str | None = None, year: int | None = None) -> dict[str, Any]:
+    """`outbox retry`: put failed (or cancelled) messages back in the queue as new — attempts 0, no back-off —
+    and lift the pause of the channels concerned. The keys stay, so nothing is queued twice."""
+    if status not in ("failed", "cancelled"):
+        raise BadInput(f"--status: '{status}' cannot be retried (failed or cancelled)")
+    if channel is not None and channel not in ("sms", "email"):
+        raise BadInput(f"--channel: '{channel}' is not one of sms, email")
+    conditions = [outbox.c.status == status]
+    if since is not None:
+        conditions.append(outbox.c.created_at >= to_db_time(since))
+    if channel is not None:
+        conditions.append(outbox.c.channel == channel)
+    if year is not None:
+        conditions.append(outbox.c.year == year)
+    with db.begin() as conn:
+        counts: dict[str, int] = dict(conn.execute(
+            sa.select(outbox.c.channel, sa.func.count()).where(*conditions).group_by(outbox.c.channel)).all())
+        conn.execute(outbox.update().where(*conditions).values(
+            status="queued", attempts=0, next_attempt_at=None, claim_token=None, claimed_at=None,
+            last_error=f"requeued by outbox retry at {to_db_time(now).isoformat(timespec='seconds')}Z"))
+        lifted = conn.execute(channel_pauses.delete().where(
+            channel_pauses.c.channel == channel if channel else sa.true())).rowcount or 0
+    by_channel = {c: int(counts.get(c, 0)) for c in ("sms", "email")}
+    return {"requeued": sum(by_channel.values()), "by_channel": by_channel, "resumed_channels": lifted}
+
+
+# --- claiming ------------------------------------------------------------------------------------------
+
+def _lock_sms_slots(conn: sa.Connection) -> None:
+    """Serialise the SMS slot count between dispatchers for the rest of this transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SMS_LIMIT_LOCK)))
+    else:  # SQLite: take the write lock now (a no-op write), so the count and the claim are one step
+        conn.execute(sms_slots.delete().where(sms_slots.c.id == -1))
+
+
 def _claim(conn: sa.Connection, *, now: datetime, channels: Sequence[str], batch: int, digest: bool,
-           result: DispatchResult, after_id: int) -> tuple[str, list[sa.Row[Any]], int | None]:
+           result: DispatchResult, after_id: int, override: RateOverride) -> tuple[str, list[sa.Row[Any]], int | None]:
     """Claim the next candidates after `after_id`; returns the token, the claimed rows and the last id looked at."""
     stamp = to_db_time(now)
-    limits = _limits(conn, now)
+    sms_on = "sms" in channels
+    if sms_on:
+        _lock_sms_slots(conn)
+    limits = _limits(conn, now, override=override, failed_years=result.failed_years)
     ready = sa.and_(
         outbox.c.status == "queued",
         sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= stamp),
         outbox.c.channel.in_(channels),
     )
     query = sa.select(outbox.c.id, outbox.c.channel, outbox.c.address, outbox.c.year).where(ready)
-    if limits.quiet_years:
-        quiet = sa.and_(outbox.c.channel == "sms", outbox.c.year.in_(limits.quiet_years))
+    if limits.held_years and sms_on:
+        quiet = sa.and_(outbox.c.channel == "sms", outbox.c.year.in_(limits.held_years))
         if after_id == 0:
             result.held += conn.execute(sa.select(sa.func.count()).where(ready, quiet)).scalar_one()
         query = query.where(sa.not_(quiet))
@@ -152,22 +310,18 @@ def _claim(conn: sa.Connection, *, now: datetime, channels: Sequence[str], batch
     sent_today: dict[str, int] = {}
     if phones:
         minute_left -= conn.execute(
-            sa.select(sa.func.count(sa.distinct(outbox.c.provider_ref))).where(
-                outbox.c.channel == "sms", outbox.c.status == "sent", outbox.c.sent_at > to_db_time(now - timedelta(minutes=1))
-            )
+            sa.select(sa.func.count()).where(sms_slots.c.taken_at > to_db_time(now - timedelta(minutes=1)))
         ).scalar_one()
         midnight = datetime.combine(now.astimezone(PLAN_TZ).date(), time(0), tzinfo=PLAN_TZ)
-        sent_today = {
-            address: count
-            for address, count in conn.execute(
-                sa.select(outbox.c.address, sa.func.count(sa.distinct(outbox.c.provider_ref)))
-                .where(outbox.c.channel == "sms", outbox.c.status == "sent", outbox.c.sent_at >= to_db_time(midnight),
-                       outbox.c.address.in_(phones))
-                .group_by(outbox.c.address)
-            )
-        }
+        sent_today = dict(conn.execute(
+            sa.select(sms_slots.c.address, sa.func.count())
+            .where(sms_slots.c.taken_at >= to_db_time(midnight), sms_slots.c.address.in_(phones))
+            .group_by(sms_slots.c.address)
+        ).all())
     chosen: list[int] = []
+    slots: list[dict[str, Any]] = []
     groups: set[tuple[str, str] | int] = set()
+    token = uuid.uuid4().hex
     for c in candidates:
         if c.channel != "sms":
             chosen.append(c.id)
@@ -180,15 +334,17 @@ def _claim(conn: sa.Connection, *, now: datetime, channels: Sequence[str], batch
             groups.add(group)
             minute_left -= 1
             sent_today[c.address] = sent_today.get(c.address, 0) + 1
+            slots.append({"taken_at": stamp, "address": c.address, "outbox_id": c.id, "token": token})
         chosen.append(c.id)
     if not chosen:
         return "", [], last_id
-    token = uuid.uuid4().hex
     conn.execute(
         outbox.update()
         .where(outbox.c.id.in_(chosen), outbox.c.status == "queued")
         .values(status="sending", claim_token=token, claimed_at=stamp, attempts=outbox.c.attempts + 1)
     )
+    if slots:
+        conn.execute(sms_slots.insert(), slots)
     return token, _claimed_rows(conn, token), last_id
 
 
@@ -281,44 +437,107 @@ def render_group(renderer: Renderer, rows: Sequence[Any]) -> OutgoingMessage:
                            html=email.html, template=template, params=params)
 
 
-_MINE = sa.and_(
-    outbox.c.id.in_(sa.bindparam("ids", expanding=True)),
-    outbox.c.claim_token == sa.bindparam("token"),
-    outbox.c.status == "sending",
-)
-# Built once: recording is once per delivery, so statement construction would cost more than SQLite itself.
-_RECORD_SENT = outbox.update().where(_MINE).values(
+_HELD = sa.and_(outbox.c.claim_token == sa.bindparam("token"), outbox.c.status == "sending")
+_MINE_ONE = sa.and_(outbox.c.id == sa.bindparam("row_id"), _HELD)
+# Built once: statement construction would otherwise cost more than the database itself.
+_RECORD_SENT = outbox.update().where(_MINE_ONE).values(
     status="sent", sent_at=sa.bindparam("stamp"), provider_ref=sa.bindparam("ref"), subject=sa.bindparam("subject"),
     body=sa.bindparam("body"), last_error=None, claim_token=None,
 )
-_RECORD_PERMANENT = outbox.update().where(_MINE).values(status="failed", last_error=sa.bindparam("reason"), claim_token=None)
-_RECORD_EXHAUSTED = outbox.update().where(_MINE, outbox.c.attempts >= MAX_ATTEMPTS).values(
+_RECORD_PERMANENT = outbox.update().where(_MINE_ONE).values(
     status="failed", last_error=sa.bindparam("reason"), claim_token=None)
+_RECORD_RETRY = outbox.update().where(_MINE_ONE).values(
+    status=sa.case((outbox.c.attempts >= MAX_ATTEMPTS, "failed"), else_="queued"),
+    last_error=sa.bindparam("reason"), claim_token=None, next_attempt_at=sa.bindparam("next_at"),
+)
+_RELEASE = outbox.update().where(_MINE_ONE).values(
+    status="queued", claim_token=None, claimed_at=None, attempts=outbox.c.attempts - 1)
+_GIVE_BACK_SLOT = sms_slots.delete().where(sms_slots.c.outbox_id == sa.bindparam("row_id"),
+                                           sms_slots.c.token == sa.bindparam("token"))
 
 
-def _record(db: Database, *, token: str, ids: list[int], now: datetime, message: OutgoingMessage | None,
-            ref: str | None, error: DeliveryError | None) -> tuple[int, int, int]:
-    """Returns (sent, retried, failed) for the group."""
-    stamp = to_db_time(now)
-    mine = {"ids": ids, "token": token}
-    with db.begin() as conn:
-        if error is None:
-            assert message is not None
-            n = conn.execute(_RECORD_SENT, {**mine, "stamp": stamp, "ref": (ref or "")[:200],
-                                            "subject": message.subject[:300] or None, "body": message.text}).rowcount or 0
-            return n, 0, 0
-        reason = str(error)[:1000]
-        if isinstance(error, PermanentFailure):
-            n = conn.execute(_RECORD_PERMANENT, {**mine, "reason": reason}).rowcount
-            return 0, 0, n or 0
-        next_at = sa.case(
-            *[(outbox.c.attempts == a, sa.literal(stamp + backoff(a), sa.DateTime())) for a in range(1, MAX_ATTEMPTS)],
-            else_=sa.literal(stamp + backoff(MAX_ATTEMPTS), sa.DateTime()),
-        )
-        failed = conn.execute(_RECORD_EXHAUSTED, {**mine, "reason": reason}).rowcount or 0
-        retried = conn.execute(outbox.update().where(_MINE).values(
-            status="queued", last_error=reason, claim_token=None, next_attempt_at=next_at), {**mine}).rowcount or 0
-        return 0, retried, failed
+@dataclass
+class _Pending:
+    """A chunk's outcomes, recorded in one transaction right after its provider calls."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    permanent: list[dict[str, Any]] = field(default_factory=list)
+    retry: list[dict[str, Any]] = field(default_factory=list)
+    release: list[dict[str, Any]] = field(default_factory=list)
+    slots_back: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.permanent or self.retry or self.release or self.slots_back)
+
+
+def _flush(conn: sa.Connection, pending: _Pending, result: DispatchResult) -> None:
+    """Record a chunk's outcomes, each only on a row that still carries this claim's token."""
+    def run(statement: Any, params: list[dict[str, Any]]) -> int:
+        return _many(conn, statement, params) if params else 0
+
+    result.sent += run(_RECORD_SENT, pending.sent)
+    result.failed += run(_RECORD_PERMANENT, pending.permanent)
+    if pending.retry:
+        retried = run(_RECORD_RETRY, pending.retry)
+        ids = [p["row_id"] for p in pending.retry]
+        exhausted = conn.execute(sa.select(sa.func.count()).where(
+            outbox.c.id.in_(ids), outbox.c.status == "failed")).scalar_one()
+        result.failed += exhausted
+        result.retried += retried - exhausted
+    result.released += run(_RELEASE, pending.release)
+    if pending.slots_back:
+        conn.execute(_GIVE_BACK_SLOT, pending.slots_back)
+    pending.__init__()  # type: ignore[misc]
+
+
+def _many(conn: sa.Connection, statement: Any, params: list[dict[str, Any]]) -> int:
+    """executemany; the drivers' summed rowcount (sqlite3 and psycopg both report the total)."""
+    return conn.execute(statement, params).rowcount or 0
+
+
+@dataclass
+class _Batch:
+    """One claim being worked: its token, its groups (a digest is one group) and the lease bookkeeping."""
+
+    token: str
+    groups: list[list[Any]]
+    extended_at: datetime
+
+
+def _check_and_extend(conn: sa.Connection, batch: _Batch, ids: list[int], *, now: datetime,
+                      grace: timedelta) -> set[int]:
+    """Extend the lease of every row still held (when a quarter of it has passed) and return which of `ids`
+    still carry the token: the fencing check, made right before the provider calls."""
+    if now - batch.extended_at >= grace / 4:
+        conn.execute(outbox.update().where(outbox.c.claim_token == batch.token, outbox.c.status == "sending")
+                     .values(claimed_at=to_db_time(now)))
+        batch.extended_at = now
+    return set(conn.execute(
+        sa.select(outbox.c.id).where(outbox.c.id.in_(ids), outbox.c.claim_token == batch.token,
+                                     outbox.c.status == "sending")).scalars())
+
+
+def _outcome_rows(members: Sequence[Any], token: str, outcome: str | DeliveryError, message: OutgoingMessage,
+                  stamp: datetime, pending: _Pending) -> None:
+    if isinstance(outcome, str):
+        for m in members:
+            pending.sent.append({"row_id": m.id, "token": token, "stamp": stamp, "ref": outcome[:200],
+                                 "subject": message.subject[:300] or None, "body": message.text})
+        return
+    reason = mask_personal(str(outcome)[:1000])
+    if isinstance(outcome, PermanentFailure):
+        pending.permanent.extend({"row_id": m.id, "token": token, "reason": reason} for m in members)
+    else:
+        pending.retry.extend({"row_id": m.id, "token": token, "reason": reason,
+                              "next_at": stamp + backoff(m.attempts)} for m in members)
+    if members[0].channel == "sms":
+        pending.slots_back.append({"row_id": members[0].id, "token": token})
+
+
+def _release(members: Sequence[Any], token: str, pending: _Pending) -> None:
+    pending.release.extend({"row_id": m.id, "token": token} for m in members)
+    if members[0].channel == "sms":
+        pending.slots_back.append({"row_id": members[0].id, "token": token})
 
 
 def dispatch(
@@ -331,51 +550,117 @@ def dispatch(
     digest: bool = True,
     grace: timedelta = RECLAIM_GRACE,
     after_claim: Callable[[list[Any]], None] | None = None,
+    before_check: Callable[[list[Any]], None] | None = None,
     max_rounds: int | None = None,
+    clock: Callable[[], datetime] | None = None,
+    rates: RateOverride | None = None,
+    chunk: int | None = None,
 ) -> DispatchResult:
-    """Deliver what is due to go, in rounds of `batch` claims, until nothing more can go now."""
+    """Deliver what is due to go, in claims of `batch`, until nothing more can go now.
+
+    `clock` is read for leases and records (default: `now` plus the time elapsed since the call); `chunk` fixes
+    the groups per fencing check (default: adaptive, ~50 ms of sending); `after_claim` and `before_check` are test
+    hooks (a crash or a stall at those points)."""
     renderer = renderer or Renderer()
+    started = monotonic_time.monotonic()
+    read_clock = clock or (lambda: now + timedelta(seconds=monotonic_time.monotonic() - started))
+    override = rates or RateOverride()
     result = DispatchResult()
-    result.reclaimed = reclaim_stale(db, now=now, grace=grace)
-    result.cancelled = cancel_obsolete(db)
-    rounds = 0
-    cursor = 0
-    while max_rounds is None or rounds < max_rounds:
-        rounds += 1
-        with db.begin() as conn:
-            token, rows, last_id = _claim(conn, now=now, channels=list(channels), batch=batch, digest=digest,
-                                          result=result, after_id=cursor)
-        if last_id is None:
-            break
-        cursor = last_id
-        if not rows:
-            continue
-        result.claimed += len(rows)
-        if after_claim is not None:
-            after_claim(rows)
-        groups: dict[tuple[str, str] | int, list[Any]] = {}
-        for row in rows:
-            groups.setdefault((row.channel, row.address) if digest else row.id, []).append(row)
-        for members in groups.values():
-            ids = [m.id for m in members]
-            message: OutgoingMessage | None = None
-            try:
-                message = render_group(renderer, members)
-                ref = channels[members[0].channel].send(message)
-                error: DeliveryError | None = None
-            except DeliveryError as failure:
-                ref, error = None, failure
-            sent, retried, failed = _record(db, token=token, ids=ids, now=now, message=message, ref=ref, error=error)
-            result.sent += sent
-            result.retried += retried
-            result.failed += failed
-            if sent:
-                result.deliveries += 1
-            if error is not None:
-                result.errors.append(str(error))
-    for channel in channels.values():
-        channel.close()
+    try:
+        result.reclaimed = reclaim_stale(db, now=now, grace=grace)
+        result.cancelled = cancel_obsolete(db)
+        still_paused, probing = _pauses(db, now)
+        result.paused.update(still_paused)
+        active = [c for c in channels if c not in result.paused]
+        rounds = 0
+        cursor = 0
+        while active and (max_rounds is None or rounds < max_rounds):
+            rounds += 1
+            with db.begin() as conn:
+                token, rows, last_id = _claim(conn, now=read_clock(), channels=active, batch=batch, digest=digest,
+                                              result=result, after_id=cursor, override=override)
+            if last_id is None:
+                break
+            cursor = last_id
+            if not rows:
+                continue
+            result.claimed += len(rows)
+            if after_claim is not None:
+                after_claim(rows)
+            grouped: dict[tuple[str, str] | int, list[Any]] = {}
+            for row in rows:
+                grouped.setdefault((row.channel, row.address) if digest else row.id, []).append(row)
+            work = _Batch(token=token, groups=list(grouped.values()), extended_at=read_clock())
+            _work_batch(db, work, channels=channels, active=active, renderer=renderer, result=result,
+                        read_clock=read_clock, grace=grace, before_check=before_check, probing=probing, chunk=chunk)
+    finally:
+        for channel in channels.values():
+            channel.close()
     return result
+
+
+def _work_batch(db: Database, work: _Batch, *, channels: Mapping[str, Channel], active: list[str], renderer: Renderer,
+                result: DispatchResult, read_clock: Callable[[], datetime], grace: timedelta,
+                before_check: Callable[[list[Any]], None] | None, probing: set[str], chunk: int | None) -> None:
+    pending = _Pending()
+    size = chunk or 1
+    index = 0
+    while True:
+        groups = work.groups[index : index + size]
+        index += size
+        began = monotonic_time.monotonic()
+        if groups and before_check is not None:
+            before_check(groups)
+        if not groups:
+            return
+        now = read_clock()
+        with db.begin() as conn:  # the fencing check, right before the provider calls
+            held = _check_and_extend(conn, work, [m.id for g in groups for m in g], now=now, grace=grace)
+        by_channel: dict[str, list[tuple[list[Any], OutgoingMessage]]] = {}
+        for members in groups:
+            mine = [m for m in members if m.id in held]
+            if len(mine) < len(members):
+                result.fenced += len(members) - len(mine)
+                if mine:
+                    _release(mine, work.token, pending)
+                continue
+            channel = members[0].channel
+            if channel not in active:  # paused earlier in this batch
+                _release(members, work.token, pending)
+                continue
+            by_channel.setdefault(channel, []).append((members, render_group(renderer, members)))
+        for channel, items in by_channel.items():
+            outcomes = send_many(channels[channel], [m for _, m in items])
+            stamp = to_db_time(read_clock())
+            for (members, message), outcome in zip(items, outcomes, strict=True):
+                if outcome is None:
+                    _release(members, work.token, pending)
+                elif isinstance(outcome, ChannelFailure):
+                    _release(members, work.token, pending)
+                    if channel in active:
+                        active.remove(channel)
+                        result.paused[channel] = mask_personal(str(outcome)) or ""
+                        result.errors.append(str(outcome))
+                        _pause(db, channel, str(outcome), read_clock())
+                else:
+                    _outcome_rows(members, work.token, outcome, message, stamp, pending)
+                    if isinstance(outcome, str):
+                        result.deliveries += 1
+                        if channel in probing:  # the paused channel works again: lift the alert
+                            probing.discard(channel)
+                            _resume(db, channel)
+                    else:
+                        result.errors.append(mask_personal(str(outcome)) or "")
+        if pending:  # recorded at once: a crash or stall after this point re-sends nothing of this chunk
+            with db.begin() as conn:
+                _flush(conn, pending, result)
+        took = monotonic_time.monotonic() - began
+        if chunk:
+            continue
+        if took < CHUNK_TARGET_SECONDS / 2:
+            size = min(size * 2, CHUNK_MAX)
+        elif took > CHUNK_TARGET_SECONDS * 2:
+            size = max(size // 2, 1)
 
 
 def list_outbox(db: Database, *, year: int | None = None, org: str | None = None, status: str | None = None,
@@ -410,7 +695,7 @@ def list_outbox(db: Database, *, year: int | None = None, org: str | None = None
                 "status": r.status,
                 "created_at": _iso(r.created_at),
                 "attempts": r.attempts,
-                "last_error": r.last_error,
+                "last_error": mask_personal(r.last_error),
                 "provider_ref": r.provider_ref,
                 "sent_at": _iso(r.sent_at),
                 "key": r.key,

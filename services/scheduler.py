@@ -84,7 +84,7 @@ def job_sweep(db_url: str, owner: str) -> dict[str, Any] | None:
 def job_dispatch(db_url: str, owner: str) -> dict[str, Any] | None:
     from notifications.config import build_channels
     from notifications.render import Renderer
-    from services.outbox import dispatch
+    from services.outbox import RateOverride, dispatch
 
     settings = Settings.from_env(db_url=db_url)
     db = Database(db_url)
@@ -92,7 +92,8 @@ def job_dispatch(db_url: str, owner: str) -> dict[str, Any] | None:
         now = SystemClock().now()
         if not acquire_lease(db, owner=owner, now=now):
             return None
-        return dispatch(db, now=now, channels=build_channels(settings), renderer=Renderer.for_settings(settings)).as_dict()
+        return dispatch(db, now=now, channels=build_channels(settings), renderer=Renderer.for_settings(settings),
+                        rates=RateOverride.from_settings(settings.extra)).as_dict()
     finally:
         db.dispose()
 
@@ -101,7 +102,7 @@ def run_once(settings: Settings, *, clock: Clock, owner: str | None = None) -> d
     """`--once`: take the lease, sweep, dispatch, give the lease back; nothing if another scheduler holds it."""
     from notifications.config import build_channels
     from notifications.render import Renderer
-    from services.outbox import dispatch
+    from services.outbox import RateOverride, dispatch
     from services.sweep import sweep_deadlines
 
     owner = owner or new_owner()
@@ -112,13 +113,18 @@ def run_once(settings: Settings, *, clock: Clock, owner: str | None = None) -> d
             holder = lease_holder(db) or {}
             return {"ran": [], "holder": holder.get("owner"),
                     "message": f"另一个调度器正在运行 (lease held by {holder.get('owner')}): 本次未执行任何任务"}
-        try:
+        try:  # each year isolated in both (H1): a bad stored plan is reported, the other years are done
             swept = sweep_deadlines(db, now=now).as_dict()
-            sent = dispatch(db, now=now, channels=build_channels(settings), renderer=Renderer.for_settings(settings)).as_dict()
+            sent = dispatch(db, now=now, channels=build_channels(settings), renderer=Renderer.for_settings(settings),
+                            rates=RateOverride.from_settings(settings.extra)).as_dict()
         finally:
             release_lease(db, owner=owner)
-        return {"ran": ["sweep", "dispatch"], "sweep": swept, "dispatch": sent,
-                "message": f"已执行：排查（新排队 {swept['queued']} 条），发送（{sent['sent']} 条）"}
+        failed = {f["year"]: f["error"] for f in [*swept.get("failed_years", []), *sent.get("failed_years", [])]}
+        message = f"已执行：排查（新排队 {swept['queued']} 条），发送（{sent['sent']} 条）"
+        if failed:
+            message += "；计划无法读取、已跳过的年度: " + ", ".join(str(y) for y in sorted(failed))
+        return {"ran": ["sweep", "dispatch"], "sweep": swept, "dispatch": sent, "message": message,
+                "failed_years": [{"year": y, "error": e} for y, e in sorted(failed.items())]}
     finally:
         db.dispose()
 

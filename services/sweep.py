@@ -41,9 +41,14 @@ class SweepResult:
     escalated: int = 0
     years: list[int] = field(default_factory=list)
     by_organizer: list[dict[str, Any]] = field(default_factory=list)  # only when asked (flows' artifact)
+    failed_years: dict[int, str] = field(default_factory=dict)  # a year that could not be swept (H1), the others were
 
     def as_dict(self) -> dict[str, Any]:
-        return {"checked": self.checked, "lagging": self.lagging, "queued": self.queued, "escalated": self.escalated}
+        out: dict[str, Any] = {"checked": self.checked, "lagging": self.lagging, "queued": self.queued,
+                               "escalated": self.escalated}
+        if self.failed_years:
+            out["failed_years"] = [{"year": y, "error": e} for y, e in sorted(self.failed_years.items())]
+        return out
 
 
 def insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, columns: list[str], select: sa.Select[Any]) -> int:
@@ -250,12 +255,18 @@ def sweep_deadlines(db: Database, *, now: datetime, year: int | None = None, sum
         else:
             targets = open_years(conn)
     for target in targets:
-        with db.begin() as conn:
-            stored = conn.execute(sa.select(years.c.plan).where(years.c.year == target)).scalar_one()
-            plan = plan_from_stored(stored)
-            result = _sweep_year(conn, year=target, plan=plan, now=now)
-            if summary:
-                total.by_organizer.extend(_lagging_by_organizer(conn, year=target, plan=plan, now=now))
+        try:  # one year at a time, each isolated: a bad stored plan (an unknown time zone…) stops only its year (H1)
+            with db.begin() as conn:
+                stored = conn.execute(sa.select(years.c.plan).where(years.c.year == target)).scalar_one()
+                plan = plan_from_stored(stored)
+                result = _sweep_year(conn, year=target, plan=plan, now=now)
+                if summary:
+                    total.by_organizer.extend(_lagging_by_organizer(conn, year=target, plan=plan, now=now))
+        except sa.exc.DBAPIError:
+            raise  # the database itself: not one year's problem
+        except Exception as error:  # PlanError, ZoneInfoNotFoundError, ValueError of a path-like zone…
+            total.failed_years[target] = f"{type(error).__name__}: {error}"[:300]
+            continue
         total.checked += result.checked
         total.lagging += result.lagging
         total.queued += result.queued

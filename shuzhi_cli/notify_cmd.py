@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from shuzhi_cli.context import console, emit_json, state
+from shuzhi_cli.context import console, emit_json, err_console, state
 
 outbox_app = typer.Typer(help="发件箱 the outbox: what was sent, when, and whether it arrived", no_args_is_help=True)
 notify_app = typer.Typer(help="通知 delivering queued reminders", no_args_is_help=True)
@@ -20,6 +20,21 @@ TEMPLATE_LABELS = {"reminder": "提醒", "due_today": "当日截止", "overdue":
 
 # Test-only: makes `notify send` stop dead after its claim (the crash test SIGKILLs it there).
 PAUSE_AFTER_CLAIM_ENV = "SHUZHI_TEST_PAUSE_AFTER_CLAIM"
+CHANNEL_LABELS = {"sms": "短信", "email": "邮件"}
+
+
+def report_failed_years(failed: dict[int, str] | list[dict[str, Any]]) -> None:
+    """H1: a year whose stored plan cannot be read was skipped, the others were done. Said on stderr; the
+    command then exits 1 (after finishing everything else) so cron, Prefect and operators notice."""
+    items = failed.items() if isinstance(failed, dict) else ((f["year"], f["error"]) for f in failed)
+    for year, error in items:
+        err_console().print(f"警告：{year} 年度的计划无法读取，已跳过该年度（其他年度照常处理）: {error}", soft_wrap=True)
+
+
+def report_paused(paused: dict[str, str]) -> None:
+    for channel, reason in paused.items():
+        err_console().print(f"告警：{CHANNEL_LABELS.get(channel, channel)}渠道已暂停，消息保留在队列中（发送方问题，"
+                            f"修正配置后自动重试，或运行 shuzhi outbox retry）: {reason}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -46,6 +61,9 @@ def sweep(
         console().print(
             f"检查 {result.checked} 个流程，滞后 {result.lagging} 个；新排队消息 {result.queued} 条（其中督办升级 {result.escalated} 条）"
         )
+    if result.failed_years:
+        report_failed_years(result.failed_years)
+        raise typer.Exit(1)
 
 
 def remind(
@@ -81,10 +99,15 @@ def outbox_list(
     status: Annotated[str | None, typer.Option("--status", help="queued, sending, sent or failed")] = None,
     limit: Annotated[int, typer.Option("--limit", help="at most this many rows in human output")] = 200,
 ) -> None:
-    from services.outbox import list_outbox
+    from services.outbox import channel_alerts, list_outbox
 
     st = state(ctx)
     rows = list_outbox(st.app.db, year=year, org=org, status=status)
+    alerts = channel_alerts(st.app.db)
+    for alert in alerts:  # on stderr: the JSON on stdout keeps its shape
+        err_console().print(f"告警：{CHANNEL_LABELS.get(alert['channel'], alert['channel'])}渠道自 {alert['paused_at']} 暂停"
+                            f"（第 {alert['failures']} 次），{alert['queued']} 条消息在队列中等待，{alert['retry_at']} 再试: "
+                            f"{alert['reason']}", soft_wrap=True)
     if st.json:
         emit_json([{k: r[k] for k in ("id", "org", "channel", "to", "template", "step", "status", "created_at",
                                       "attempts", "last_error", "provider_ref", "sent_at")} for r in rows])
@@ -127,13 +150,14 @@ def notify_send(
 ) -> None:
     from notifications.config import build_channels
     from notifications.render import Renderer
-    from services.outbox import dispatch
+    from services.outbox import RateOverride, dispatch
 
     st = state(ctx)
     channels = build_channels(st.settings)
     result = dispatch(
         st.app.db, now=st.app.now(), channels=channels, renderer=Renderer.for_settings(st.settings), batch=batch,
         digest=not no_digest, after_claim=_pause_after_claim if os.environ.get(PAUSE_AFTER_CLAIM_ENV) else None,
+        rates=RateOverride.from_settings(st.settings.extra),
     )
     if st.json:
         emit_json(result.as_dict())
@@ -142,6 +166,36 @@ def notify_send(
             f"已发送 {result.sent} 条（{result.deliveries} 次投递），待重试 {result.retried}，失败 {result.failed}，"
             f"暂缓（静默时段/限流）{result.held}，回收中断认领 {result.reclaimed}"
         )
+    report_paused(result.paused)
+    if result.failed_years:
+        report_failed_years(result.failed_years)
+        raise typer.Exit(1)
+
+
+@outbox_app.command("retry", help="requeue failed (or cancelled) messages and lift channel pauses; prints counts")
+def outbox_retry(
+    ctx: typer.Context,
+    status: Annotated[str, typer.Option("--status", help="failed (default) or cancelled")] = "failed",
+    since: Annotated[str | None, typer.Option("--since", help="only messages created since, e.g. 2014-12-07 or 2014-12-07T09:00")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="sms or email")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="only this year")] = None,
+) -> None:
+    from services.clock import parse_when
+    from services.errors import BadInput
+    from services.outbox import retry_messages
+
+    st = state(ctx)
+    try:
+        moment = parse_when(since) if since else None
+    except BadInput:
+        raise BadInput(f"--since: '{since}' is not a date or time (2014-12-07 or 2014-12-07T09:00)") from None
+    result = retry_messages(st.app.db, now=st.app.now(), status=status, since=moment, channel=channel, year=year)
+    if st.json:
+        emit_json(result)
+    else:
+        by = result["by_channel"]
+        console().print(f"已重新排队 {result['requeued']} 条（短信 {by['sms']}，邮件 {by['email']}）；"
+                        f"恢复暂停的渠道 {result['resumed_channels']} 个")
 
 
 def scheduler(
@@ -159,6 +213,9 @@ def scheduler(
         emit_json(outcome)
     else:
         console().print(outcome.get("message", ""))
+    if outcome.get("failed_years"):
+        report_failed_years(outcome["failed_years"])
+        raise typer.Exit(1)
 
 
 @meetings_app.command("move", help="reschedule a meeting: every dependent deadline follows, history records it")

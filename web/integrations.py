@@ -22,7 +22,7 @@ def remind_now(db: Database, *, year: int, org: str, now: datetime, by: str, kin
 def outbox(db: Database, *, year: int | None, org: str | None, status: str | None, offset: int = 0,
            limit: int = 50) -> dict[str, Any]:
     """One page of messages, newest first, contacts masked, with the counts per status (issue 3's outbox)."""
-    from services.outbox import STATUSES, outbox_counts
+    from services.outbox import STATUSES, channel_alerts, mask_personal, outbox_counts
     from states.orgs import mask_contact
     from storage.tables.core import orgs
     from storage.tables.notify import outbox as messages
@@ -47,11 +47,13 @@ def outbox(db: Database, *, year: int | None, org: str | None, status: str | Non
         rows = conn.execute(query.where(*conditions).order_by(messages.c.id.desc()).offset(offset).limit(limit)).all()
         matching = int(conn.execute(total.where(*conditions)).scalar_one())
     page = [
-        {**{k: v for k, v in r._mapping.items() if k not in ("address", "created_at", "sent_at")},
-         "to": mask_contact(r.address), "created_at": _iso(r.created_at), "sent_at": _iso(r.sent_at)}
+        {**{k: v for k, v in r._mapping.items() if k not in ("address", "created_at", "sent_at", "last_error")},
+         "to": mask_contact(r.address), "created_at": _iso(r.created_at), "sent_at": _iso(r.sent_at),
+         "last_error": mask_personal(r.last_error)}
         for r in rows
     ]
-    return {"counts": outbox_counts(db, year=year), "messages": page, "total": matching, "offset": offset, "limit": limit}
+    return {"counts": outbox_counts(db, year=year), "messages": page, "total": matching, "offset": offset, "limit": limit,
+            "alerts": channel_alerts(db)}
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -62,3 +62,31 @@ scheduler_lock = sa.Table(
     sa.Column("acquired_at", UtcDateTime, nullable=False),
     sa.Column("lease_until", UtcDateTime, nullable=False),
 )
+
+# A channel paused because the failure is the sender's (auth refused, bad configuration, gateway down):
+# its messages stay queued; the dispatcher tries again at `retry_at`; the console and `outbox list` show it.
+channel_pauses = sa.Table(
+    "channel_pauses",
+    metadata,
+    sa.Column("channel", sa.String(10), primary_key=True, autoincrement=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("paused_at", UtcDateTime, nullable=False),
+    sa.Column("retry_at", UtcDateTime, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="1"),
+)
+
+# The SMS rate ledger: one row per delivery slot taken by a claim (a digest is one slot). Counting it under a
+# lock keeps `sms_per_minute` and the per-phone daily cap exact when several dispatchers race; a slot whose
+# delivery did not happen is given back.
+sms_slots = sa.Table(
+    "sms_slots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("taken_at", UtcDateTime, nullable=False),
+    sa.Column("address", sa.String(200), nullable=False),
+    sa.Column("outbox_id", sa.Integer, nullable=False),
+    sa.Column("token", sa.String(40), nullable=False),
+    sa.Index("ix_sms_slots_taken_at", "taken_at"),
+    sa.Index("ix_sms_slots_address_taken_at", "address", "taken_at"),
+    sa.Index("ix_sms_slots_outbox_id", "outbox_id"),
+)
