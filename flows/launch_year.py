@@ -1,39 +1,87 @@
-"""The `launch-year` flow: the cascade of services.years.start_year, fanned out per batch of subtrees (never per cycle)."""
+"""The `launch-year` flow: prepare once, the cascade in batches of subtrees spread over the workers, finalize once.
+
+Each batch is a flow run of the `launch-batch` deployment (`run_deployment`): Prefect hands it to whichever worker
+of the pool polls first, so batches run on several machines at once. Batches insert with ON CONFLICT DO NOTHING,
+so a batch (or the whole launch) run again after a crash creates only what is missing."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
-SUBTREES_PER_TASK = 60  # ~2,800 counties nationally → ~50 task runs, well inside what a Prefect server records quickly
+BATCH_DEPLOYMENT = "launch-batch/launch-batch"
+BATCHES = 8  # ≥ 2 per worker; each batch is a flow run (~5 s to start a process), so a few large ones
+POLL_SECONDS = 2.0
 
 
-def subtree_batches(db_url: str, *, per_task: int = SUBTREES_PER_TASK) -> list[list[str]]:
-    """The paths under each top organization (cities under the prefectures), in batches."""
-    from services.years import cascade_roots
-    from storage.db import Database
+def split_roots(roots: Sequence[str], batches: int) -> list[list[str]]:
+    """Contiguous groups of subtree roots, as even as the count allows (never an empty group)."""
+    count = max(1, min(batches, len(roots)))
+    size, extra = divmod(len(roots), count)
+    groups, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        groups.append(list(roots[start:end]))
+        start = end
+    return [g for g in groups if g]
 
-    db = Database(db_url)
-    try:
-        paths = cascade_roots(db)
-    finally:
-        db.dispose()
-    return [paths[i : i + per_task] for i in range(0, len(paths), per_task)]
 
-
-def launch_batch(db_url: str, year: int, plan_text: str, now: str, by: str, paths: list[str] | None) -> dict[str, Any]:
-    """One transaction: the year row and meetings (idempotent) and the cycles of these subtrees."""
+def run_batch(year: int, paths: Sequence[str], now: str) -> int:
+    """One batch as a plain function (tests call it without Prefect): the cycles it created."""
+    from flows.runtime import flow_settings
     from services.clock import parse_when
-    from services.years import start_year
+    from services.years import launch_subtrees
     from storage.db import Database
 
-    db = Database(db_url)
+    db = Database(flow_settings().db_url)
     try:
-        return start_year(db, plan_text=plan_text, year=year, now=parse_when(now), by=by, subtrees=paths).as_dict()
+        return launch_subtrees(db, year=year, paths=paths, now=parse_when(now))
     finally:
         db.dispose()
+
+
+@flow(name="launch-batch", log_prints=False, retries=2, retry_delay_seconds=5)
+def launch_batch_flow(year: int, paths: list[str], now: str) -> int:
+    """The cycles of some subtrees of an already prepared year (idempotent: run it again at will)."""
+    from flows.runtime import guard_crash_loop
+
+    guard_crash_loop()
+    return run_batch(year, paths, now)
+
+
+def _fan_out(groups: list[list[str]], year: int, now: str) -> list[Any]:
+    """One `launch-batch` flow run per group, then wait until every one has completed.
+
+    The idempotency keys carry this flow run's id: when this run is itself re-run after a crash it gets the same
+    batch runs back instead of new ones. A batch run that crashed is re-queued by the `shuzhi-rerun-crashed`
+    automation; one that failed for good fails the launch."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.deployments import run_deployment
+    from prefect.runtime import flow_run
+
+    runs: list[Any] = [
+        run_deployment(BATCH_DEPLOYMENT, parameters={"year": year, "paths": paths, "now": now}, timeout=0,
+                       idempotency_key=f"{flow_run.id}:{i}", flow_run_name=f"launch-{year}-batch-{i + 1}-of-{len(groups)}")
+        for i, paths in enumerate(groups)
+    ]
+    pending = {run.id for run in runs}
+    with get_client(sync_client=True) as client:
+        while pending:
+            for run_id in list(pending):
+                state = client.read_flow_run(run_id).state
+                kind = state.type if state else None
+                if kind == StateType.COMPLETED:
+                    pending.discard(run_id)
+                elif kind in (StateType.FAILED, StateType.CANCELLED):
+                    raise RuntimeError(f"launch batch {run_id} ended {kind.value}: {state.message if state else ''}")
+            if pending:
+                time.sleep(POLL_SECONDS)
+    return runs
 
 
 def _worth_retrying(_task: Any, _run: Any, state: Any) -> bool:
@@ -43,42 +91,76 @@ def _worth_retrying(_task: Any, _run: Any, state: Any) -> bool:
     return not isinstance(state.result(raise_on_failure=False), ShuzhiError)
 
 
-launch_subtrees = task(name="launch-subtrees", retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)(launch_batch)
+def _prepare(year: int, plan_text: str, now: str, by: str) -> Any:
+    from flows.runtime import flow_settings
+    from services.clock import parse_when
+    from services.years import prepare_launch
+    from storage.db import Database
+
+    db = Database(flow_settings().db_url)
+    try:
+        return prepare_launch(db, plan_text=plan_text, year=year, now=parse_when(now), by=by)
+    finally:
+        db.dispose()
 
 
-def combine(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The batches as one LaunchResult.as_dict(): `existing` and meetings as the first batch saw them."""
-    first, last = results[0], results[-1]
-    return {**last, "created": sum(r["created"] for r in results), "existing": first["existing"],
-            "meetings_created": first["meetings_created"], "meetings_existing": first["meetings_existing"],
-            "relaunch": first["relaunch"], "batches": len(results)}
+def _finalize(prepared: Any) -> dict[str, Any]:
+    from flows.runtime import flow_settings
+    from services.years import finalize_launch
+    from storage.db import Database
+
+    db = Database(flow_settings().db_url)
+    try:
+        return finalize_launch(db, prepared=prepared).as_dict()
+    finally:
+        db.dispose()
+
+
+prepare_task = task(name="prepare-launch", retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)(_prepare)
+finalize_task = task(name="finalize-launch", retries=2, retry_delay_seconds=5)(_finalize)
+batch_task = task(name="launch-subtrees", retries=2, retry_delay_seconds=5)(run_batch)
+
+
+def _in_deployment() -> bool:
+    from prefect.runtime import deployment
+
+    return bool(deployment.id)
 
 
 def launch_markdown(summary: dict[str, Any]) -> str:
-    lines = [f"# {summary['year']} 年度启动 launch", "",
-             f"- created cycles: **{summary['created']}** (already there: {summary['existing']})",
-             f"- meetings: {summary['meetings_created']} new, {summary['meetings_existing']} existing",
-             f"- assessed organizations: {summary['organizations']}; relaunch: {summary['relaunch']}",
-             f"- batches of subtrees: {summary.get('batches', 1)}", "", "| kind | cycles |", "|---|---|"]
-    lines += [f"| {kind} | {count} |" for kind, count in sorted(summary.get("created_by_kind", {}).items())]
-    return "\n".join(lines) + "\n"
+    from flows.artifacts import bounded_markdown
+
+    head = [f"# {summary['year']} 年度启动 launch", "",
+            f"- created cycles: **{summary['created']}** (already there: {summary['existing']})",
+            f"- meetings: {summary['meetings_created']} new, {summary['meetings_existing']} existing",
+            f"- assessed organizations: {summary['organizations']}; relaunch: {summary['relaunch']}",
+            f"- batches: {summary.get('batches', 1)} over {summary.get('subtrees', 1)} subtrees", ""]
+    rows = sorted(summary.get("created_by_kind", {}).items())
+    return bounded_markdown(head, ["kind", "cycles in the year"], rows, page=f"/overview?year={summary['year']}",
+                            noun="kinds")
 
 
 @flow(name="launch-year", log_prints=False)
-def launch_year_flow(db_url: str | None = None, year: int = 0, plan_text: str = "", now: str | None = None,
-                     by: str = "admin") -> dict[str, Any]:
-    """Launch a year: validate once, then one task per batch of subtrees; idempotent like `year start`."""
-    from flows.runtime import flow_now, flow_settings
+def launch_year_flow(year: int, plan_text: str, now: str | None = None, by: str = "admin",
+                     batches: int = BATCHES) -> dict[str, Any]:
+    """Launch a year (idempotent like `shuzhi year start`): prepare, batches of subtrees, finalize.
+
+    As a deployment the batches are `launch-batch` flow runs spread over the pool's workers; run directly (no
+    deployment) they are tasks in this process. Database hiccups are retried by the tasks; a crash of this run
+    (its machine lost) is re-run by the automations of deploy/automations.yaml."""
+    from flows.runtime import flow_now, guard_crash_loop
     from services.years import load_plan_text
 
-    load_plan_text(plan_text, year=year)  # a bad plan fails the run before any task
-    url = flow_settings(db_url).db_url
+    guard_crash_loop()
+    load_plan_text(plan_text, year=year)  # a bad plan fails the run before anything is written
     when = flow_now(now).isoformat()
-    batches = subtree_batches(url)
-    if not batches:
-        results = [launch_subtrees(url, year, plan_text, when, by, None)]
+    prepared: Any = prepare_task(year, plan_text, when, by)
+    groups = split_roots(prepared.roots, batches)
+    if _in_deployment() and len(groups) > 1:
+        _fan_out(groups, year, when)
     else:
-        results = [launch_subtrees(url, year, plan_text, when, by, paths) for paths in batches]
-    summary = combine(results)
+        for paths in groups:
+            batch_task(year, paths, when)
+    summary = {**finalize_task(prepared), "batches": len(groups), "subtrees": len(prepared.roots)}
     create_markdown_artifact(key=f"launch-{year}", markdown=launch_markdown(summary), description=f"launch of {year}")
     return summary

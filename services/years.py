@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.errors import BadInput, NotFound
 from services.orgs import in_subtree
+from services.sweep import insert_ignoring_duplicates
 from states.orgs import meeting_level_key
 from states.plan import PlanError, YearPlan, parse_plan, plan_from_stored, plan_to_dict
 from storage.db import Database, to_db_time
@@ -73,12 +75,18 @@ def get_plan(db: Database, year: int) -> YearPlan:
 
 
 def _organizers(conn: sa.Connection) -> list[sa.Row[Any]]:
-    """Every organization that hears at least one assessed child: the meetings of the year."""
-    child = orgs.alias("child")
+    """Every organization that hears at least one assessed child: the meetings of the year.
+
+    The distinct parents first (one pass over `orgs`), then each looked up by primary key: the plan does not depend
+    on statistics (a correlated EXISTS on `parent_id` went quadratic when `ix_orgs_parent_id` looked useless)."""
+    parents = (
+        sa.select(orgs.c.parent_id).where(orgs.c.parent_id.is_not(None), orgs.c.kind != "prefecture")
+        .distinct().subquery("parents")
+    )
     return list(
         conn.execute(
             sa.select(orgs.c.id, orgs.c.code, orgs.c.kind, orgs.c.parent_id, orgs.c.path)
-            .where(sa.exists().where(child.c.parent_id == orgs.c.id, child.c.kind != "prefecture"))
+            .select_from(parents.join(orgs, orgs.c.id == parents.c.parent_id))
         )
     )
 
@@ -105,6 +113,115 @@ def _meeting_dates(plan: YearPlan, organizers: Sequence[sa.Row[Any]], all_codes:
     return dates
 
 
+def _insert_ignore(conn: sa.Connection, table: sa.Table) -> Any:
+    """`INSERT … ON CONFLICT DO NOTHING` on the dialect at hand."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+@dataclass
+class PreparedLaunch:
+    """What `prepare_launch` leaves for the batches: the year row and its meetings exist, the roots to cascade."""
+
+    year: int
+    stamp: datetime
+    relaunch: bool
+    fresh: bool  # the year had no cycle at all when prepared
+    before: int  # the year's cycles when prepared
+    meetings_created: int
+    meetings_existing: int
+    roots: list[str]
+
+
+def _prepare(conn: sa.Connection, *, plan: YearPlan, plan_text: str, year: int, stamp: datetime, by: str,
+             roots: bool) -> PreparedLaunch:
+    organizers = _organizers(conn)
+    all_codes = set(conn.execute(sa.select(orgs.c.code)).scalars())
+    if not all_codes:
+        raise BadInput("year.no_orgs")
+    dates = _meeting_dates(plan, organizers, all_codes)
+    launched = conn.execute(sa.select(years.c.year).where(years.c.year == year)).scalar() is not None
+    if launched:
+        conn.execute(
+            years.update().where(years.c.year == year).values(plan=plan_to_dict(plan), plan_text=plan_text, relaunched_at=stamp)
+        )
+    else:
+        # a launch of the same year running at once inserts nothing instead of failing on the primary key
+        conn.execute(_insert_ignore(conn, years).values(year=year, plan=plan_to_dict(plan), plan_text=plan_text,
+                                                        launched_at=stamp, launched_by=by))
+    existing_meetings = set(conn.execute(sa.select(meetings.c.organizer_id).where(meetings.c.year == year)).scalars())
+    from services.workdays import plan_step_dues
+
+    new_meetings = [
+        {"year": year, "organizer_id": oid, "held_on": held_on, **plan_step_dues(conn, plan, held_on)}
+        for oid, held_on in dates.items()
+        if oid not in existing_meetings
+    ]
+    if new_meetings:
+        conn.execute(_insert_ignore(conn, meetings), new_meetings)
+    fresh = conn.execute(sa.select(cycles.c.id).where(cycles.c.year == year).limit(1)).first() is None
+    before = 0 if fresh else _count_cycles(conn, year)
+    return PreparedLaunch(year=year, stamp=stamp, relaunch=launched, fresh=fresh, before=before,
+                          meetings_created=len(new_meetings),
+                          meetings_existing=len(existing_meetings), roots=_cascade_roots(conn) if roots else ["/"])
+
+
+def prepare_launch(db: Database, *, plan_text: str, year: int, now: datetime, by: str = "admin") -> PreparedLaunch:
+    """Step 1 of a distributed launch (once): validate the plan, write the year row and the meetings, list the
+    subtrees. Idempotent, and safe when two launches of one year run at once."""
+    plan = load_plan_text(plan_text, year=year)
+    with db.begin() as conn:
+        return _prepare(conn, plan=plan, plan_text=plan_text, year=year, stamp=to_db_time(now), by=by, roots=True)
+
+
+def launch_subtrees(db: Database, *, year: int, paths: Sequence[str], now: datetime) -> int:
+    """Step 2 (one batch, on any machine, any number of times): the missing cycles of these subtrees, inserted
+    with `ON CONFLICT (year, org_id, kind) DO NOTHING`. Reads the plan stored by `prepare_launch`; never counts
+    or analyses the whole year. Returns the cycles this call created."""
+    plan = get_plan(db, year)
+    stamp = to_db_time(now)
+    created = 0
+    with db.begin() as conn:
+        for root in paths:
+            created += cascade_subtree(conn, year=year, plan=plan, root_path=root, stamp=stamp, on_conflict=True)
+    return created
+
+
+def finalize_launch(db: Database, *, prepared: PreparedLaunch) -> LaunchResult:
+    """Step 3 (once, after every batch): the planners' statistics and the year's counts (`created`: the cycles
+    now minus those there when prepared, whichever batch or re-run made them)."""
+    with db.begin() as conn:
+        return _finalize(conn, prepared=prepared)
+
+
+def _finalize(conn: sa.Connection, *, prepared: PreparedLaunch) -> LaunchResult:
+    year = prepared.year
+    by_kind = {
+        kind: count
+        for kind, count in conn.execute(
+            sa.select(cycles.c.kind, sa.func.count()).where(cycles.c.year == year).group_by(cycles.c.kind)
+        )
+    }
+    created = sum(by_kind.values()) - prepared.before
+    if created > 10_000:
+        # a large cascade leaves the planners' statistics stale (PostgreSQL then looked one cycle up by a
+        # year-wide index scan, SQLite read every cycle for a town's drill-down): refresh them now
+        conn.execute(sa.text("ANALYZE cycles"))
+        conn.execute(sa.text("ANALYZE meetings"))
+    assessed = conn.execute(sa.select(sa.func.count()).select_from(orgs).where(orgs.c.kind != "prefecture")).scalar_one()
+    return LaunchResult(
+        year=year,
+        created=created,
+        existing=prepared.before,
+        meetings_created=prepared.meetings_created,
+        meetings_existing=prepared.meetings_existing,
+        organizations=assessed,
+        relaunch=prepared.relaunch,
+        by_kind=by_kind,
+    )
+
+
 def start_year(
     db: Database,
     *,
@@ -112,76 +229,20 @@ def start_year(
     year: int,
     now: datetime,
     by: str = "admin",
-    progress: Callable[[int, int], None] | None = None,
-    subtrees: Sequence[str] | None = None,
 ) -> LaunchResult:
     """Create, top-down, an `upward` and an `own_level` cycle for every assessed organization.
 
-    One transaction. Relaunching creates only what is missing (new organizations, new organizers);
+    One transaction: prepare, the whole tree in two set-based statements, finalize (the steps a Prefect launch
+    runs separately). Relaunching creates only what is missing (new organizations, new organizers);
     existing meetings and cycles are never touched (move a meeting with `meetings move`).
     """
     plan = load_plan_text(plan_text, year=year)
-    stamp = to_db_time(now)
     with db.begin() as conn:
-        organizers = _organizers(conn)
-        all_codes = set(conn.execute(sa.select(orgs.c.code)).scalars())
-        if not all_codes:
-            raise BadInput("year.no_orgs")
-        dates = _meeting_dates(plan, organizers, all_codes)
-        launched = conn.execute(sa.select(years.c.year).where(years.c.year == year)).scalar() is not None
-        if launched:
-            conn.execute(
-                years.update().where(years.c.year == year).values(
-                    plan=plan_to_dict(plan), plan_text=plan_text, relaunched_at=stamp
-                )
-            )
-        else:
-            conn.execute(
-                years.insert().values(
-                    year=year, plan=plan_to_dict(plan), plan_text=plan_text, launched_at=stamp, launched_by=by
-                )
-            )
-        existing_meetings = set(
-            conn.execute(sa.select(meetings.c.organizer_id).where(meetings.c.year == year)).scalars()
-        )
-        from services.workdays import plan_step_dues
-
-        new_meetings = [
-            {"year": year, "organizer_id": oid, "held_on": held_on, **plan_step_dues(conn, plan, held_on)}
-            for oid, held_on in dates.items()
-            if oid not in existing_meetings
-        ]
-        if new_meetings:
-            conn.execute(meetings.insert(), new_meetings)
-        before = _count_cycles(conn, year)
-        roots = list(subtrees) if subtrees else ["/"]
-        for done, root in enumerate(roots, start=1):
-            cascade_subtree(conn, year=year, plan=plan, root_path=root, stamp=stamp, fresh=before == 0)
-            if progress:
-                progress(done, len(roots))
-        after = _count_cycles(conn, year)
-        by_kind = {
-            kind: count
-            for kind, count in conn.execute(
-                sa.select(cycles.c.kind, sa.func.count()).where(cycles.c.year == year).group_by(cycles.c.kind)
-            )
-        }
-        if after - before > 10_000:
-            # a large cascade leaves the planners' statistics stale (PostgreSQL then looked one cycle up by a
-            # year-wide index scan, SQLite read every cycle for a town's drill-down): refresh them now
-            conn.execute(sa.text("ANALYZE cycles"))
-            conn.execute(sa.text("ANALYZE meetings"))
-        assessed = conn.execute(sa.select(sa.func.count()).select_from(orgs).where(orgs.c.kind != "prefecture")).scalar_one()
-    return LaunchResult(
-        year=year,
-        created=after - before,
-        existing=before,
-        meetings_created=len(new_meetings),
-        meetings_existing=len(existing_meetings),
-        organizations=assessed,
-        relaunch=launched,
-        by_kind=by_kind,
-    )
+        prepared = _prepare(conn, plan=plan, plan_text=plan_text, year=year, stamp=to_db_time(now), by=by, roots=False)
+        # first launch: nothing can conflict inside this transaction, so the plain insert (no conflict check);
+        # a relaunch: ON CONFLICT DO NOTHING skips what exists
+        cascade_subtree(conn, year=year, plan=plan, root_path="/", stamp=prepared.stamp, on_conflict=not prepared.fresh)
+        return _finalize(conn, prepared=prepared)
 
 
 def _count_cycles(conn: sa.Connection, year: int) -> int:
@@ -189,12 +250,13 @@ def _count_cycles(conn: sa.Connection, year: int) -> int:
 
 
 def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path: str, stamp: datetime,
-                    fresh: bool = False) -> int:
-    """Two set-based statements: the missing `upward` cycles (dates from their organizer's meeting)
-    and the missing `own_level` cycles, for the organizations under `root_path`.
+                    on_conflict: bool = True) -> int:
+    """Two set-based statements: the `upward` cycles (dates from their organizer's meeting) and the `own_level`
+    cycles of the organizations under `root_path`.
 
-    `fresh`: the year has no cycles yet, so nothing can be missing twice and the anti-join is skipped
-    (on PostgreSQL it cost as much as the insert itself at national scale)."""
+    `on_conflict`: `INSERT … SELECT … ON CONFLICT (year, org_id, kind) DO NOTHING`, so a relaunch or a batch run
+    twice creates only what is missing; without it a plain insert (a first launch in one transaction, where
+    nothing can conflict)."""
     assessed = sa.and_(orgs.c.kind != "prefecture", in_subtree(orgs.c.path, root_path) if root_path != "/" else sa.true())
     if root_path == "/":
         source: Any = orgs
@@ -207,11 +269,23 @@ def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path
         )
         source_where = sa.true()
 
-    def missing(kind: str, org_id: Any = orgs.c.id) -> sa.ColumnElement[bool]:
-        if fresh:
-            return sa.true()
-        return ~sa.exists().where(cycles.c.year == year, cycles.c.org_id == org_id, cycles.c.kind == kind)
+    def insert(select: sa.Select[Any]) -> int:
+        """The rows inserted (exact with `on_conflict`; a plain insert's count is -1 on psycopg)."""
+        if conn.dialect.name == "sqlite":
+            # sqlite3 reports no rowcount for a statement that starts with WITH: ask SQLite itself
+            statement: Any = sqlite.insert(cycles) if on_conflict else cycles.insert()
+            if on_conflict:
+                statement = statement.from_select(columns, select).on_conflict_do_nothing()
+            else:
+                statement = statement.from_select(columns, select)
+            conn.execute(statement)
+            return int(conn.execute(sa.text("SELECT changes()")).scalar_one())
+        if on_conflict:
+            return insert_ignoring_duplicates(conn, cycles, columns, select)
+        return conn.execute(cycles.insert().from_select(columns, select)).rowcount or 0
 
+    columns = ["year", "org_id", "kind", "organizer_id", "meeting_id", "meeting_on", "state", "due",
+               "submit_due", "review_due", "present_due", "evaluate_due", "feedback_due", "commitment_due", "updated_at"]
     due_columns = ["submit_due", "review_due", "present_due", "evaluate_due", "feedback_due", "commitment_due"]
     upward = sa.select(
         sa.literal(year).label("year"),
@@ -226,10 +300,8 @@ def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path
         sa.literal(stamp, sa.DateTime()).label("updated_at"),
     ).select_from(
         source.join(meetings, sa.and_(meetings.c.organizer_id == source.c.parent_id, meetings.c.year == year))
-    ).where(source_where, missing("upward", source.c.id))
-    columns = ["year", "org_id", "kind", "organizer_id", "meeting_id", "meeting_on", "state", "due",
-               *due_columns, "updated_at"]
-    created = conn.execute(cycles.insert().from_select(columns, upward)).rowcount or 0
+    ).where(source_where, meetings.c.year == year)  # a WHERE clause: SQLite's upsert after a joined SELECT needs one
+    created = insert(upward)
 
     assert plan.own_level_deadline is not None
     from services.workdays import plan_step_dues
@@ -246,24 +318,39 @@ def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path
         sa.literal(own_dues["submit_due"], sa.Date()).label("due"),
         *[sa.literal(own_dues[c], sa.Date()).label(c) for c in due_columns],
         sa.literal(stamp, sa.DateTime()).label("updated_at"),
-    ).where(assessed, missing("own_level"))
-    created += conn.execute(cycles.insert().from_select(columns, own)).rowcount or 0
+    ).where(assessed)
+    created += insert(own)
     return created
 
 
 def cascade_roots(db: Database) -> list[str]:
     """Paths of the subtrees a cascade can be cut into: the cities under each top organization, in order
-    (plus any top organization that is itself assessed). Lets a long launch show progress or fan out."""
-    top = orgs.alias("top")
+    (plus any top organization that is itself assessed). Lets a launch fan out over several machines."""
     with db.connect() as conn:
-        paths = list(conn.execute(
-            sa.select(orgs.c.path).select_from(orgs.join(top, top.c.id == orgs.c.parent_id))
-            .where(top.c.parent_id.is_(None)).order_by(orgs.c.path)
-        ).scalars())
-        paths += list(conn.execute(
-            sa.select(orgs.c.path).where(orgs.c.parent_id.is_(None), orgs.c.kind != "prefecture")
-        ).scalars())
+        return _cascade_roots(conn)
+
+
+def _cascade_roots(conn: sa.Connection) -> list[str]:
+    top = orgs.alias("top")
+    paths = list(conn.execute(
+        sa.select(orgs.c.path).select_from(orgs.join(top, top.c.id == orgs.c.parent_id))
+        .where(top.c.parent_id.is_(None)).order_by(orgs.c.path)
+    ).scalars())
+    paths += list(conn.execute(
+        sa.select(orgs.c.path).where(orgs.c.parent_id.is_(None), orgs.c.kind != "prefecture")
+    ).scalars())
     return paths
+
+
+def year_counts(db: Database, year: int) -> dict[str, Any]:
+    """The year's cycles by kind and its meetings (what a launch run elsewhere left)."""
+    with db.connect() as conn:
+        by_kind: dict[str, int] = {
+            kind: count for kind, count in
+            conn.execute(sa.select(cycles.c.kind, sa.func.count()).where(cycles.c.year == year).group_by(cycles.c.kind))
+        }
+        held = conn.execute(sa.select(sa.func.count()).select_from(meetings).where(meetings.c.year == year)).scalar_one()
+    return {"year": year, "cycles": sum(by_kind.values()), "cycles_by_kind": by_kind, "meetings": held}
 
 
 def list_years(db: Database) -> list[dict[str, Any]]:

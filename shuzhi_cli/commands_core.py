@@ -87,6 +87,7 @@ def year_start(
     year: Annotated[int, typer.Argument(help="the year, e.g. 2014")],
     plan: Annotated[Path, typer.Option("--plan", help="the year plan, TOML")],
     by: Annotated[str, typer.Option("--by", help="who launches")] = "admin",
+    direct: Annotated[bool, typer.Option("--direct", help="run here even when PREFECT_API_URL is set")] = False,
 ) -> None:
     from services.errors import BadInput
 
@@ -94,9 +95,12 @@ def year_start(
     if not plan.exists():
         raise BadInput(f"--plan: {plan}: no such file")
     plan_text = plan.read_text(encoding="utf-8-sig")
-    result = _launch(st, year=year, plan_text=plan_text, by=by)
+    result = _launch(st, year=year, plan_text=plan_text, by=by, direct=direct)
     if st.json:
         emit_json(result)
+    elif "flow_run" in result:
+        console().print(f"{year} 年度已由 Prefect 运行 {result['flow_run']} 启动（{result['state']}）："
+                        f"述职流程共 {result['cycles']} 个；述职评议会 {result['meetings']} 场")
     else:
         verb = "重新启动" if result["relaunch"] else "启动"
         console().print(
@@ -105,12 +109,15 @@ def year_start(
         )
 
 
-def _launch(st: Any, *, year: int, plan_text: str, by: str) -> dict[str, Any]:
-    """With a Prefect server configured the launch runs as the `launch-year` flow; otherwise directly."""
-    if st.settings.prefect_api_url:
-        from flows.launch_year import launch_year_flow
+def _launch(st: Any, *, year: int, plan_text: str, by: str, direct: bool) -> dict[str, Any]:
+    """With a Prefect server configured the launch runs as the `launch-year` deployment on the workers (the
+    database URL stays on the workers); otherwise directly, in this process."""
+    if st.settings.prefect_api_url and not direct:
+        from flows.trigger import run_launch_deployment
+        from services.years import year_counts
 
-        return launch_year_flow(db_url=st.app.db.url, year=year, plan_text=plan_text, now=st.app.now().isoformat(), by=by)
+        run = run_launch_deployment(year=year, plan_text=plan_text, by=by, now=st.settings.now)
+        return {**run, **year_counts(st.app.db, year)}
     from services.years import start_year
 
     if st.json:

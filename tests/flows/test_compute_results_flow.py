@@ -21,9 +21,31 @@ def test_flow_work_without_prefect(app: App, tmp_path: Path) -> None:
     assert "| 市直单位 | — | U4 | — |  | daily |" in markdown
 
 
+def test_the_results_artifact_stays_small_on_a_national_ranking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """671,130 units would make a 9 MB table: the artifact has the summary, the top 50 and a console link."""
+    from flows.artifacts import ARTIFACT_LIMIT
+    from flows.compute_results import results_markdown
+
+    monkeypatch.setenv("SHUZHI_BASE_URL", "https://shuzhi.example.gov.cn/")
+    ranking = [{"org": f"V{i:07d}", "category": "villages", "rank": i + 1, "composite": 90.0 - i / 1e5,
+                "key_management": i % 20 == 0, "weak": False, "missing": ["daily", "plan"] * 3}
+               for i in range(671_130)]
+    summary = {"year": 2014, "units": len(ranking), "ranked": len(ranking), "weights": {"daily": 0.4},
+               "key_management": [r["org"] for r in ranking if r["key_management"]], "weak": [], "ranking": ranking}
+    markdown = results_markdown(summary)
+    assert len(markdown.encode()) <= ARTIFACT_LIMIT
+    assert "| 村 | 1 | V0000000 | 90.0 | 重点管理 |" in markdown and "V0000049" in markdown and "V0000050" not in markdown
+    assert "671130 units in all, the first 50 shown" in markdown
+    assert "(https://shuzhi.example.gov.cn/results?year=2014)" in markdown
+    assert "key management: 33557" in markdown
+
+    long_cells = {**summary, "ranking": [{**r, "org": "长" * 5000} for r in ranking[:60]]}
+    assert len(results_markdown(long_cells).encode()) <= ARTIFACT_LIMIT
+
+
 @pytest.mark.prefect
 @pytest.mark.slow
-def test_flow_under_prefect_leaves_an_artifact(app: App, tmp_path: Path) -> None:
+def test_flow_under_prefect_leaves_an_artifact(app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
     from prefect.client.orchestration import get_client
@@ -31,7 +53,8 @@ def test_flow_under_prefect_leaves_an_artifact(app: App, tmp_path: Path) -> None
     from flows.compute_results import compute_results_flow
 
     build_city(app, tmp_path)
-    summary = compute_results_flow(app.db.url, 2014, "2014-12-31")
+    monkeypatch.setenv("SHUZHI_DB", app.db.url)
+    summary = compute_results_flow(2014, "2014-12-31")
     assert summary["weak"] == ["T1", "U1"]
 
     async def artifact_markdown() -> str:
