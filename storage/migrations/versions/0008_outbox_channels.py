@@ -1,7 +1,7 @@
 """outbox hardening — issue 10 H2 and issue 11: paused channels (the sender's fault), the SMS rate ledger.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
