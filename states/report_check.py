@@ -197,6 +197,7 @@ class ReportCheck:
     set_aside: list[tuple[str, str]] = field(default_factory=list)
     example_names: list[str] = field(default_factory=list)
     title: str = ""
+    subjective_evidence: str = ""  # the words in the cause analysis that put the writer in it
 
     def as_dict(self) -> dict[str, Any]:
         """The `shuzhi report check --json` document (results.md §1), exactly."""
@@ -233,6 +234,7 @@ class ReportCheck:
                             "detail": p.detail, "text": p.text} for p in self.paragraphs],
             "area_hits": dict(self.area_hits),
             "example_names": list(self.example_names),
+            "subjective_evidence": self.subjective_evidence,
         }
 
 
@@ -361,6 +363,13 @@ def _count(units: list[Unit], category: str, notes: dict[int, Paragraph]) -> tup
     return len(items), items
 
 
+def _clause_around(text: str, match: re.Match[str]) -> str:
+    """The clause holding a match: what a reviewer would quote."""
+    start = max((text.rfind(mark, 0, match.start()) for mark in "，。；：\n"), default=-1) + 1
+    ends = [i for i in (text.find(mark, match.end()) for mark in "，。；\n") if i >= 0]
+    return text[start: min(ends, default=len(text))]
+
+
 def _concrete(item: str) -> bool:
     return bool(_DIGIT.search(item) or _figures(item) or named_examples(item))
 
@@ -471,7 +480,8 @@ def check_report(text: str) -> ReportCheck:
     cause_text += "\n".join(s for u in by_category[PROBLEMS] for s in sentences(u.text)
                             if LEAD_CUES[CAUSES].search(_first_clause(s)))
     causes_analysed = visible_length(cause_text) >= 20
-    subjective = bool(SUBJECTIVE.search(cause_text))
+    own_part = SUBJECTIVE.search(cause_text)
+    subjective = own_part is not None
     measures, measure_items = _count(by_category[MEASURES], MEASURES, notes)
     specific = sum(1 for item in measure_items if SPECIFIC_MEASURE.search(item))
     figures = _figures(body_text)
@@ -532,5 +542,5 @@ def check_report(text: str) -> ReportCheck:
         headings=outline.heading_count,
         shares={c: round(lengths[c] / total, 3) if total else 0.0 for c in CATEGORIES},
         paragraphs=paragraphs, area_hits=area_hits, set_aside=list(outline.dropped), example_names=example_names,
-        title=outline.title,
+        title=outline.title, subjective_evidence=_clause_around(cause_text, own_part) if own_part else "",
     )
