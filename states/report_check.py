@@ -85,6 +85,7 @@ LEAD_CUES: dict[str, re.Pattern[str]] = {
     PROBLEMS: re.compile(r"^(?:但|但是|同时)|存在|不足|差距|问题|短板|对照"),
     ACHIEVEMENTS: re.compile(r"^(?:今年以来|一年来|全年|过去一年|本年度|年初)|^在[^，。]{1,20}(?:方面|中)$"),
 }
+SOLVING = re.compile(r"针对|解决|围绕|聚焦|化解|整改|破解|排查|梳理")
 # The weighted count of these decides a paragraph that neither a heading nor its first clause decides.
 BODY_CUES: dict[str, tuple[tuple[str, float], ...]] = {
     ACHIEVEMENTS: tuple((w, 1.0) for w in (
@@ -260,6 +261,8 @@ def _lead(text: str, allowed: tuple[str, ...]) -> tuple[str, str] | None:
     clause = _first_clause(text)
     for category, pattern in LEAD_CUES.items():
         if category in allowed:
+            if category == PROBLEMS and SOLVING.search(clause):
+                continue  # "针对群众反映的问题，…", "帮助解决实际问题41个": work done, not a problem found
             match = pattern.search(clause)
             if match:
                 return category, f"首句“{clause}”含“{match.group(0)}”"

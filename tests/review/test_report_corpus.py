@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import string
+import zipfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.reports import read_report
+from services.errors import BadInput
+from services.reports import read_report, read_report_bytes
 from states.report_check import check_report, named_examples
 from states.report_text import parse_outline
 from tests.fixtures.reports.corpus import agreement, make_corpus
@@ -108,3 +112,42 @@ def test_no_crash_on_any_input(text: str) -> None:
 @given(st.text(max_size=400))
 def test_no_crash_on_any_unicode(text: str) -> None:
     assert check_report(text).suggestion in ("approve", "revise", "rewrite")
+
+
+def test_report_check_explain_cli(cli) -> None:  # type: ignore[no-untyped-def]
+    path = str(agreement.HERE / "04_village_shiqiao_toc.txt")
+    code, out, err = cli("report", "check", "--explain", path)
+    assert code == 0, err
+    assert "逐段说明" in out and "略去 目录" in out and "[其他] 石桥村地处山区" in out
+    assert "不计入任何部分" in out and "[原因] 这些问题的产生" in out and "导语或概述，不计条数" in out
+    code, out, err = cli("--json", "report", "check", "--explain", path)
+    data = json.loads(out)
+    assert {"paragraphs", "set_aside", "area_hits", "example_names", "subjective_evidence"} <= set(data)
+    assert data["paragraphs"][0]["category"] is None and data["suggestion"] == "revise"
+    # --json without --explain stays exactly the contract
+    code, out, _ = cli("--json", "report", "check", path)
+    assert list(json.loads(out)) == ["areas", "achievements_share", "problems", "causes_analysed", "measures",
+                                     "figures", "findings", "suggestion"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["r.docx", "r.md", "r.txt"]), st.binary(max_size=2000))
+def test_reader_refuses_or_reads_any_bytes(name: str, raw: bytes) -> None:
+    """Issue 10's fuzz for the report importer: bad input is BadInput (exit 2), never another exception."""
+    try:
+        read_report_bytes(name, raw)
+    except BadInput:
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=3000))
+def test_reader_on_a_zip_holding_any_document_xml(xml: bytes) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>")
+        archive.writestr("word/document.xml", xml)
+    try:
+        read_report_bytes("r.docx", buffer.getvalue())
+    except BadInput:
+        pass
