@@ -85,6 +85,12 @@ LEAD_CUES: dict[str, re.Pattern[str]] = {
     PROBLEMS: re.compile(r"^(?:但|但是|同时)|存在|不足|差距|问题|短板|对照"),
     ACHIEVEMENTS: re.compile(r"^(?:今年以来|一年来|全年|过去一年|本年度|年初)|^在[^，。]{1,20}(?:方面|中)$"),
 }
+# In a report without headings, a long paragraph holding several parts is split before a sentence opening one
+PART_OPENER = re.compile(
+    r"^(?:(?:但|但是|同时|然而|不过)[^，。]{0,10}(?:存在|有)[^，。]{0,8}(?:问题|不足|差距|短板)|(?:还|仍|也)存在)"
+    r"|^(?:下一步|下步|今后|明年|新的一年)"
+)
+RUN_ON = 100  # characters: a paragraph this long may hold more than one part
 SOLVING = re.compile(r"针对|解决|围绕|聚焦|化解|整改|破解|排查|梳理")
 # The weighted count of these decides a paragraph that neither a heading nor its first clause decides.
 BODY_CUES: dict[str, tuple[tuple[str, float], ...]] = {
@@ -448,9 +454,29 @@ def _areas(body_text: str, heading_text: str, problems: int, measures: int) -> t
 
 # ---- the check -----------------------------------------------------------------------------------------------
 
+def _split_run_on(outline: Outline) -> None:
+    """A report without headings written as one or two walls of text: split them where a new part opens."""
+    if outline.heading_count:
+        return
+    units: list[Unit] = []
+    for unit in outline.units:
+        if visible_length(unit.text) < RUN_ON:
+            units.append(unit)
+            continue
+        parts: list[list[str]] = [[]]
+        for sentence in sentences(unit.text):
+            clause = _first_clause(sentence)
+            if parts[-1] and (PART_OPENER.search(clause) or LEAD_CUES[CAUSES].search(clause)):
+                parts.append([])
+            parts[-1].append(sentence)
+        units += [Unit(text="".join(part), headings=unit.headings, depth=unit.depth) for part in parts]
+    outline.units = units
+
+
 def check_report(text: str) -> ReportCheck:
     """Check a report's text against R14/R15; see docs/report-check.md for every rule."""
     outline: Outline = parse_outline(text)
+    _split_run_on(outline)
     by_category: dict[str, list[Unit]] = {c: [] for c in CATEGORIES}
     notes: dict[int, Paragraph] = {}
     paragraphs: list[Paragraph] = []

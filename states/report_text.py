@@ -179,7 +179,8 @@ def normalise(text: str) -> tuple[str, list[str], list[tuple[str, str]]]:
     raw = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "").split("\n")
     lines = [line.replace("\u3000", " ").strip() if not PARAGRAPH_INDENT.match(line) else line for line in raw]
     lines = _rejoin(lines, dropped)
-    lines = [line.replace("\u3000", " ").strip() for line in lines]
+    # Markdown emphasis around a heading or phrase ("**一、主要工作**") is layout, not text
+    lines = [line.replace("\u3000", " ").replace("**", "").replace("__", "").strip() for line in lines]
     lines = [line for line in lines if line]
     lines = _drop_contents(lines, dropped)
     title = ""

@@ -151,3 +151,14 @@ def test_reader_on_a_zip_holding_any_document_xml(xml: bytes) -> None:
         read_report_bytes("r.docx", buffer.getvalue())
     except BadInput:
         pass
+
+
+def test_markdown_emphasis_and_a_wall_of_text() -> None:
+    bold = check_report("附件2\n\n**某村党支部书记述职报告**\n\n**一、主要工作**\n\n今年以来研究党建4次。\n\n**二、存在的问题**\n\n"
+                        "一是党员老化，60岁以上15名。\n\n**三、下步打算**\n\n一是年内发展党员2名。")
+    assert bold.title == "某村党支部书记述职报告" and bold.headings == 3 and bold.problems == 1 and bold.measures == 1
+    wall = check_report("今年以来研究党建4次，发展党员2名，村两委换届顺利完成，为群众代办事项50件，落实工作经费3万元，坚持三会一课。"
+                        "但也存在一些问题：一是党员老化，60岁以上15名；二是经费不足，只有3万元。原因是我本人重视不够，抓得不实。"
+                        "下一步，一是年内发展党员2名；二是争取经费5万元，由我负责。")
+    assert [p.label for p in wall.paragraphs] == ["成绩", "问题", "原因", "措施"]
+    assert wall.problems == 2 and wall.measures == 2 and wall.subjective_causes
