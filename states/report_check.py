@@ -275,8 +275,19 @@ def _lead(text: str, allowed: tuple[str, ...]) -> tuple[str, str] | None:
     return None
 
 
+@functools.cache
+def _cue_pattern(category: str) -> tuple[re.Pattern[str], dict[str, float]]:
+    weights = dict(BODY_CUES[category])
+    return re.compile("|".join(re.escape(w) for w in sorted(weights, key=len, reverse=True))), weights
+
+
 def _scores(text: str, allowed: tuple[str, ...]) -> dict[str, float]:
-    return {c: sum(text.count(w) * weight for w, weight in BODY_CUES[c]) for c in allowed}
+    """Weighted cue words per category; each occurrence counts once (the longest cue at a place)."""
+    scores = {}
+    for category in allowed:
+        pattern, weights = _cue_pattern(category)
+        scores[category] = sum(weights[w] for w in pattern.findall(text))
+    return scores
 
 
 def classify_paragraph(text: str, allowed: tuple[str, ...] = CATEGORIES, default: str | None = None) -> str | None:
