@@ -140,12 +140,12 @@ EXAMPLE_CUES = re.compile(r"例如|比如|譬如|以[^，。；]{1,16}为例")
 # a named place or unit: a name of 1–4 characters and one of these; the name must not be a generic word
 NAMED_SUFFIX = re.compile(
     r"(村|社区|小区|街道|乡|镇|县|区|组|派出所|医院|中学(?!习)|小学(?!习)|公司|局|网格)"
-    r"(?!民|级|务|干|委|里|内|落|容|风|规|情|貌|集体|医|工作|治理|建设|服务|居|书记|小组|组|长|口|道|外|庄|部|域|"
+    r"(?!民|级|务|干|委|里|内|落|容|风|规|情|貌|集体|医|治理|建设|服务|居|书记|小组|组|长|口|道|外|庄|部|域|"
     r"办|名|代|际|企|位|属|户|警|局|县|镇|乡|区|村|政|财|卫|领导|管|直|场|片|班|员|织|团|合|织|级)"
 )
 NAME_BOUNDARY = re.compile(
     r"(?s).*(?:[^\u4e00-\u9fa5]|的|和|与|及|对|在|将|把|由|是|有|了|到|为|从|等|如|像|向|给|被|让|经|其中|针对|帮助|包保|联系|"
-    r"调整|派驻|带领|根据|按照|围绕|依托|通过|全|村|组|镇|乡)"
+    r"调整|派驻|带领|根据|按照|围绕|依托|通过|全|村|组|镇|乡|至|往|赴|去|来|自)"
 )
 NAME_STOP = re.compile(
     r"^(?:全|各|每|本|该|我|我们|贫困|行政|空白|后进|薄弱|示范|先进|软弱涣散|相关|所在|周边|辖区|结合部|基层|乡|镇|村|"
@@ -416,15 +416,25 @@ def named_examples(text: str) -> list[str]:
         name = name[-3:]
         if not name or NAME_STOP.search(name) or NAME_BAD_CHARS.intersection(name):
             continue
-        whole = name + match.group(1)
         if len(name) == 1 and match.group(1) not in ("村", "社区", "小区", "街道"):
             continue  # 城区, 小组, 子公司…: a single character before these is rarely a name
         if match.group(1) == "局" and not name.startswith(("市", "县", "区", "省")):
             continue  # 格局, 布局, 当局: a bureau is named with its level (市交通局)
         if match.group(1) in ("镇", "乡", "街道", "县", "区") and text.startswith("党", match.end()):
             continue  # 镇党委, 街道党工委: the organ above, not a case
-        if whole not in names:
-            names.append(whole)
+        if match.group(1) in ("社区", "网格") and text.startswith("工作", match.end()):
+            continue  # 社区工作者, 网格工作: a trade, not a place
+        found = [name + match.group(1)]
+        # "刘家蚬和中庄窠村", "东岗、西岗村": a name joined to this one shares its suffix
+        start = match.start() - len(name)
+        if start > 0 and text[start - 1] in "和与及、":
+            head = text[max(0, start - 5): start - 1]
+            cut = NAME_BOUNDARY.match(head)
+            other = (head[cut.end():] if cut else head)[-3:]
+            if len(other) >= 2 and not NAME_STOP.search(other) and not NAME_BAD_CHARS.intersection(other) \
+                    and not NAMED_SUFFIX.search(other):
+                found.insert(0, other + match.group(1))
+        names += [whole for whole in found if whole not in names]
     return names
 
 

@@ -65,6 +65,7 @@ def test_every_finding_says_why(path, verdict) -> None:  # type: ignore[no-untyp
 def test_issue_patterns() -> None:
     # examples after 的/和/、/针对, without 党 after them; no false hits on slogans, 两委 or the byline
     assert named_examples("针对软弱涣散的东岗村和西岗村，调整了书记。") == ["东岗村", "西岗村"]
+    assert named_examples("针对软弱涣散的刘家湾和中庄村，我从涧田乡调至芙蓉镇工作。") == ["刘家湾村", "中庄村", "涧田乡", "芙蓉镇"]
     assert named_examples("后进村柳树村、杨家湾村均实现整改目标。") == ["柳树村", "杨家湾村"]
     assert named_examples("推行党建强村、文化治村、平安护村。我们村两委换届，无“空白村”。") == []
     # the same keyword twice counts; real phrasings of areas 1, 3, 5
