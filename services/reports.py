@@ -24,9 +24,9 @@ MAX_BYTES = 20 * 1024 * 1024
 # at 2.2 GB). A real report is tens of KB of XML and a few hundred paragraphs; these leave a wide margin.
 DOCX_MAX_UNCOMPRESSED = 30 * 1024 * 1024  # all zip entries together, as declared and as actually read
 DOCX_MAX_PARTS = 300  # zip entries
-DOCX_MAX_PARAGRAPHS = 10_000  # <w:p> elements in word/document.xml
+DOCX_MAX_PARAGRAPHS = 5_000  # <w:p> elements in word/document.xml
 TEXT_MAX_CHARS = 300_000  # .md/.txt (and the text a .docx yields): some 150 pages, 15× a long report
-TEXT_MAX_LINES = 20_000  # the checker reads the most a cap allows in a few seconds, linearly
+TEXT_MAX_LINES = 5_000  # a long report pasted from a PDF is a few hundred lines; the checker is linear in them
 
 
 @dataclass(frozen=True)

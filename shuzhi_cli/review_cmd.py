@@ -84,6 +84,8 @@ def _print_explanation(result: Any) -> None:
     for key, hits in result.area_hits.items():
         out.print(f"  {key}. {'✓' if result.areas[key] else '✗'} {escape('、'.join(hits) or '无')}")
     out.print(f"[bold]实例[/bold]：{escape('、'.join(result.example_names) or '无')}")
+    evidence = f"“{result.subjective_evidence}”" if result.subjective_evidence else "未找到把自己摆进去的话"
+    out.print(f"[bold]原因分析中的主观依据[/bold]：{escape(evidence)}")
 
 
 @report_app.command("versions", help="every submitted version of a secretary's report, with findings and returns")

@@ -85,6 +85,13 @@ LEAD_CUES: dict[str, re.Pattern[str]] = {
     PROBLEMS: re.compile(r"^(?:但|但是|同时)|存在|不足|差距|问题|短板|对照"),
     ACHIEVEMENTS: re.compile(r"^(?:今年以来|一年来|全年|过去一年|本年度|年初)|^在[^，。]{1,20}(?:方面|中)$"),
 }
+# In a report without headings, a long paragraph holding several parts is split before a sentence opening one
+PART_OPENER = re.compile(
+    r"^(?:(?:但|但是|同时|然而|不过)[^，。]{0,10}(?:存在|有)[^，。]{0,8}(?:问题|不足|差距|短板)|(?:还|仍|也)存在)"
+    r"|^(?:下一步|下步|今后|明年|新的一年)"
+)
+RUN_ON = 100  # characters: a paragraph this long may hold more than one part
+SOLVING = re.compile(r"针对|解决|围绕|聚焦|化解|整改|破解|排查|梳理")
 # The weighted count of these decides a paragraph that neither a heading nor its first clause decides.
 BODY_CUES: dict[str, tuple[tuple[str, float], ...]] = {
     ACHIEVEMENTS: tuple((w, 1.0) for w in (
@@ -133,12 +140,12 @@ EXAMPLE_CUES = re.compile(r"例如|比如|譬如|以[^，。；]{1,16}为例")
 # a named place or unit: a name of 1–4 characters and one of these; the name must not be a generic word
 NAMED_SUFFIX = re.compile(
     r"(村|社区|小区|街道|乡|镇|县|区|组|派出所|医院|中学(?!习)|小学(?!习)|公司|局|网格)"
-    r"(?!民|级|务|干|委|里|内|落|容|风|规|情|貌|集体|医|工作|治理|建设|服务|居|书记|小组|组|长|口|道|外|庄|部|域|"
+    r"(?!民|级|务|干|委|里|内|落|容|风|规|情|貌|集体|医|治理|建设|服务|居|书记|小组|组|长|口|道|外|庄|部|域|"
     r"办|名|代|际|企|位|属|户|警|局|县|镇|乡|区|村|政|财|卫|领导|管|直|场|片|班|员|织|团|合|织|级)"
 )
 NAME_BOUNDARY = re.compile(
     r"(?s).*(?:[^\u4e00-\u9fa5]|的|和|与|及|对|在|将|把|由|是|有|了|到|为|从|等|如|像|向|给|被|让|经|其中|针对|帮助|包保|联系|"
-    r"调整|派驻|带领|根据|按照|围绕|依托|通过|全|村|组|镇|乡)"
+    r"调整|派驻|带领|根据|按照|围绕|依托|通过|全|村|组|镇|乡|至|往|赴|去|来|自)"
 )
 NAME_STOP = re.compile(
     r"^(?:全|各|每|本|该|我|我们|贫困|行政|空白|后进|薄弱|示范|先进|软弱涣散|相关|所在|周边|辖区|结合部|基层|乡|镇|村|"
@@ -197,6 +204,7 @@ class ReportCheck:
     set_aside: list[tuple[str, str]] = field(default_factory=list)
     example_names: list[str] = field(default_factory=list)
     title: str = ""
+    subjective_evidence: str = ""  # the words in the cause analysis that put the writer in it
 
     def as_dict(self) -> dict[str, Any]:
         """The `shuzhi report check --json` document (results.md §1), exactly."""
@@ -233,6 +241,7 @@ class ReportCheck:
                             "detail": p.detail, "text": p.text} for p in self.paragraphs],
             "area_hits": dict(self.area_hits),
             "example_names": list(self.example_names),
+            "subjective_evidence": self.subjective_evidence,
         }
 
 
@@ -258,14 +267,27 @@ def _lead(text: str, allowed: tuple[str, ...]) -> tuple[str, str] | None:
     clause = _first_clause(text)
     for category, pattern in LEAD_CUES.items():
         if category in allowed:
+            if category == PROBLEMS and SOLVING.search(clause):
+                continue  # "针对群众反映的问题，…", "帮助解决实际问题41个": work done, not a problem found
             match = pattern.search(clause)
             if match:
                 return category, f"首句“{clause}”含“{match.group(0)}”"
     return None
 
 
+@functools.cache
+def _cue_pattern(category: str) -> tuple[re.Pattern[str], dict[str, float]]:
+    weights = dict(BODY_CUES[category])
+    return re.compile("|".join(re.escape(w) for w in sorted(weights, key=len, reverse=True))), weights
+
+
 def _scores(text: str, allowed: tuple[str, ...]) -> dict[str, float]:
-    return {c: sum(text.count(w) * weight for w, weight in BODY_CUES[c]) for c in allowed}
+    """Weighted cue words per category; each occurrence counts once (the longest cue at a place)."""
+    scores = {}
+    for category in allowed:
+        pattern, weights = _cue_pattern(category)
+        scores[category] = sum(weights[w] for w in pattern.findall(text))
+    return scores
 
 
 def classify_paragraph(text: str, allowed: tuple[str, ...] = CATEGORIES, default: str | None = None) -> str | None:
@@ -361,6 +383,13 @@ def _count(units: list[Unit], category: str, notes: dict[int, Paragraph]) -> tup
     return len(items), items
 
 
+def _clause_around(text: str, match: re.Match[str]) -> str:
+    """The clause holding a match: what a reviewer would quote."""
+    start = max((text.rfind(mark, 0, match.start()) for mark in "，。；：\n"), default=-1) + 1
+    ends = [i for i in (text.find(mark, match.end()) for mark in "，。；\n") if i >= 0]
+    return text[start: min(ends, default=len(text))]
+
+
 def _concrete(item: str) -> bool:
     return bool(_DIGIT.search(item) or _figures(item) or named_examples(item))
 
@@ -387,15 +416,25 @@ def named_examples(text: str) -> list[str]:
         name = name[-3:]
         if not name or NAME_STOP.search(name) or NAME_BAD_CHARS.intersection(name):
             continue
-        whole = name + match.group(1)
         if len(name) == 1 and match.group(1) not in ("村", "社区", "小区", "街道"):
             continue  # 城区, 小组, 子公司…: a single character before these is rarely a name
         if match.group(1) == "局" and not name.startswith(("市", "县", "区", "省")):
             continue  # 格局, 布局, 当局: a bureau is named with its level (市交通局)
         if match.group(1) in ("镇", "乡", "街道", "县", "区") and text.startswith("党", match.end()):
             continue  # 镇党委, 街道党工委: the organ above, not a case
-        if whole not in names:
-            names.append(whole)
+        if match.group(1) in ("社区", "网格") and text.startswith("工作", match.end()):
+            continue  # 社区工作者, 网格工作: a trade, not a place
+        found = [name + match.group(1)]
+        # "刘家蚬和中庄窠村", "东岗、西岗村": a name joined to this one shares its suffix
+        start = match.start() - len(name)
+        if start > 0 and text[start - 1] in "和与及、":
+            head = text[max(0, start - 5): start - 1]
+            cut = NAME_BOUNDARY.match(head)
+            other = (head[cut.end():] if cut else head)[-3:]
+            if len(other) >= 2 and not NAME_STOP.search(other) and not NAME_BAD_CHARS.intersection(other) \
+                    and not NAMED_SUFFIX.search(other):
+                found.insert(0, other + match.group(1))
+        names += [whole for whole in found if whole not in names]
     return names
 
 
@@ -436,9 +475,29 @@ def _areas(body_text: str, heading_text: str, problems: int, measures: int) -> t
 
 # ---- the check -----------------------------------------------------------------------------------------------
 
+def _split_run_on(outline: Outline) -> None:
+    """A report without headings written as one or two walls of text: split them where a new part opens."""
+    if outline.heading_count:
+        return
+    units: list[Unit] = []
+    for unit in outline.units:
+        if visible_length(unit.text) < RUN_ON:
+            units.append(unit)
+            continue
+        parts: list[list[str]] = [[]]
+        for sentence in sentences(unit.text):
+            clause = _first_clause(sentence)
+            if parts[-1] and (PART_OPENER.search(clause) or LEAD_CUES[CAUSES].search(clause)):
+                parts.append([])
+            parts[-1].append(sentence)
+        units += [Unit(text="".join(part), headings=unit.headings, depth=unit.depth) for part in parts]
+    outline.units = units
+
+
 def check_report(text: str) -> ReportCheck:
     """Check a report's text against R14/R15; see docs/report-check.md for every rule."""
     outline: Outline = parse_outline(text)
+    _split_run_on(outline)
     by_category: dict[str, list[Unit]] = {c: [] for c in CATEGORIES}
     notes: dict[int, Paragraph] = {}
     paragraphs: list[Paragraph] = []
@@ -471,7 +530,8 @@ def check_report(text: str) -> ReportCheck:
     cause_text += "\n".join(s for u in by_category[PROBLEMS] for s in sentences(u.text)
                             if LEAD_CUES[CAUSES].search(_first_clause(s)))
     causes_analysed = visible_length(cause_text) >= 20
-    subjective = bool(SUBJECTIVE.search(cause_text))
+    own_part = SUBJECTIVE.search(cause_text)
+    subjective = own_part is not None
     measures, measure_items = _count(by_category[MEASURES], MEASURES, notes)
     specific = sum(1 for item in measure_items if SPECIFIC_MEASURE.search(item))
     figures = _figures(body_text)
@@ -532,5 +592,5 @@ def check_report(text: str) -> ReportCheck:
         headings=outline.heading_count,
         shares={c: round(lengths[c] / total, 3) if total else 0.0 for c in CATEGORIES},
         paragraphs=paragraphs, area_hits=area_hits, set_aside=list(outline.dropped), example_names=example_names,
-        title=outline.title,
+        title=outline.title, subjective_evidence=_clause_around(cause_text, own_part) if own_part else "",
     )

@@ -166,7 +166,8 @@ def _drop_contents(lines: list[str], dropped: list[tuple[str, str]]) -> list[str
     for index, line in enumerate(lines[:12]):
         if TOC_WORD.match(line.replace("\u3000", " ").strip()):
             end = index + 1
-            while end < len(lines) and len(lines[end]) <= 30 and lines[end] in lines[end + 1:]:
+            seen = Counter(lines[index + 1:])  # a contents line comes back later as a heading
+            while end < min(len(lines), index + 41) and len(lines[end]) <= 30 and seen[lines[end]] > 1:
                 end += 1
             dropped += [(entry, "目录") for entry in lines[index:end]]
             return lines[:index] + lines[end:]
@@ -179,7 +180,8 @@ def normalise(text: str) -> tuple[str, list[str], list[tuple[str, str]]]:
     raw = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "").split("\n")
     lines = [line.replace("\u3000", " ").strip() if not PARAGRAPH_INDENT.match(line) else line for line in raw]
     lines = _rejoin(lines, dropped)
-    lines = [line.replace("\u3000", " ").strip() for line in lines]
+    # Markdown emphasis around a heading or phrase ("**一、主要工作**") is layout, not text
+    lines = [line.replace("\u3000", " ").replace("**", "").replace("__", "").strip() for line in lines]
     lines = [line for line in lines if line]
     lines = _drop_contents(lines, dropped)
     title = ""
@@ -192,9 +194,12 @@ def normalise(text: str) -> tuple[str, list[str], list[tuple[str, str]]]:
             lines = lines[index + 1:]
             break
     # the byline and date under the title: short lines without sentences, naming a post or a date
-    while lines and len(lines[0]) <= 40 and not _BYLINE_PUNCTUATION.search(lines[0]) and BYLINE.search(lines[0]) \
-            and not _heading(lines[0]) and not _shape_heading(lines[0]):
-        dropped.append((lines.pop(0), "署名或日期"))
+    byline = 0
+    while byline < min(4, len(lines)) and len(lines[byline]) <= 40 and not _BYLINE_PUNCTUATION.search(lines[byline]) \
+            and BYLINE.search(lines[byline]) and not _heading(lines[byline]) and not _shape_heading(lines[byline]):
+        dropped.append((lines[byline], "署名或日期"))
+        byline += 1
+    lines = lines[byline:]
     return title, lines, dropped
 
 

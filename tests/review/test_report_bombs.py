@@ -70,8 +70,10 @@ def test_M5_docx_whose_header_lies_about_its_size_is_refused() -> None:
 
 
 def test_M5_text_reports_are_capped_too() -> None:
-    with pytest.raises(BadInput, match="拒绝读取"):
-        read_report_bytes("long.txt", ("一" * 80 + "\n").encode() * (reports.TEXT_MAX_LINES + 1))
+    with pytest.raises(BadInput, match="字"):
+        read_report_bytes("long.txt", ("一" * 80 + "\n").encode() * (reports.TEXT_MAX_CHARS // 80 + 1))
+    with pytest.raises(BadInput, match="行"):
+        read_report_bytes("lines.txt", "一\n".encode() * (reports.TEXT_MAX_LINES + 1))
     with pytest.raises(BadInput, match="不是有效的 Word"):
         read_report_bytes("fake.docx", b"PK\x03\x04 not a zip")
 

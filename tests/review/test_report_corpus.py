@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import string
+import zipfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.reports import read_report
+from services.errors import BadInput
+from services.reports import read_report, read_report_bytes
 from states.report_check import check_report, named_examples
 from states.report_text import parse_outline
 from tests.fixtures.reports.corpus import agreement, make_corpus
@@ -61,6 +65,7 @@ def test_every_finding_says_why(path, verdict) -> None:  # type: ignore[no-untyp
 def test_issue_patterns() -> None:
     # examples after 的/和/、/针对, without 党 after them; no false hits on slogans, 两委 or the byline
     assert named_examples("针对软弱涣散的东岗村和西岗村，调整了书记。") == ["东岗村", "西岗村"]
+    assert named_examples("针对软弱涣散的刘家湾和中庄村，我从涧田乡调至芙蓉镇工作。") == ["刘家湾村", "中庄村", "涧田乡", "芙蓉镇"]
     assert named_examples("后进村柳树村、杨家湾村均实现整改目标。") == ["柳树村", "杨家湾村"]
     assert named_examples("推行党建强村、文化治村、平安护村。我们村两委换届，无“空白村”。") == []
     # the same keyword twice counts; real phrasings of areas 1, 3, 5
@@ -108,3 +113,53 @@ def test_no_crash_on_any_input(text: str) -> None:
 @given(st.text(max_size=400))
 def test_no_crash_on_any_unicode(text: str) -> None:
     assert check_report(text).suggestion in ("approve", "revise", "rewrite")
+
+
+def test_report_check_explain_cli(cli) -> None:  # type: ignore[no-untyped-def]
+    path = str(agreement.HERE / "04_village_shiqiao_toc.txt")
+    code, out, err = cli("report", "check", "--explain", path)
+    assert code == 0, err
+    assert "逐段说明" in out and "略去 目录" in out and "[其他] 石桥村地处山区" in out
+    assert "不计入任何部分" in out and "[原因] 这些问题的产生" in out and "导语或概述，不计条数" in out
+    code, out, err = cli("--json", "report", "check", "--explain", path)
+    data = json.loads(out)
+    assert {"paragraphs", "set_aside", "area_hits", "example_names", "subjective_evidence"} <= set(data)
+    assert data["paragraphs"][0]["category"] is None and data["suggestion"] == "revise"
+    # --json without --explain stays exactly the contract
+    code, out, _ = cli("--json", "report", "check", path)
+    assert list(json.loads(out)) == ["areas", "achievements_share", "problems", "causes_analysed", "measures",
+                                     "figures", "findings", "suggestion"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["r.docx", "r.md", "r.txt"]), st.binary(max_size=2000))
+def test_reader_refuses_or_reads_any_bytes(name: str, raw: bytes) -> None:
+    """Issue 10's fuzz for the report importer: bad input is BadInput (exit 2), never another exception."""
+    try:
+        read_report_bytes(name, raw)
+    except BadInput:
+        pass
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=3000))
+def test_reader_on_a_zip_holding_any_document_xml(xml: bytes) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>")
+        archive.writestr("word/document.xml", xml)
+    try:
+        read_report_bytes("r.docx", buffer.getvalue())
+    except BadInput:
+        pass
+
+
+def test_markdown_emphasis_and_a_wall_of_text() -> None:
+    bold = check_report("附件2\n\n**某村党支部书记述职报告**\n\n**一、主要工作**\n\n今年以来研究党建4次。\n\n**二、存在的问题**\n\n"
+                        "一是党员老化，60岁以上15名。\n\n**三、下步打算**\n\n一是年内发展党员2名。")
+    assert bold.title == "某村党支部书记述职报告" and bold.headings == 3 and bold.problems == 1 and bold.measures == 1
+    wall = check_report("今年以来研究党建4次，发展党员2名，村两委换届顺利完成，为群众代办事项50件，落实工作经费3万元，坚持三会一课。"
+                        "但也存在一些问题：一是党员老化，60岁以上15名；二是经费不足，只有3万元。原因是我本人重视不够，抓得不实。"
+                        "下一步，一是年内发展党员2名；二是争取经费5万元，由我负责。")
+    assert [p.label for p in wall.paragraphs] == ["成绩", "问题", "原因", "措施"]
+    assert wall.problems == 2 and wall.measures == 2 and wall.subjective_causes
