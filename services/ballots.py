@@ -576,5 +576,5 @@ def qr_svg(url: str) -> str:
     import segno
 
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False, svgns=True, nl=False)
+    segno.make(url, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False, svgns=True, nl=False, omitsize=True)
     return buffer.getvalue().decode("utf-8")
