@@ -483,21 +483,29 @@ def ballot_of_code(db: Database, *, code: str, key: bytes | None = None) -> dict
     from storage.tables.core import meetings
     from storage.tables.review import committee_meetings
 
-    with db.connect() as conn:
+    organizer = orgs.alias("organizer")
+    committee_org = orgs.alias("committee_org")
+    with db.connect() as conn:  # one read for the code and its meeting (the vote page is opened by every attendee)
         row = conn.execute(
-            sa.select(ballot_codes.c.meeting_id, ballot_codes.c.committee_meeting_id, ballot_codes.c.used)
+            sa.select(ballot_codes.c.meeting_id, ballot_codes.c.committee_meeting_id, ballot_codes.c.used,
+                      sa.func.coalesce(meetings.c.year, committee_meetings.c.year).label("year"),
+                      sa.func.coalesce(organizer.c.id, committee_org.c.id).label("org_id"),
+                      sa.func.coalesce(organizer.c.code, committee_org.c.code).label("org_code"),
+                      sa.func.coalesce(organizer.c.name, committee_org.c.name).label("org_name"))
+            .select_from(ballot_codes
+                         .outerjoin(meetings, meetings.c.id == ballot_codes.c.meeting_id)
+                         .outerjoin(organizer, organizer.c.id == meetings.c.organizer_id)
+                         .outerjoin(committee_meetings, committee_meetings.c.id == ballot_codes.c.committee_meeting_id)
+                         .outerjoin(committee_org, committee_org.c.id == committee_meetings.c.org_id))
             .where(ballot_codes.c.code_hash.in_(candidate_hashes(code, key)))
         ).first()
-        if row is None or row.used:
+        if row is None or row.used or row.year is None:
             raise NotFound(UNKNOWN_CODE)
+        year = int(row.year)
         if row.meeting_id is not None:
-            year = conn.execute(sa.select(meetings.c.year).where(meetings.c.id == row.meeting_id)).scalar_one()
+            ref = MeetingRef("upward", row.meeting_id, year, row.org_id, row.org_code, row.org_name)
         else:
-            year = conn.execute(sa.select(committee_meetings.c.year)
-                                .where(committee_meetings.c.id == row.committee_meeting_id)).scalar_one()
-        ref = _meeting_of_code(conn, row, year)
-        if ref is None:  # pragma: no cover - the code's meeting always has its own year
-            raise NotFound(UNKNOWN_CODE)
+            ref = MeetingRef("own_level", row.committee_meeting_id, year, row.org_id, row.org_code, row.org_name)
         presenting = presenting_cycles(conn, ref)
         frozen = _frozen_cycle_ids(conn, [c.id for c in presenting])
         return {"year": year, "meeting": ref.organizer_code, "meeting_name": ref.organizer_name, "kind": ref.kind,
