@@ -472,21 +472,18 @@ def close_evaluation(
 
 
 UNKNOWN_CODE = "测评码无效或已使用"  # one answer for an unknown and a spent code
+_CODE_STATEMENT: list[Any] = []
 
 
-def ballot_of_code(db: Database, *, code: str, key: bytes | None = None) -> dict[str, Any]:
-    """What a `/vote/<code>` page shows: the meeting and its presenters, for a code not yet spent (read only).
-    An unknown, spent or malformed code is NotFound with one and the same message."""
-    cleaned = clean_code(code)
-    if len(cleaned) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in cleaned):
-        raise NotFound(UNKNOWN_CODE)
-    from storage.tables.core import meetings
-    from storage.tables.review import committee_meetings
+def _code_statement() -> Any:
+    """A code's row with its meeting's year and organizer, built once (its construction cost more than the query)."""
+    if not _CODE_STATEMENT:
+        from storage.tables.core import meetings
+        from storage.tables.review import committee_meetings
 
-    organizer = orgs.alias("organizer")
-    committee_org = orgs.alias("committee_org")
-    with db.connect() as conn:  # one read for the code and its meeting (the vote page is opened by every attendee)
-        row = conn.execute(
+        organizer = orgs.alias("organizer")
+        committee_org = orgs.alias("committee_org")
+        _CODE_STATEMENT.append(
             sa.select(ballot_codes.c.meeting_id, ballot_codes.c.committee_meeting_id, ballot_codes.c.used,
                       sa.func.coalesce(meetings.c.year, committee_meetings.c.year).label("year"),
                       sa.func.coalesce(organizer.c.id, committee_org.c.id).label("org_id"),
@@ -497,8 +494,19 @@ def ballot_of_code(db: Database, *, code: str, key: bytes | None = None) -> dict
                          .outerjoin(organizer, organizer.c.id == meetings.c.organizer_id)
                          .outerjoin(committee_meetings, committee_meetings.c.id == ballot_codes.c.committee_meeting_id)
                          .outerjoin(committee_org, committee_org.c.id == committee_meetings.c.org_id))
-            .where(ballot_codes.c.code_hash.in_(candidate_hashes(code, key)))
-        ).first()
+            .where(ballot_codes.c.code_hash.in_(sa.bindparam("hashes", expanding=True)))
+        )
+    return _CODE_STATEMENT[0]
+
+
+def ballot_of_code(db: Database, *, code: str, key: bytes | None = None) -> dict[str, Any]:
+    """What a `/vote/<code>` page shows: the meeting and its presenters, for a code not yet spent (read only).
+    An unknown, spent or malformed code is NotFound with one and the same message."""
+    cleaned = clean_code(code)
+    if len(cleaned) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in cleaned):
+        raise NotFound(UNKNOWN_CODE)
+    with db.connect() as conn:  # one read for the code and its meeting (the vote page is opened by every attendee)
+        row = conn.execute(_code_statement(), {"hashes": candidate_hashes(code, key)}).first()
         if row is None or row.used or row.year is None:
             raise NotFound(UNKNOWN_CODE)
         year = int(row.year)
