@@ -176,10 +176,22 @@ def run(ctx: BenchContext) -> list[BenchRow]:
 
 
 if __name__ == "__main__":  # a quick look without rewriting bench/results.md
-    from bench.run import prepare
+    import bench.run as runner
+    from storage.db import make_engine, normalize_url
 
+    def own_database(url: str) -> str:
+        """A database of this bench's own (bench_participant), so parallel runs of other benches are left alone."""
+        engine = make_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("DROP DATABASE IF EXISTS bench_participant WITH (FORCE)"))
+            conn.execute(sa.text("CREATE DATABASE bench_participant"))
+        engine.dispose()
+        return sa.engine.make_url(normalize_url(url)).set(database="bench_participant").render_as_string(hide_password=False)
+
+    runner._fresh_pg = own_database
     os.environ.setdefault("SHUZHI_BENCH_SCALE", "0.05")
-    context = prepare(float(os.environ["SHUZHI_BENCH_SCALE"]))
+    os.environ.pop("SHUZHI_TEST_PG", None)  # PostgreSQL only when SHUZHI_BENCH_PG names a server
+    context = runner.prepare(float(os.environ["SHUZHI_BENCH_SCALE"]))
     for row in run(context):
         print(f"{row.name:55} {row.backend:10} ours {row.ours * 1000:8.2f} ms raw {row.raw * 1000:8.2f} ms "
               f"ratio {row.ratio:6.3f} {'ok' if row.ok else 'MISS'} {row.extra}")

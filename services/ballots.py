@@ -472,6 +472,31 @@ def close_evaluation(
 
 
 UNKNOWN_CODE = "测评码无效或已使用"  # one answer for an unknown and a spent code
+_CODE_STATEMENT: list[Any] = []
+
+
+def _code_statement() -> Any:
+    """A code's row with its meeting's year and organizer, built once (its construction cost more than the query)."""
+    if not _CODE_STATEMENT:
+        from storage.tables.core import meetings
+        from storage.tables.review import committee_meetings
+
+        organizer = orgs.alias("organizer")
+        committee_org = orgs.alias("committee_org")
+        _CODE_STATEMENT.append(
+            sa.select(ballot_codes.c.meeting_id, ballot_codes.c.committee_meeting_id, ballot_codes.c.used,
+                      sa.func.coalesce(meetings.c.year, committee_meetings.c.year).label("year"),
+                      sa.func.coalesce(organizer.c.id, committee_org.c.id).label("org_id"),
+                      sa.func.coalesce(organizer.c.code, committee_org.c.code).label("org_code"),
+                      sa.func.coalesce(organizer.c.name, committee_org.c.name).label("org_name"))
+            .select_from(ballot_codes
+                         .outerjoin(meetings, meetings.c.id == ballot_codes.c.meeting_id)
+                         .outerjoin(organizer, organizer.c.id == meetings.c.organizer_id)
+                         .outerjoin(committee_meetings, committee_meetings.c.id == ballot_codes.c.committee_meeting_id)
+                         .outerjoin(committee_org, committee_org.c.id == committee_meetings.c.org_id))
+            .where(ballot_codes.c.code_hash.in_(sa.bindparam("hashes", expanding=True)))
+        )
+    return _CODE_STATEMENT[0]
 
 
 def ballot_of_code(db: Database, *, code: str, key: bytes | None = None) -> dict[str, Any]:
@@ -480,24 +505,15 @@ def ballot_of_code(db: Database, *, code: str, key: bytes | None = None) -> dict
     cleaned = clean_code(code)
     if len(cleaned) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in cleaned):
         raise NotFound(UNKNOWN_CODE)
-    from storage.tables.core import meetings
-    from storage.tables.review import committee_meetings
-
-    with db.connect() as conn:
-        row = conn.execute(
-            sa.select(ballot_codes.c.meeting_id, ballot_codes.c.committee_meeting_id, ballot_codes.c.used)
-            .where(ballot_codes.c.code_hash.in_(candidate_hashes(code, key)))
-        ).first()
-        if row is None or row.used:
+    with db.connect() as conn:  # one read for the code and its meeting (the vote page is opened by every attendee)
+        row = conn.execute(_code_statement(), {"hashes": candidate_hashes(code, key)}).first()
+        if row is None or row.used or row.year is None:
             raise NotFound(UNKNOWN_CODE)
+        year = int(row.year)
         if row.meeting_id is not None:
-            year = conn.execute(sa.select(meetings.c.year).where(meetings.c.id == row.meeting_id)).scalar_one()
+            ref = MeetingRef("upward", row.meeting_id, year, row.org_id, row.org_code, row.org_name)
         else:
-            year = conn.execute(sa.select(committee_meetings.c.year)
-                                .where(committee_meetings.c.id == row.committee_meeting_id)).scalar_one()
-        ref = _meeting_of_code(conn, row, year)
-        if ref is None:  # pragma: no cover - the code's meeting always has its own year
-            raise NotFound(UNKNOWN_CODE)
+            ref = MeetingRef("own_level", row.committee_meeting_id, year, row.org_id, row.org_code, row.org_name)
         presenting = presenting_cycles(conn, ref)
         frozen = _frozen_cycle_ids(conn, [c.id for c in presenting])
         return {"year": year, "meeting": ref.organizer_code, "meeting_name": ref.organizer_name, "kind": ref.kind,
@@ -576,5 +592,5 @@ def qr_svg(url: str) -> str:
     import segno
 
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False, svgns=True, nl=False)
+    segno.make(url, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False, svgns=True, nl=False, omitsize=True)
     return buffer.getvalue().decode("utf-8")

@@ -215,7 +215,9 @@ def review_decide(request: Request, account: User, year: int, org: str, event: A
     kind = _kind(kind)
     if event not in ("approve", *RETURN_CHOICES):
         raise BadInput(f"event: '{event}' 不是审核操作")
-    reason = "；".join([f.strip() for f in finding or [] if f.strip()] + ([note.strip()] if note.strip() else []))
+    written = note.strip()
+    chosen = [f.strip() for f in finding or [] if f.strip() and f.strip() not in written]  # the page's script may have
+    reason = "；".join(chosen + ([written] if written else []))  # copied them into the note already
     if len(reason) > 2000:
         raise BadInput("退回理由太长（最多 2000 字）")
     shared = desk.shared_of(request)

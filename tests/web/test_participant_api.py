@@ -161,3 +161,23 @@ def test_ballot_codes_are_stored_as_a_keyed_hash_and_old_codes_still_work(web_ap
     cast_ballot(web_app.db, year=2014, code=new, ratings={"V001": "好"}, key=key)
     cast_ballot(web_app.db, year=2014, code=old, ratings={"V001": "好"}, key=key)  # legacy codes verify
     assert _used(web_app) == 2
+
+
+def test_report_text_is_rendered_as_escaped_html_and_only_in_scope(client_for: Callable[[str | None], Any], web_app: Any) -> None:
+    from services.accounts import create_user
+    from tests.web.conftest import PASSWORD
+
+    secretary, reviewer = client_for("v001_secretary"), client_for("t01_reviewer")
+    hostile = ("# 述职报告\n<script>alert(1)</script>\n\n[点我](javascript:alert(2))\n\n"
+               "## 存在的问题\n一是<img src=x onerror=alert(3)>\n")
+    secretary.post("/api/cycles/2014/V001/events", json={"event": "finish_research"}).raise_for_status()
+    secretary.post("/api/cycles/2014/V001/report", files={"file": ("r.md", hostile.encode(), "text/markdown")}).raise_for_status()
+    secretary.post("/api/cycles/2014/V001/events", json={"event": "submit"}).raise_for_status()
+    page = reviewer.get("/review/2014/V001").text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    assert "<img src=x" not in page and 'href="javascript:' not in page
+    create_user(web_app.db, "t02_reviewer", "reviewer", PASSWORD, scope="T02")
+    outsider = client_for("t02_reviewer")
+    assert outsider.get("/review/2014/V001").status_code == 403
+    assert outsider.get("/api/cycles/2014/V001/report").status_code == 403
+    assert client_for("v001_secretary").get("/my/2014/V002").status_code == 403

@@ -103,7 +103,11 @@ def test_a_season_on_phones(browser: Any, web_app: App) -> None:  # noqa: F811
             rev.get_by_test_id("waiting").locator("a", has_text="东村党支部").click()
             expect(rev.get_by_test_id("report-text")).to_contain_text("第 1 版")
             shot(rev, "05-review-page")
-            rev.get_by_test_id("note").fill("问题原因分析不足，请补充")
+            finding = rev.locator("input[name=finding]").first
+            finding.check()  # the chosen finding pre-fills the reason
+            note = rev.get_by_test_id("note")
+            expect(note).to_have_value(str(finding.get_attribute("value")))
+            note.fill(note.input_value() + "\n问题原因分析不足，请补充")
             rev.get_by_test_id("revise").click()
             rev.goto(base + "/review")
             expect(rev.get_by_test_id("returned")).to_contain_text("问题原因分析不足")

@@ -8,4 +8,13 @@ document.addEventListener("DOMContentLoaded", () => {
       .catch(() => {});
     setInterval(tick, 5000);
   });
+  // the reviewer's return form: ticking a finding writes it into the reason (the server skips findings already there)
+  document.querySelectorAll("form.ret").forEach((form) => {
+    const note = form.querySelector("textarea[name=note]");
+    form.querySelectorAll("input[name=finding]").forEach((box) => box.addEventListener("change", () => {
+      const lines = note.value.split("\n").filter((line) => line.trim() && line !== box.value);
+      if (box.checked) lines.push(box.value);
+      note.value = lines.join("\n");
+    }));
+  });
 });
