@@ -36,7 +36,7 @@ def _ensure_launched(db: Database, year: int) -> None:
         start_year(db, plan_text=PLAN, year=year, now=parse_when("2014-11-20"))
 
 
-def _export_in_child(url: str, today: str, year: int, out: Path, raw: bool) -> dict[str, float]:
+def _export_in_child(url: str, today: str, year: int, out: Path, mode: str) -> dict[str, float]:
     """One export in a fresh process, so the peak RSS (VmHWM) is the export's own."""
     code = (
         "import json, sys, time\nfrom datetime import date\nfrom pathlib import Path\n"
@@ -59,13 +59,25 @@ def _export_in_child(url: str, today: str, year: int, out: Path, raw: bool) -> d
         "        for row in result:\n"
         "            sheet.append(list(row)); n += 1\n"
         "        book.save(str(out))\n"
+        "elif sys.argv[5] == 'csv':\n"
+        "    from services.export import csv_chunks\n"
+        "    n = 0\n"
+        "    def counted(rows):\n"
+        "        global n\n"
+        "        for row in rows:\n"
+        "            n += 1\n"
+        "            yield row\n"
+        "    with out.open('wb') as stream:\n"
+        "        listed = export_rows(iter_lagging(db, LaggingFilter(year=year), today=today, full_phone=True))\n"
+        "        for chunk in csv_chunks([label for _, label in LAGGING_COLUMNS], counted(listed)):\n"
+        "            stream.write(chunk)\n"
         "else:\n"
         "    rows = export_rows(iter_lagging(db, LaggingFilter(year=year), today=today, full_phone=True))\n"
         "    n = write_xlsx(out, [label for _, label in LAGGING_COLUMNS], rows)\n"
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
         "print(json.dumps({'seconds': time.perf_counter() - t, 'rows': n, 'rss_mb': int(hwm) / 1024}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, url, today, str(year), str(out), "raw" if raw else "ours"],
+    done = subprocess.run([sys.executable, "-c", code, url, today, str(year), str(out), mode],
                           capture_output=True, text=True, cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -120,14 +132,17 @@ def _measure(ctx: BenchContext, backend: str, db: Database) -> list[BenchRow]:
 
     # the whole lagging list to .xlsx, streamed, in a fresh process each
     # late in the season (EXPORT_TODAY) nearly every cycle lags: the national list is as long as it gets
-    ours = _export_in_child(db.url, EXPORT_TODAY, ctx.year, ctx.work_dir / f"lagging-{backend}.xlsx", raw=False)
-    raw_export = _export_in_child(db.url, EXPORT_TODAY, ctx.year, ctx.work_dir / f"lagging-raw-{backend}.xlsx", raw=True)
+    ours = _export_in_child(db.url, EXPORT_TODAY, ctx.year, ctx.work_dir / f"lagging-{backend}.xlsx", "ours")
+    raw_export = _export_in_child(db.url, EXPORT_TODAY, ctx.year, ctx.work_dir / f"lagging-raw-{backend}.xlsx", "raw")
+    as_csv = _export_in_child(db.url, EXPORT_TODAY, ctx.year, ctx.work_dir / f"lagging-{backend}.csv", "csv")
     rate = ours["rows"] / ours["seconds"] if ours["seconds"] else 0.0
     rows.append(BenchRow(f"lagging export .xlsx ({int(ours['rows']):,} rows)", backend, ours["seconds"], raw_export["seconds"],
                          f"≥ {EXPORT_RATE:,} rows/s, < {EXPORT_MB} MB", rate >= EXPORT_RATE and ours["rss_mb"] < EXPORT_MB,
                          extra=f"{rate:,.0f} rows/s, peak {ours['rss_mb']:.0f} MB; raw openpyxl write-only "
                                f"{raw_export['rows'] / raw_export['seconds'] if raw_export['seconds'] else 0:,.0f} rows/s, "
-                               f"peak {raw_export['rss_mb']:.0f} MB"))
+                               f"peak {raw_export['rss_mb']:.0f} MB; the same list as CSV "
+                               f"{as_csv['rows'] / as_csv['seconds'] if as_csv['seconds'] else 0:,.0f} rows/s, "
+                               f"peak {as_csv['rss_mb']:.0f} MB"))
     return rows
 
 

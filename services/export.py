@@ -34,9 +34,11 @@ def csv_safe(value: Any) -> Any:
 
 def text_cell(sheet: Any, value: Any) -> Any:
     """A write-only cell; strings are strings whatever they start with (openpyxl makes '=…' a formula)."""
-    from openpyxl.cell import WriteOnlyCell
+    # openpyxl turns a string into a formula only when it starts with '=' (+ - @ stay strings in .xlsx): only
+    # those need a cell of their own, the rest go in as plain values (a cell object per value halves the rate)
+    if isinstance(value, str) and value.startswith("="):
+        from openpyxl.cell import WriteOnlyCell
 
-    if isinstance(value, str):
         cell = WriteOnlyCell(sheet)
         cell.value = value
         cell.data_type = "s"

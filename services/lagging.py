@@ -104,17 +104,18 @@ def _select(where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
 
 
 def _row(r: Any, today: date, last: datetime | None, *, full_phone: bool) -> dict[str, Any]:
-    due = r.due if isinstance(r.due, date) or r.due is None else date.fromisoformat(str(r.due))
-    meeting = r.meeting_on if isinstance(r.meeting_on, date) else date.fromisoformat(str(r.meeting_on))
-    step = STEP_OF_STATE.get(r.state)
+    (_, _, code, name, org_kind, secretary, phone, kind, state, due, meeting_on, returns, organizer,
+     organizer_name) = r[:14]
+    if due is not None and not isinstance(due, date):
+        due = date.fromisoformat(str(due))
     late = (today - due).days if due is not None and due < today else 0
     reminded = from_db_time(last) if last is not None else None
     return {
-        "org": r.code, "name": r.name, "org_kind": r.org_kind, "kind": r.kind, "state": r.state, "step": step,
-        "due": due.isoformat() if due else None, "overdue": late > 0, "days_late": late,
-        "meeting": meeting.isoformat(), "organizer": r.organizer, "organizer_name": r.organizer_name,
-        "returns": r.returns, "secretary": r.secretary,
-        "phone": r.phone if full_phone else mask_phone(r.phone),
+        "org": code, "name": name, "org_kind": org_kind, "kind": kind, "state": state, "step": STEP_OF_STATE.get(state),
+        "due": due.isoformat() if due is not None else None, "overdue": late > 0, "days_late": late,
+        "meeting": meeting_on.isoformat() if isinstance(meeting_on, date) else str(meeting_on),
+        "organizer": organizer, "organizer_name": organizer_name, "returns": returns, "secretary": secretary,
+        "phone": phone if full_phone else mask_phone(phone),
         "last_reminded": reminded.isoformat(timespec="seconds") if reminded else None,
     }
 
@@ -151,25 +152,17 @@ def lagging_page(db: Database, f: LaggingFilter, *, today: date, offset: int = 0
 
 
 def iter_lagging(db: Database, f: LaggingFilter, *, today: date, full_phone: bool = False) -> Iterator[dict[str, Any]]:
-    """Every row of the filtered list, in the page's order, read in chunks by keyset (bounded memory for an export
-    of the whole country). "Last reminded" is read per chunk."""
+    """Every row of the filtered list, in the page's order: one sorted query read as a stream (a server-side cursor
+    on PostgreSQL, SQLite's own cursor), STREAM_CHUNK rows at a time, so an export of the whole country holds one
+    chunk in memory. "Last reminded" is read per chunk."""
     with db.connect() as conn:
         where = _conditions(conn, f, today)
-        after: tuple[Any, ...] | None = None
-        while True:
-            query = _select(where).add_columns(orgs.c.path)
-            if after is not None:
-                due, path = after
-                query = query.where(sa.or_(cycles.c.due > due, sa.and_(cycles.c.due == due, orgs.c.path > path)))
-            chunk = conn.execute(query.order_by(cycles.c.due, orgs.c.path).limit(STREAM_CHUNK)).all()
-            if not chunk:
-                return
-            last = _last_reminded(conn, f.year, [r.org_id for r in chunk])
+        result = conn.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(
+            _select(where).order_by(cycles.c.due, orgs.c.path))
+        for chunk in result.partitions(STREAM_CHUNK):
+            last = _last_reminded(conn, f.year, list({r.org_id for r in chunk}))
             for r in chunk:
                 yield _row(r, today, last.get(r.org_id), full_phone=full_phone)
-            after = (chunk[-1].due, chunk[-1].path)
-            if len(chunk) < STREAM_CHUNK:
-                return
 
 
 LAGGING_COLUMNS: list[tuple[str, str]] = [

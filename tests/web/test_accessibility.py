@@ -89,3 +89,19 @@ def test_every_page_passes_axe_and_fits_the_screen(browser: Any, web_app: Any, w
         finally:
             context.close()
     assert not problems, "\n".join(problems)
+
+
+def test_api_docs_render_offline_under_the_csp(browser: Any, web_app: Any) -> None:  # noqa: F811
+    """Swagger UI from the packaged assets: the operations render, with no console error (a CSP block would log)."""
+    with serving(web_app) as base:
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        try:
+            page.goto(base + "/api/docs")
+            page.wait_for_selector(".opblock", timeout=20_000)
+            assert page.locator(".opblock").count() > 10
+            page.screenshot(path=str(ARTIFACTS / "a11y-api-docs.png"))
+        finally:
+            page.close()
+    assert errors == []

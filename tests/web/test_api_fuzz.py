@@ -14,13 +14,15 @@ from storage.tables.core import cycles, history, orgs, years
 TEXT = st.text(max_size=30)
 ANY = st.one_of(st.none(), st.integers(-10**6, 10**6), TEXT, st.booleans(), st.lists(st.integers(), max_size=3))
 BODY = st.dictionaries(st.sampled_from(["event", "kind", "note", "year", "org", "plan", "organizer", "date", "count"]), ANY, max_size=5)
-QUERY_KEYS = ["year", "kind", "code", "offset", "limit", "state", "under", "lagging"]
+QUERY_KEYS = ["year", "kind", "code", "offset", "limit", "state", "under", "lagging", "q", "level", "step", "days_late", "format"]
 # a path segment a client can send: printable, no '/', not '.' or '..'
 SEGMENT = st.text(st.characters(categories=["L", "N", "P", "S"], exclude_characters="/?#%\\"), min_size=1, max_size=8).filter(
     lambda s: s not in (".", "..")
 )
-PATHS = ["/api/cycles/{year}/{org}/events", "/api/years", "/api/remind", "/api/meetings/move", "/api/ballots/issue"]
-GETS = ["/api/overview", "/api/tree", "/api/cycles", "/api/lagging", "/api/results", "/api/outbox", "/api/cycles/{year}/{org}"]
+PATHS = ["/api/cycles/{year}/{org}/events", "/api/years", "/api/remind", "/api/meetings/move", "/api/ballots/issue",
+         "/api/remind/bulk", "/api/years/preview"]
+GETS = ["/api/overview", "/api/tree", "/api/cycles", "/api/lagging", "/api/results", "/api/outbox", "/api/cycles/{year}/{org}",
+        "/api/search", "/api/orgs/{org}/contact"]
 
 
 def _snapshot(app: Any) -> tuple[Any, ...]:

@@ -114,6 +114,8 @@ def test_lagging_page_filters_and_links(client_for: Any) -> None:
     overview = client.get("/overview").text
     assert 'href="/lagging?year=2014&kind=upward&overdue=1"' in overview
     assert "level=2" in overview  # the bars link to the level's list
+    reviewer = client_for("t01_reviewer").get("/lagging", params={"year": 2014}).text
+    assert "/lagging/remind-bulk?year=2014&amp;kind=upward&under=T01" in reviewer  # a reviewer reminds within scope
     viewer = client_for("viewer").get("/lagging", params={"year": 2014}).text
     assert "提醒本页全部" not in viewer and "显示号码" not in viewer and "139****0001" in viewer
 
