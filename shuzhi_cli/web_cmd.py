@@ -43,15 +43,20 @@ def users_add(
     role: Annotated[str, typer.Option("--role", help="admin | org_department | reviewer | secretary | viewer")],
     scope: Annotated[str | None, typer.Option("--scope", help="organization code: a reviewer's organizer, a secretary's unit")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from standard input")] = False,
+    phone: Annotated[str | None, typer.Option("--phone", help="mobile number for SMS code sign-in")] = None,
+    sms_only: Annotated[bool, typer.Option("--sms-only", help="no password: sign in by SMS code to --phone")] = False,
 ) -> None:
     from services.accounts import create_user
 
     st = state(ctx)
-    if password_stdin:
+    password: str | None
+    if sms_only:
+        password = None
+    elif password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    account = create_user(st.app.db, name, role, password, scope=scope)
+    account = create_user(st.app.db, name, role, password, scope=scope, phone=phone)
     if st.json:
         emit_json(account.as_dict())
     else:

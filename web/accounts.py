@@ -243,14 +243,15 @@ def _users_page(request: Request, account: Account, status: int = 200, **context
         "total": count_users(shared.db, q=q, role=role if role in ROLES else None, active=active),
         "audit": list_audit(shared.db, limit=100), "roles": ROLES, "offset": offset, "page": PAGE,
         "filters": {"q": q or "", "role": role or "", "active": params.get("active") or ""},
-        "form": {}, "msg": flash.get("msg"), "err": flash.get("err"), "secret_once": flash.get("secret"),
+        "form": {}, "msg": flash.get("msg"), "err": flash.get("err"), "secret_once": None,
         "provision_roles": PROVISION_ROLES,
     }
     return _render(request, "users.html", status, **{**base, **context})
 
 
-def _flash(request: Request, *, msg: str | None = None, err: str | None = None, secret: dict[str, str] | None = None) -> Response:
-    request.session["accounts_flash"] = {k: v for k, v in (("msg", msg), ("err", err), ("secret", secret)) if v}
+def _flash(request: Request, *, msg: str | None = None, err: str | None = None) -> Response:
+    """A message for the next view of the page, carried in the session (never in the URL: issue 10 L8)."""
+    request.session["accounts_flash"] = {k: v for k, v in (("msg", msg), ("err", err)) if v}
     return RedirectResponse("/admin/users", status_code=303)
 
 
@@ -310,8 +311,9 @@ def users_reset(request: Request, account: User, name: str, mode: Annotated[Lite
         return _flash(request, err=error.message)
     if mode == "sms":
         return _flash(request, msg=f"账户 {name} 已改为短信验证码登录，原密码作废")
-    # the new password travels in the signed session cookie once and is popped by the next page view
-    return _flash(request, msg=f"已重置账户 {name} 的密码（仅显示一次）", secret={"name": name, "password": result["password"]})
+    # shown in this answer only: never stored, never in a cookie or a URL
+    return _users_page(request, account, msg=f"已重置账户 {name} 的密码（仅显示一次）",
+                       secret_once={"name": name, "password": result["password"]})
 
 
 @router.post("/admin/users/{name}/revoke")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -265,3 +266,21 @@ def test_reset_and_sms_only_end_sessions(sqlite_db: Database, tmp_path: Path) ->
     with pytest.raises(BadInput, match="范围"):
         update_user(sqlite_db, "zzb", role="secretary")
     assert update_user(sqlite_db, "zzb", role="secretary", scope="T01").scope == "T01"
+
+
+def test_cli_users_provision_counts_human_and_json(cli: Any, tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "orgs.csv").write_text(SAMPLE_ORGS, encoding="utf-8")
+    assert cli("init")[0] == 0
+    assert cli("orgs", "import", str(tmp_path / "orgs.csv"))[0] == 0
+    code, out, _ = cli("users", "provision", "--under", "T01", "--role", "secretary")
+    assert code == 0 and "书记账户：应有 3，新建 3" in out
+    code, out, _ = cli("--json", "users", "provision")
+    rows = json.loads(out)
+    assert code == 0 and [(r["role"], r["created"], r["unchanged"]) for r in rows] == [("secretary", 4, 3), ("reviewer", 4, 0)]
+    code, out, _ = cli("users", "list", "--role", "secretary")
+    assert code == 0 and "139****0011" in out and "13900000011" in out  # the login name is the phone; the phone column masked
+    assert cli("users", "provision", "--under", "NOPE")[0] == 4
+    code, out, _ = cli("users", "edit", "review-T01", "--inactive")
+    assert code == 0 and "已停用" in out
