@@ -262,6 +262,8 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
             # after the tree is complete (every parent_id set): statistics taken earlier told the planners that
             # every organization had the same parent, and the launch's organizer query read the table per row
             conn.execute(sa.text("ANALYZE orgs"))
+        if not postgres:
+            conn.exec_driver_sql("PRAGMA cache_size=-2000")  # the pooled connection back to SQLite's default
     return ImportResult(imported=writer.imported, updated=writer.updated, unchanged=writer.unchanged)
 
 
