@@ -30,7 +30,7 @@ SHUZHI = str(Path(sys.executable).with_name("shuzhi"))
 DAY = "2014-12-12"
 NOW = "2014-12-12T10:00:00+08:00"  # inside the season, outside quiet hours
 SINK_MESSAGES = 20_000  # `notify send` gets this many queued messages (the rest are set aside for the run)
-SMTP_MESSAGES = 2_000
+SMTP_MESSAGES = 1_000
 BENCH_PLAN = PLAN + "sms_per_minute = 1000000\nsms_per_phone_per_day = 100\n"
 GB = 1024 * 1024 * 1024
 

@@ -6,7 +6,8 @@ runs locust headless (SHUZHI_LOAD_USERS=500 users, SHUZHI_LOAD_SECONDS=120, spaw
 p50/p95/p99 and errors per request type to bench/results.md. Not part of `make test`.
 
 Environment: SHUZHI_BENCH_PG (or SHUZHI_TEST_PG) — the PostgreSQL server; SHUZHI_LOAD_WORKERS (default: cores);
-SHUZHI_LOAD_REBUILD=1 to rebuild the database; SHUZHI_LOAD_MIX, SHUZHI_LOAD_WAIT as in bench/load.py.
+SHUZHI_LOAD_REBUILD=1 to rebuild the database; SHUZHI_LOAD_DATABASE to use another one (the national
+database `make bench` leaves, `shuzhi_bench_cli`, saves the build); SHUZHI_LOAD_MIX, SHUZHI_LOAD_WAIT as in bench/load.py.
 """
 
 from __future__ import annotations
@@ -40,16 +41,19 @@ def _free_port() -> int:
 
 
 def _database(server: str, scale: float, rebuild: bool) -> str:
+    name = os.environ.get("SHUZHI_LOAD_DATABASE", "shuzhi_bench_load")  # e.g. shuzhi_bench_cli after `make bench`
+    if not name.replace("_", "").isalnum():
+        raise SystemExit(f"SHUZHI_LOAD_DATABASE: '{name}' is not a plain database name")
     url = sa.engine.make_url(normalize_url(server))
     admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    target = url.set(database="shuzhi_bench_load").render_as_string(hide_password=False)
+    target = url.set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = 'shuzhi_bench_load'")).first()
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
         if exists and rebuild:
-            conn.execute(sa.text("DROP DATABASE shuzhi_bench_load WITH (FORCE)"))
+            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             exists = None
         if not exists:
-            conn.execute(sa.text("CREATE DATABASE shuzhi_bench_load"))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     db = Database(target)
     with db.connect() as conn:
