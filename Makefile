@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: install demo test lint unit pg browser-deps bench clean
+.PHONY: install demo test lint unit pg browser-deps bench load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(STAMP) browser-deps lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# The console under load (locust, headless, loopback, PostgreSQL from SHUZHI_BENCH_PG): not part of `make test`.
+load: $(STAMP)
+	$(BIN)/python -m bench.load_run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

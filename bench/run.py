@@ -23,7 +23,9 @@ from storage.db import Database, make_engine, normalize_url
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-MODULES = ["bench_core", "bench_notify", "bench_web", "bench_report", "bench_accounts", "bench_participant", "bench_operator"]
+MODULES = ["bench_core", "bench_notify", "bench_web", "bench_report", "bench_accounts", "bench_participant", "bench_operator",
+           "bench_cli"]
+SELF_CONTAINED = {"bench_cli"}  # builds its own databases through the CLI: no bulk-loaded tree needed
 
 
 def _fresh_pg(url: str) -> str:
@@ -35,7 +37,7 @@ def _fresh_pg(url: str) -> str:
     return sa.engine.make_url(normalize_url(url)).set(database="shuzhi_bench").render_as_string(hide_password=False)
 
 
-def prepare(scale: float) -> BenchContext:
+def prepare(scale: float, *, load: bool = True) -> BenchContext:
     OUT.mkdir(parents=True, exist_ok=True)
     sqlite_path = OUT / "national.db"
     for suffix in ("", "-wal", "-shm"):
@@ -45,7 +47,7 @@ def prepare(scale: float) -> BenchContext:
     pg_url = _fresh_pg(pg_server) if pg_server else None
     ctx = BenchContext(work_dir=OUT, sqlite_url=sqlite_url, pg_url=pg_url, scale=scale)
     now = parse_when("2014-11-20")
-    for backend, url in ctx.urls:
+    for backend, url in ctx.urls if load else []:
         db = Database(url)
         db.upgrade()
         start = time.perf_counter()
@@ -78,7 +80,7 @@ def main() -> int:
     scale = float(os.environ.get("SHUZHI_BENCH_SCALE", "1.0"))
     only = sys.argv[1:] or MODULES
     start = time.perf_counter()
-    ctx = prepare(scale)
+    ctx = prepare(scale, load=not set(only) <= SELF_CONTAINED)
     rows: list[BenchRow] = []
     failed = False
     for name in only:
@@ -100,7 +102,13 @@ def main() -> int:
                   f"{'ok ' if row.ok else 'MISS'} {row.extra}", flush=True)
         rows.extend(produced)
     report = render(rows, ctx, time.perf_counter() - start)
-    (ROOT / "bench" / "results.md").write_text(report, encoding="utf-8")
+    results = ROOT / "bench" / "results.md"
+    if set(only) == set(MODULES) or not results.exists():
+        results.write_text(report, encoding="utf-8")
+    else:  # a partial run adds its own section: the last full run's table stays
+        section = report.replace("# Benchmark results", f"## {', '.join(only)} ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", 1)
+        with results.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + section)
     print()
     print(report)
     return 1 if failed else 0

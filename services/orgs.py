@@ -156,10 +156,12 @@ def _load_existing(conn: sa.Connection, tree: _Tree) -> None:
                   parent_org.c.code.label("parent"))
         .select_from(orgs.outerjoin(parent_org, parent_org.c.id == orgs.c.parent_id))
     )
-    for r in conn.execute(query.execution_options(yield_per=20_000)):
-        tree.add(r.code, id=r.id, kind=KIND_INDEX.get(r.kind, len(KINDS) - 1),
-                 digest=_digest(r.name, r.kind, r.secretary, r.phone, r.email))
-        parents.append(sys.intern(r.parent) if r.parent else "")
+    for id_, code, kind, name, secretary, phone, email, parent in conn.execute(
+        query.execution_options(yield_per=20_000)
+    ):
+        tree.add(code, id=id_, kind=KIND_INDEX.get(kind, len(KINDS) - 1),
+                 digest=_digest(name, kind, secretary, phone, email))
+        parents.append(sys.intern(parent) if parent else "")
     for node, code in enumerate(parents):
         if code:
             tree.old_parent[node] = tree.parent[node] = tree.index[code]
@@ -261,6 +263,8 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
             # after the tree is complete (every parent_id set): statistics taken earlier told the planners that
             # every organization had the same parent, and the launch's organizer query read the table per row
             conn.execute(sa.text("ANALYZE orgs"))
+        if not postgres:
+            conn.exec_driver_sql("PRAGMA cache_size=-2000")  # the pooled connection back to SQLite's default
     return ImportResult(imported=writer.imported, updated=writer.updated, unchanged=writer.unchanged)
 
 
