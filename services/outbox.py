@@ -52,7 +52,7 @@ BACKOFF_BASE = timedelta(minutes=1)  # 1, 4, 16, 64 minutes, ~4 h: a provider ou
 RECLAIM_GRACE = timedelta(minutes=10)  # the lease: a claim not extended for this long is reclaimed
 PAUSE_BASE = timedelta(minutes=1)  # a paused channel is tried again after 1, 2, 4 … minutes, at most
 PAUSE_MAX = timedelta(minutes=30)
-CHUNK_TARGET_SECONDS = 0.2  # a fencing check (and a record) at least every ~200 ms of sending
+CHUNK_TARGET_SECONDS = 0.05  # a fencing check (and a record) at least every ~50 ms of sending
 CHUNK_MAX = 512  # groups per chunk
 STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 DEADLINE_TEMPLATES = ("reminder", "due_today", "overdue", "escalation")
