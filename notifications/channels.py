@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import smtplib
 import ssl
 import time
@@ -111,20 +112,25 @@ class SinkChannel:
     def __init__(self, directory: str | Path, name: str) -> None:
         self.directory = Path(directory)
         self.name = name
+        self._folder: str | None = None  # created on first use, once
 
     def send(self, message: OutgoingMessage) -> str:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if self._folder is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._folder = str(self.directory)
         ref = hashlib.sha1(message.key.encode()).hexdigest()[:16]
-        path = self.directory / f"{self.name}-{ref}.txt"
+        file_name = f"{self.name}-{ref}.txt"
+        path = os.path.join(self._folder, file_name)
         if self.name == "sms":
             body = "\n".join(sms_segments(message.text))
             content = f"to: {message.to}\nkey: {message.key}\n\n{body}\n"
         else:
             content = f"to: {message.to}\nkey: {message.key}\nsubject: {message.subject}\n\n{message.text}"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(content, encoding="utf-8")
-        tmp.replace(path)  # one file per key: a repeated send overwrites, never duplicates
-        return f"sink:{path.name}"
+        tmp = path[:-4] + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.replace(tmp, path)  # one file per key: a repeated send overwrites, never duplicates
+        return f"sink:{file_name}"
 
     def close(self) -> None:
         return None

@@ -347,7 +347,7 @@ def test_m1_kill_9_mid_batch_then_a_second_dispatcher_past_the_lease(tmp_path: P
         assert shuzhi(*args).returncode == 0
     db = Database(f"sqlite:///{db_path}")
     keys = queue(db, 40)
-    smtp.delay = 0.05
+    smtp.delay = 0.1  # slower than the chunk target: one message per fencing check and record
     victim = subprocess.Popen([sys.executable, "-m", "shuzhi_cli.main", "--now", "2014-12-07T09:00", "notify", "send",
                                "--no-digest"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait(lambda: len(smtp.keys) >= 10, 60)
