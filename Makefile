@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: install demo test lint unit pg browser-deps bench clean
+.PHONY: install demo test lint unit pg browser-deps bench bench-prefect clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(STAMP) browser-deps lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# the launch through Prefect (server, two workers) vs the plain CLI, and recovery from a lost worker (SHUZHI_BENCH_SCALE)
+bench-prefect: $(STAMP)
+	$(BIN)/python -m bench.bench_prefect
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
