@@ -57,12 +57,13 @@ def _fan_out(groups: list[list[str]], year: int, now: str) -> list[Any]:
     """One `launch-batch` flow run per group, then wait until every one has completed.
 
     The idempotency keys carry this flow run's id: when this run is itself re-run after a crash it gets the same
-    batch runs back instead of new ones. A batch run that crashed is re-queued by the `shuzhi-rerun-crashed`
-    automation; one that failed for good fails the launch."""
+    batch runs back instead of new ones. A batch run that crashed is re-queued (by the `shuzhi-rerun-crashed`
+    automation, or here); one that failed for good (or started 6 times) fails the launch."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.deployments import run_deployment
     from prefect.runtime import flow_run
+    from prefect.states import Scheduled
 
     runs: list[Any] = [
         run_deployment(BATCH_DEPLOYMENT, parameters={"year": year, "paths": paths, "now": now}, timeout=0,
@@ -77,6 +78,8 @@ def _fan_out(groups: list[list[str]], year: int, now: str) -> list[Any]:
                 kind = state.type if state else None
                 if kind == StateType.COMPLETED:
                     pending.discard(run_id)
+                elif kind == StateType.CRASHED:  # what the automation does too; here for a server without it
+                    client.set_flow_run_state(run_id, Scheduled(name="AwaitingRetry", message="re-queued by its launch"))
                 elif kind in (StateType.FAILED, StateType.CANCELLED):
                     raise RuntimeError(f"launch batch {run_id} ended {kind.value}: {state.message if state else ''}")
             if pending:
