@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: install demo test lint unit pg browser-deps bench load clean
+.PHONY: install demo test lint unit pg browser-deps bench load bench-prefect clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: $(STAMP)
 # The console under load (locust, headless, loopback, PostgreSQL from SHUZHI_BENCH_PG): not part of `make test`.
 load: $(STAMP)
 	$(BIN)/python -m bench.load_run
+
+# the launch through Prefect (server, two workers) vs the plain CLI, and recovery from a lost worker (SHUZHI_BENCH_SCALE)
+bench-prefect: $(STAMP)
+	$(BIN)/python -m bench.bench_prefect
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

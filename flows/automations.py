@@ -17,9 +17,9 @@ def load(path: Path) -> list[dict[str, Any]]:
     return list(data["automations"] if isinstance(data, dict) else data)
 
 
-def install(path: Path, *, overrides: dict[str, Any] | None = None) -> list[str]:
-    """Create every automation of the file (deleting same-named ones first); `overrides` patch each trigger
-    (the end-to-end test shortens `within`). Returns the names installed."""
+def install(path: Path, *, overrides: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """Create every automation of the file (deleting same-named ones first); `overrides` patch the trigger of the
+    automation of that name (the end-to-end test shortens `within`). Returns the names installed."""
     from prefect.client.orchestration import get_client
     from prefect.events.schemas.automations import AutomationCore
 
@@ -28,8 +28,7 @@ def install(path: Path, *, overrides: dict[str, Any] | None = None) -> list[str]
     with get_client(sync_client=True) as client:
         existing = {a.name: a.id for a in client.read_automations()}
         for spec in specs:
-            if overrides and spec["trigger"].get("posture") == "Proactive":
-                spec["trigger"].update(overrides)
+            spec["trigger"].update((overrides or {}).get(spec["name"], {}))
             automation = AutomationCore.model_validate(spec)
             if automation.name in existing:
                 client.delete_automation(existing[automation.name])

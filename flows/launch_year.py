@@ -14,7 +14,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 BATCH_DEPLOYMENT = "launch-batch/launch-batch"
-BATCHES = 8  # ≥ 2 per worker; each batch is a flow run (~5 s to start a process), so a few large ones
+BATCHES = 5  # the first in the launch's own run, the others as flow runs: two per worker with two workers
 POLL_SECONDS = 2.0
 
 
@@ -53,22 +53,29 @@ def launch_batch_flow(year: int, paths: list[str], now: str) -> int:
     return run_batch(year, paths, now)
 
 
-def _fan_out(groups: list[list[str]], year: int, now: str) -> list[Any]:
-    """One `launch-batch` flow run per group, then wait until every one has completed.
+def _submit(groups: list[list[str]], year: int, now: str, *, first: int) -> list[Any]:
+    """One `launch-batch` flow run per group; any worker of the pool takes it.
 
     The idempotency keys carry this flow run's id: when this run is itself re-run after a crash it gets the same
-    batch runs back instead of new ones. A batch run that crashed is re-queued by the `shuzhi-rerun-crashed`
-    automation; one that failed for good fails the launch."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.objects import StateType
+    batch runs back instead of new ones."""
     from prefect.deployments import run_deployment
     from prefect.runtime import flow_run
 
-    runs: list[Any] = [
+    total = first + len(groups)
+    return [
         run_deployment(BATCH_DEPLOYMENT, parameters={"year": year, "paths": paths, "now": now}, timeout=0,
-                       idempotency_key=f"{flow_run.id}:{i}", flow_run_name=f"launch-{year}-batch-{i + 1}-of-{len(groups)}")
-        for i, paths in enumerate(groups)
+                       idempotency_key=f"{flow_run.id}:{i}", flow_run_name=f"launch-{year}-batch-{i + 1}-of-{total}")
+        for i, paths in enumerate(groups, start=first)
     ]
+
+
+def _wait_for(runs: list[Any]) -> None:
+    """Until every batch run has completed. A batch run that crashed is re-queued (by the `shuzhi-rerun-crashed`
+    automation, or here); one that failed for good (or started 6 times) fails the launch."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Scheduled
+
     pending = {run.id for run in runs}
     with get_client(sync_client=True) as client:
         while pending:
@@ -77,11 +84,12 @@ def _fan_out(groups: list[list[str]], year: int, now: str) -> list[Any]:
                 kind = state.type if state else None
                 if kind == StateType.COMPLETED:
                     pending.discard(run_id)
+                elif kind == StateType.CRASHED:  # what the automation does too; here for a server without it
+                    client.set_flow_run_state(run_id, Scheduled(name="AwaitingRetry", message="re-queued by its launch"))
                 elif kind in (StateType.FAILED, StateType.CANCELLED):
                     raise RuntimeError(f"launch batch {run_id} ended {kind.value}: {state.message if state else ''}")
             if pending:
                 time.sleep(POLL_SECONDS)
-    return runs
 
 
 def _worth_retrying(_task: Any, _run: Any, state: Any) -> bool:
@@ -145,7 +153,8 @@ def launch_year_flow(year: int, plan_text: str, now: str | None = None, by: str 
                      batches: int = BATCHES) -> dict[str, Any]:
     """Launch a year (idempotent like `shuzhi year start`): prepare, batches of subtrees, finalize.
 
-    As a deployment the batches are `launch-batch` flow runs spread over the pool's workers; run directly (no
+    As a deployment this run does the first batch itself and the others are `launch-batch` flow runs spread
+    over the pool's workers (running while this one works); run directly (no
     deployment) they are tasks in this process. Database hiccups are retried by the tasks; a crash of this run
     (its machine lost) is re-run by the automations of deploy/automations.yaml."""
     from flows.runtime import flow_now, guard_crash_loop
@@ -157,7 +166,10 @@ def launch_year_flow(year: int, plan_text: str, now: str | None = None, by: str 
     prepared: Any = prepare_task(year, plan_text, when, by)
     groups = split_roots(prepared.roots, batches)
     if _in_deployment() and len(groups) > 1:
-        _fan_out(groups, year, when)
+        # the other batches go to the pool; this run does the first itself while their processes start
+        runs = _submit(groups[1:], year, when, first=1)
+        batch_task(year, groups[0], when)
+        _wait_for(runs)
     else:
         for paths in groups:
             batch_task(year, paths, when)

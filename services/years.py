@@ -74,7 +74,7 @@ def get_plan(db: Database, year: int) -> YearPlan:
     return plan_from_stored(stored)
 
 
-def _organizers(conn: sa.Connection) -> list[sa.Row[Any]]:
+def organizers_query() -> sa.Select[Any]:
     """Every organization that hears at least one assessed child: the meetings of the year.
 
     The distinct parents first (one pass over `orgs`), then each looked up by primary key: the plan does not depend
@@ -83,12 +83,14 @@ def _organizers(conn: sa.Connection) -> list[sa.Row[Any]]:
         sa.select(orgs.c.parent_id).where(orgs.c.parent_id.is_not(None), orgs.c.kind != "prefecture")
         .distinct().subquery("parents")
     )
-    return list(
-        conn.execute(
-            sa.select(orgs.c.id, orgs.c.code, orgs.c.kind, orgs.c.parent_id, orgs.c.path)
-            .select_from(parents.join(orgs, orgs.c.id == parents.c.parent_id))
-        )
+    return (
+        sa.select(orgs.c.id, orgs.c.code, orgs.c.kind, orgs.c.parent_id, orgs.c.path)
+        .select_from(parents.join(orgs, orgs.c.id == parents.c.parent_id))
     )
+
+
+def _organizers(conn: sa.Connection) -> list[sa.Row[Any]]:
+    return list(conn.execute(organizers_query()))
 
 
 def _meeting_dates(plan: YearPlan, organizers: Sequence[sa.Row[Any]], all_codes: set[str]) -> dict[int, date]:

@@ -83,3 +83,42 @@ def test_flows_run_under_prefect_and_leave_artifacts(tmp_path: Path, monkeypatch
         launch_year_flow(year=2014, plan_text="year = 2014\n", now="2014-11-25")
 
 
+
+
+def test_no_flow_takes_a_database_url_or_a_credential(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parameters are readable by anyone with Prefect's UI: the flows read the database from the worker."""
+    import inspect
+
+    from flows.check_deadlines import check_deadlines_flow
+    from flows.compute_results import compute_results_flow
+    from flows.launch_year import launch_batch_flow, launch_year_flow
+    from flows.send_notifications import send_notifications_flow
+    from flows.trigger import launch_parameters
+
+    for flow in (launch_year_flow, launch_batch_flow, check_deadlines_flow, send_notifications_flow, compute_results_flow):
+        assert not {"db_url", "smtp_url", "password"} & set(inspect.signature(flow.fn).parameters), flow.name
+    monkeypatch.setenv("SHUZHI_DB", "postgresql://shuzhi:s3cret@db.internal/shuzhi")
+    parameters = launch_parameters(year=2014, plan_text=SAMPLE_PLAN, by="admin", now=None)
+    assert "s3cret" not in repr(parameters) and set(parameters) == {"year", "plan_text", "by"}
+
+
+def test_the_database_url_can_come_from_a_prefect_secret_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.blocks import system
+
+    from flows.runtime import flow_settings
+
+    class FakeSecret:
+        @staticmethod
+        def load(name: str) -> FakeSecret:
+            assert name == "shuzhi-db"
+            return FakeSecret()
+
+        def get(self) -> str:
+            return "postgresql://shuzhi:from-block@db/shuzhi"
+
+    monkeypatch.setattr(system, "Secret", FakeSecret)
+    monkeypatch.setenv("SHUZHI_DB", "sqlite:///elsewhere.db")
+    monkeypatch.setenv("SHUZHI_DB_SECRET_BLOCK", "shuzhi-db")
+    assert flow_settings().db_url == "postgresql://shuzhi:from-block@db/shuzhi"
+    monkeypatch.delenv("SHUZHI_DB_SECRET_BLOCK")
+    assert flow_settings().db_url == "sqlite:///elsewhere.db"

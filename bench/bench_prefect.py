@@ -1,0 +1,130 @@
+"""`make bench-prefect` (`python -m bench.bench_prefect`): the launch through Prefect with two workers against the
+plain CLI on an equal fresh database, and the time from a worker's death to the launch's recovery.
+
+Both sides are what an operator types: `shuzhi year start YEAR --plan FILE --direct` (plain) and
+`shuzhi year start YEAR --plan FILE` with PREFECT_API_URL set (the `launch-year` deployment, its batches on two
+process workers). Then a second launch (next year) on the same tree, and the machine of the worker running it is
+lost (kill -9 of the worker and everything under it): death → the run re-queued and running again → completed,
+with the shipped automations (heartbeats every 30 s, zombie after 90 s).
+
+Environment: SHUZHI_BENCH_SCALE (default 0.1; 1.0 = the national tree, ~671,000 organizations),
+SHUZHI_BENCH_PG or SHUZHI_TEST_PG (Shuzhi's and Prefect's databases on that PostgreSQL server; else SQLite).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.national import PLAN, load_tree
+from services.clock import parse_when
+from storage.db import Database
+from tests.flows.mode2 import ROOT, Mode2, databases
+
+OUT = ROOT / "bench" / "out"
+SHUZHI = Path(sys.executable).with_name("shuzhi")
+BATCHES = 3  # one in the launch's own run, one flow run per worker
+
+
+def _tree(url: str, scale: float) -> Database:
+    db = Database(url)
+    db.upgrade()
+    load_tree(db, scale, now=parse_when("2014-11-20"))
+    return db
+
+
+def _timed_cli(args: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run([str(SHUZHI), *args], env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"shuzhi {' '.join(args)}: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    return seconds
+
+
+def _next_year_plan() -> str:
+    return PLAN.replace("2015-", "2016-").replace("2014", "2015")
+
+
+def main() -> int:
+    scale = float(os.environ.get("SHUZHI_BENCH_SCALE", "0.1"))
+    pg = os.environ.get("SHUZHI_BENCH_PG") or os.environ.get("SHUZHI_TEST_PG")
+    work = Path(tempfile.mkdtemp(prefix="bench-prefect-"))
+    (work / "plain").mkdir()
+    plan = work / "plan-2014.toml"
+    plan.write_text(PLAN, encoding="utf-8")
+    figures: dict[str, Any] = {"scale": scale, "backend": "postgresql" if pg else "sqlite"}
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SHUZHI_"))}
+    with databases(work / "plain", pg) as (plain_url, _), databases(work, pg) as (prefect_db_url, prefect_url):
+        plain_db, db = _tree(plain_url, scale), _tree(prefect_db_url, scale)
+        with plain_db.connect() as conn:
+            figures["organizations"] = conn.exec_driver_sql("SELECT count(*) FROM orgs").scalar()
+        figures["plain_s"] = _timed_cli(["year", "start", "2014", "--plan", str(plan), "--direct"],
+                                        {**base_env, "SHUZHI_DB": plain_url})
+        mode2 = Mode2(work, db, prefect_url)
+        try:
+            mode2.start_server()
+            mode2.cli("work-pool", "create", "shuzhi", "--type", "process")
+            mode2.cli("deploy", "--all", "--prefect-file", "deploy/prefect.yaml")
+            subprocess.run([sys.executable, "-m", "flows.automations", "deploy/automations.yaml"], env=mode2.client_env,
+                           cwd=ROOT, check=True, capture_output=True)
+            for name in ("w1", "w2"):
+                mode2.start_worker(name, limit=4)
+            time.sleep(10)  # the workers have polled once
+            env = {**mode2.client_env, "SHUZHI_DB": prefect_db_url}
+            figures["prefect_s"] = _timed_cli(["year", "start", "2014", "--plan", str(plan)], env)
+            figures["ratio"] = figures["prefect_s"] / figures["plain_s"]
+            figures["workers_used"] = sorted(set(mode2.worker_of().values()))
+
+            launch = mode2.run("launch-year/launch-year", {"year": 2015, "plan_text": _next_year_plan(),
+                                                           "now": "2015-11-25T09:00+08:00", "batches": BATCHES})
+
+            def launcher() -> str | None:
+                owner = mode2.worker_of()
+                batches = [r["id"] for r in mode2.flow_runs("launch-batch/launch-batch") if r["name"].startswith("launch-2015")]
+                return owner.get(launch) if batches and launch in owner and mode2.state(launch) == "RUNNING" else None
+
+            victim = mode2.wait("the 2015 launch running with its batches", launcher, 600)
+            mode2.kill_machine(victim)
+            killed = time.perf_counter()
+
+            def running_again() -> bool:
+                run = mode2.get(f"/flow_runs/{launch}")
+                return bool(run["run_count"] >= 2 and run["state_type"] in ("RUNNING", "COMPLETED"))
+
+            mode2.wait("the launch running again", running_again, 900)
+            figures["death_to_running_s"] = time.perf_counter() - killed
+            mode2.finished(launch, timeout=1800)
+            figures["death_to_completed_s"] = time.perf_counter() - killed
+            with db.connect() as conn:
+                figures["cycles_2015"] = conn.exec_driver_sql("SELECT count(*) FROM cycles WHERE year = 2015").scalar()
+                figures["duplicates_2015"] = conn.exec_driver_sql(
+                    "SELECT count(*) FROM (SELECT org_id, kind FROM cycles WHERE year = 2015 GROUP BY org_id, kind "
+                    "HAVING count(*) > 1) d").scalar()
+        finally:
+            mode2.stop_all()
+            plain_db.dispose()
+            db.dispose()
+    report = "\n".join([
+        f"# Launch through Prefect (scale {scale}, {figures['backend']}, {figures['organizations']} organizations)", "",
+        "| what | seconds |", "|---|---|",
+        f"| plain CLI `shuzhi year start --direct` | {figures['plain_s']:.1f} |",
+        f"| through Prefect, 2 workers, {BATCHES} batches (`shuzhi year start` with PREFECT_API_URL) | {figures['prefect_s']:.1f} |",
+        f"| ratio Prefect / plain (target ≤ 1.2) | {figures['ratio']:.2f} |",
+        f"| worker's machine lost → the launch running again | {figures['death_to_running_s']:.1f} |",
+        f"| worker's machine lost → the launch completed | {figures['death_to_completed_s']:.1f} |", "",
+        f"Workers used: {', '.join(figures['workers_used'])}; cycles of 2015 after the recovery: {figures['cycles_2015']}, "
+        f"duplicated: {figures['duplicates_2015']}.", ""])
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "prefect.md").write_text(report, encoding="utf-8")
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
