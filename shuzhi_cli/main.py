@@ -47,6 +47,10 @@ def _register() -> None:
 
     for module in (commands_core, notify_cmd, review_cmd, results_cmd, web_cmd, demo_cmd):
         module.register(app)
+    from shuzhi_cli.groups import meeting_app
+
+    app.add_typer(meeting_app, name="meeting")
+    app.add_typer(meeting_app, name="meetings", hidden=True)  # the old name of `meeting move` (cli.md), kept
 
 
 _register()
