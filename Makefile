@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: install demo test lint unit pg browser-deps bench load bench-prefect clean
+.PHONY: install demo test lint unit pg browser-deps bench load bench-prefect clean cli-docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,7 @@ bench-prefect: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# docs/cli.md from the typer app (tests/cli/test_cli_reference.py fails when it is stale)
+cli-docs: $(STAMP)
+	$(BIN)/python -m shuzhi_cli.gen_docs

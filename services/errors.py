@@ -115,6 +115,15 @@ def render(code: str, params: dict[str, Any], lang: str = "zh") -> str:
         return template
 
 
+def where_it_failed(error: BaseException) -> str:
+    """The last frames as `file:line in function`: no source text, no locals, no message (they may hold data)."""
+    import traceback
+    from pathlib import Path
+
+    frames = traceback.extract_tb(error.__traceback__)[-8:]
+    return "\n".join(f"  {Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames)
+
+
 class ShuzhiError(Exception):
     """`ShuzhiError(code, **params)`: `str()` is the Chinese message; `render('en')` the English one.
 

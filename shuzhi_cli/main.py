@@ -47,6 +47,10 @@ def _register() -> None:
 
     for module in (commands_core, notify_cmd, review_cmd, results_cmd, web_cmd, demo_cmd):
         module.register(app)
+    from shuzhi_cli.groups import meeting_app
+
+    app.add_typer(meeting_app, name="meeting")
+    app.add_typer(meeting_app, name="meetings", hidden=True)  # the old name of `meeting move` (cli.md), kept
 
 
 _register()
@@ -85,13 +89,12 @@ def _unexpected(error: Exception) -> int:
     if os.environ.get("SHUZHI_DEBUG"):
         raise error
     import logging
-    import traceback
     import uuid
 
-    from services.errors import render
+    from services.errors import render, where_it_failed
 
     ident = uuid.uuid4().hex[:12]
-    frames = "".join(traceback.format_tb(error.__traceback__)[-8:])
+    frames = where_it_failed(error)
     logging.getLogger("shuzhi.cli").debug("error %s: %s\n%s", ident, type(error).__name__, frames)
     sys.stderr.write(f"错误：{render('internal', {'error_id': ident})}（{type(error).__name__}；"
                      "设置 SHUZHI_DEBUG=1 可查看详情）\n")

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from shuzhi_cli.context import console, emit_json, err_console, state
+from shuzhi_cli.groups import meeting_app
 
 outbox_app = typer.Typer(help="发件箱 the outbox: what was sent, when, and whether it arrived", no_args_is_help=True)
 notify_app = typer.Typer(help="通知 delivering queued reminders", no_args_is_help=True)
-meetings_app = typer.Typer(help="述职评议会 meetings", no_args_is_help=True)
 calendar_app = typer.Typer(help="工作日历 China's working-day calendar and its overrides", no_args_is_help=True)
 
 STATUS_LABELS = {"queued": "待发", "sending": "发送中", "sent": "已发送", "failed": "失败", "cancelled": "已取消"}
@@ -43,7 +43,6 @@ def register(app: typer.Typer) -> None:
     app.command("scheduler", help="the embedded scheduler: sweeps on a cron, the dispatcher every minute")(scheduler)
     app.add_typer(outbox_app, name="outbox")
     app.add_typer(notify_app, name="notify")
-    app.add_typer(meetings_app, name="meetings")
     app.add_typer(calendar_app, name="calendar")
 
 
@@ -218,7 +217,7 @@ def scheduler(
         raise typer.Exit(1)
 
 
-@meetings_app.command("move", help="reschedule a meeting: every dependent deadline follows, history records it")
+@meeting_app.command("move", help="reschedule a meeting: every dependent deadline follows, history records it")
 def meetings_move(
     ctx: typer.Context,
     year: Annotated[int, typer.Option("--year", help="the year")],

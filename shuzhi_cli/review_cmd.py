@@ -9,9 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from shuzhi_cli.context import console, emit_json, state
-from shuzhi_cli.groups import report_app
+from shuzhi_cli.groups import meeting_app, report_app
 
-meeting_app = typer.Typer(help="述职评议会 the evaluation meeting: opening, attendees, comments", no_args_is_help=True)
 ballots_app = typer.Typer(help="测评 anonymous ballots: codes, casting, paper forms, tally", no_args_is_help=True)
 workplan_app = typer.Typer(help="工作方案 organizers' work plans (R9)", no_args_is_help=True)
 feedback_app = typer.Typer(help="通报反馈 feedback notices (R17)", no_args_is_help=True)
@@ -28,7 +27,6 @@ SUGGESTION_LABELS = {"approve": "建议通过", "revise": "建议督促修改", 
 
 def register(app: typer.Typer) -> None:
     """Add this feature's commands to the root app (`report` is shared with the results feature)."""
-    app.add_typer(meeting_app, name="meeting")
     app.add_typer(ballots_app, name="ballots")
     app.add_typer(workplan_app, name="workplan")
     app.add_typer(feedback_app, name="feedback")

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
-import traceback
 import uuid
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import HTTPException, RequestValidationError
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException  # FastAPI's is a subclass: one handler for both
 from starlette.middleware.sessions import SessionMiddleware
 
 from services.accounts import TooManyAttempts
 from services.app import App, build_app
 from services.dashboard import FunnelCache
-from services.errors import BadInput, NotFound, PermissionDenied, Refused, ShuzhiError
+from services.errors import BadInput, NotFound, PermissionDenied, Refused, ShuzhiError, where_it_failed
 from services.settings import Settings
 from web.security import SESSION_COOKIE, SESSION_HOURS, WebConfig, web_config
 
@@ -201,7 +201,7 @@ def unexpected_error(request: Request, error: BaseException) -> Response:
 
         return render_error(request, 422, message, [])
     ident = error_id()
-    frames = "".join(traceback.format_tb(error.__traceback__)[-8:])
+    frames = where_it_failed(error)
     if os.environ.get("SHUZHI_DEBUG"):
         log.error("error %s on %s %s: %s: %s\n%s", ident, request.method, request.url.path, type(error).__name__,
                   error, frames)
