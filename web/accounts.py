@@ -237,7 +237,7 @@ def _users_page(request: Request, account: Account, status: int = 200, **context
         offset = max(0, min(int(params.get("offset") or 0), 10_000_000))
     except ValueError:
         offset = 0
-    flash = request.session.pop("accounts_flash", None) or {}
+    flash: dict[str, str] = {}  # pending messages are added by render() from the session
     base = {
         "users": list_users(shared.db, q=q, role=role if role in ROLES else None, active=active, limit=PAGE, offset=offset),
         "total": count_users(shared.db, q=q, role=role if role in ROLES else None, active=active),
@@ -251,7 +251,9 @@ def _users_page(request: Request, account: Account, status: int = 200, **context
 
 def _flash(request: Request, *, msg: str | None = None, err: str | None = None) -> Response:
     """A message for the next view of the page, carried in the session (never in the URL: issue 10 L8)."""
-    request.session["accounts_flash"] = {k: v for k, v in (("msg", msg), ("err", err)) if v}
+    from web.flash import flash
+
+    flash(err or msg or "", error=bool(err), scope=request.scope)  # the console's one flash (L8)
     return RedirectResponse("/admin/users", status_code=303)
 
 

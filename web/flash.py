@@ -6,6 +6,7 @@ context, so helpers that only build a redirect (`web.pages._back`) need no reque
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -19,7 +20,7 @@ def remember(request: Request) -> None:
     CURRENT_SCOPE.set(request.scope)  # type: ignore[arg-type]  # the ASGI scope is a dict
 
 
-def flash(text: str, *, error: bool = False, scope: dict[str, Any] | None = None) -> None:
+def flash(text: str, *, error: bool = False, scope: MutableMapping[str, Any] | None = None) -> None:
     """Show `text` on the next page this browser renders."""
     scope = scope if scope is not None else CURRENT_SCOPE.get()
     if scope is None or "session" not in scope or not text:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from services import dashboard, export
 from services.accounts import Account
@@ -37,7 +38,8 @@ from states.machine import STEP_LABELS, STEPS
 from states.orgs import mask_contact
 from storage.tables.core import cycles, orgs
 from web.actions import MAX_UPLOAD, Console
-from web.security import bearer_token, check_csrf, client_of, current_account
+from web.flash import flash
+from web.security import bearer_token, check_csrf, client_of, current_account, guard_read
 
 router = APIRouter()
 
@@ -133,6 +135,7 @@ def _account(request: Request) -> Account:
             raise HTTPException(status_code=401, detail="sign in or send Authorization: Bearer TOKEN",
                                 headers={"WWW-Authenticate": "Bearer"})
         raise HTTPException(status_code=401, detail="please sign in")
+    guard_read(request, account)  # a secretary reads only their own unit (issue 9), here as on every other route
     return account
 
 
@@ -379,9 +382,10 @@ async def api_behalf(year: int, org: str, console: Writer, event: Annotated[str,
                      measure: Annotated[str, Form()] = "", responsible: Annotated[str, Form()] = "",
                      due: Annotated[str, Form()] = "", report: Annotated[UploadFile | None, File()] = None) -> dict[str, Any]:
     upload = await _upload(report)
-    return console.act_on_behalf(year=year, org=org, event=event, kind=kind, note=note, report=upload,
-                                 commitment=commitment or None,
-                                 item=(problem, measure, responsible, due) if problem.strip() else None)
+    return await run_in_threadpool(  # report parsing and the transition off the event loop (M6)
+        lambda: console.act_on_behalf(year=year, org=org, event=event, kind=kind, note=note, report=upload,
+                                      commitment=commitment or None,
+                                      item=(problem, measure, responsible, due) if problem.strip() else None))
 
 
 async def _upload(report: UploadFile | None) -> tuple[str, bytes] | None:
@@ -503,13 +507,15 @@ async def bulk_remind(request: Request, account: User) -> Response:
     f, _ = lagging_filter(request, year=year, params=params)
     back = f"/lagging?year={year}&" + urlencode(f.as_query())
     try:
-        done = operator_console(request, account).remind_bulk(f, dry_run=False)
+        done = await run_in_threadpool(operator_console(request, account).remind_bulk, f, dry_run=False)
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        return RedirectResponse(back + "&err=" + quote(error.message), status_code=303)
+        flash(error.message, error=True, scope=request.scope)
+        return RedirectResponse(back, status_code=303)
     message = f"已批量提醒 {done['units']:,} 个单位，新入队 {done['messages']:,} 条消息（同一分钟内重复点击不会重复发送）"
-    return RedirectResponse(back + "&msg=" + quote(message), status_code=303)
+    flash(message, scope=request.scope)
+    return RedirectResponse(back, status_code=303)
 
 
 @router.post("/orgs/{code}/contact", include_in_schema=False)
@@ -532,18 +538,20 @@ async def behalf_page(request: Request, year: int, org: str, account: User, even
     back = f"/cycles/{year}/{quote(org)}?kind={quote(kind)}"
     try:
         upload = await _upload(report)
-        done = operator_console(request, account).act_on_behalf(
+        done = await run_in_threadpool(lambda: operator_console(request, account).act_on_behalf(
             year=year, org=org, event=event, kind=kind, note=note, report=upload, commitment=commitment or None,
-            item=(problem, measure, responsible, due) if problem.strip() else None)
+            item=(problem, measure, responsible, due) if problem.strip() else None))
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        return RedirectResponse(back + "&err=" + quote(error.message), status_code=303)
+        flash(error.message, error=True, scope=request.scope)
+        return RedirectResponse(back, status_code=303)
     from states.machine import STATE_LABELS
 
     message = (f"{done['on_behalf']}：{STATE_LABELS.get(done['from'], done['from'])} → "
                f"{STATE_LABELS.get(done['to'], done['to'])}")
-    return RedirectResponse(back + "&msg=" + quote(message), status_code=303)
+    flash(message, scope=request.scope)
+    return RedirectResponse(back, status_code=303)
 
 
 @router.get("/admin/years/template", include_in_schema=False)
@@ -572,7 +580,7 @@ async def preview_page(request: Request, account: User, year: Annotated[int, For
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             text = ""
-    preview = preview_launch(_shared(request).db, plan_text=text, year=year) if text.strip() else {
+    preview = await run_in_threadpool(preview_launch, _shared(request).db, plan_text=text, year=year) if text.strip() else {
         "ok": False, "problems": ["方案为空：请粘贴方案或点击“按组织树生成方案”"], "levels": []}
     return _render(request, "admin.html", status=200 if preview["ok"] else 400, result=None, problems=[], message="",
                    title="launch_year", form={"year": year, "plan_text": text}, preview=preview)

@@ -65,7 +65,8 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
         "can": (lambda action, org=None: _may(request, account, action, org)),
         "lang_url": (lambda code: _lang_url(request, code)),
     }
-    pending = flash.take(request)  # flash messages come from the session, never from ?msg= / ?err= (L8)
+    # flash messages come from the session, never from ?msg= / ?err= (L8); a route's own message stays when none is pending
+    pending = {k: v for k, v in flash.take(request).items() if v is not None}
     return shared.templates.TemplateResponse(request, template, {**base, **context, **pending}, status_code=http_status)  # type: ignore[no-any-return]
 
 

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
 from services.errors import BadInput, PermissionDenied, ShuzhiError
 from states.machine import EVENT_LABELS, STATE_LABELS, STEP_LABELS
@@ -35,13 +36,14 @@ def markdown_html(text: str | None) -> Markup:
 
 
 def flash(request: Request, message: str, *, error: bool = False) -> None:
-    request.session["flash"] = {"err" if error else "msg": message}
+    from web.flash import flash as keep
+
+    keep(message, error=error, scope=request.scope)  # the console's one flash, in the session (L8)
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
-    shown = request.session.pop("flash", None) or {}
-    return render(request, template, http_status=status, msg=shown.get("msg"), err=shown.get("err"),
-                  state_labels=STATE_LABELS, step_labels=STEP_LABELS, event_labels=EVENT_LABELS, md=markdown_html,
+    return render(request, template, http_status=status, state_labels=STATE_LABELS, step_labels=STEP_LABELS,
+                  event_labels=EVENT_LABELS, md=markdown_html,
                   **context)
 
 
@@ -101,8 +103,9 @@ async def my_upload(request: Request, account: User, year: int, org: str, file: 
     kind = _kind(kind)
     name, content = await desk.read_upload(file)
     try:
-        version = desk.attach(desk.writer_console(request, account), year=year, org=org, kind=kind, name=name,
-                              content=content)
+        version = await run_in_threadpool(  # parsing a report off the event loop (M6)
+            lambda: desk.attach(desk.writer_console(request, account), year=year, org=org, kind=kind, name=name,
+                                content=content))
     except PermissionDenied:
         raise
     except ShuzhiError as error:
@@ -378,14 +381,14 @@ async def vote_cast(request: Request, code: str) -> Response:
     form = await request.form()
     check_csrf(request, str(form.get("csrf_token") or ""))
     db, key = desk.shared_of(request).db, desk.ballot_key_of(request)
-    ballot = ballot_of_code(db, code=code[:20], key=key)
+    ballot = await run_in_threadpool(lambda: ballot_of_code(db, code=code[:20], key=key))
     ratings = {p["org"]: str(form.get(f"r_{p['org']}") or "") for p in ballot["presenters"] if p["votable"]}
     missing = [p["name"] for p in ballot["presenters"] if p["votable"] and not ratings.get(p["org"])]
     if missing:
         return page(request, "participant/vote.html", 400, ballot=ballot, code=code, done=None,
                     problem=f"请为每位述职人选择评价，尚未评价：{'、'.join(missing)}", chosen=ratings)
     try:
-        vote_with_code(db, code=code[:20], ratings=ratings, key=key)
+        await run_in_threadpool(lambda: vote_with_code(db, code=code[:20], ratings=ratings, key=key))
     except BadInput as error:
         return page(request, "participant/vote.html", 400, ballot=ballot, code=code, done=None, problem=error.message,
                     chosen=ratings)

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, File, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from services.accounts import Account
 from services.actors import Actor
@@ -249,14 +250,14 @@ def my_tasks(request: Request, account: Reader, year: Year | None = None) -> dic
 @router.post("/report-check", summary="pre-check a report (.docx/.md/.txt) without storing it: results.md's check JSON")
 async def report_check(account: Reader, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     name, content = await read_upload(file)
-    return check_upload(name, content)
+    return await run_in_threadpool(check_upload, name, content)  # parsing off the event loop (M6)
 
 
 @router.post("/cycles/{year}/{org}/report", summary="upload the report to submit next: the new version with its findings")
 async def upload_report(request: Request, year: Year, org: Code, console: Writer, file: Annotated[UploadFile, File()],
                         kind: CycleKind = "upward") -> dict[str, Any]:
     name, content = await read_upload(file)
-    return attach(console, year=year, org=org, kind=kind, name=name, content=content)
+    return await run_in_threadpool(lambda: attach(console, year=year, org=org, kind=kind, name=name, content=content))
 
 
 @router.get("/cycles/{year}/{org}/report", summary="one report version (the latest by default): its text and findings")
