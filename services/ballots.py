@@ -168,7 +168,7 @@ def issue_codes(
 ) -> dict[str, Any]:
     """N single-use codes for the meeting; only their hashes are kept, so they are shown this once."""
     if count < 1 or count > MAX_CODES:
-        raise BadInput("ballots.count", count=count, limit=MAX_CODES)
+        raise BadInput("ballots.count", option="--count", count=count, limit=MAX_CODES)
     codes: list[str] = []
     hashes: set[str] = set()
     while len(codes) < count:

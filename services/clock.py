@@ -49,7 +49,7 @@ def parse_when(text: str, *, tz: ZoneInfo = PLAN_TZ) -> datetime:
             return datetime.combine(date.fromisoformat(value), DATE_ONLY_TIME, tzinfo=tz)
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise BadInput("clock.bad", value=text[:40]) from None
+        raise BadInput("clock.bad", option="--now", value=text[:40]) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 

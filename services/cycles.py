@@ -62,7 +62,7 @@ TransitionHook = Callable[[sa.Connection, FiredEvent, Any], None]  # the row: a 
 
 def _check_kind(kind: str) -> None:
     if kind not in CYCLE_KINDS:
-        raise BadInput("kind.bad", value=kind, choices=", ".join(CYCLE_KINDS))
+        raise BadInput("kind.bad", option="--kind", value=kind, choices=", ".join(CYCLE_KINDS))
 
 
 _CYCLE_COLUMNS = (
@@ -294,7 +294,7 @@ def list_cycles(
 ) -> list[dict[str, Any]]:
     """Cycles of a year with the step they owe, its due date and whether it is overdue today."""
     if state and state not in STATES:
-        raise BadInput("state.bad", value=state, choices=", ".join(STATES))
+        raise BadInput("state.bad", option="--state", value=state, choices=", ".join(STATES))
     if kind:
         _check_kind(kind)
     organizer_org = orgs.alias("organizer_org")

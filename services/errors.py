@@ -16,7 +16,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "plan.too_large": ("计划文件过大（上限 {limit} KB）", "the plan file is larger than {limit} KB"),
     "plan.not_toml": ("计划文件不是有效的 TOML：{detail}", "plan: not valid TOML ({detail})"),
     "plan.too_deep": ("计划文件嵌套过深", "plan: lists or tables nested too deeply"),
-    "plan.invalid": ("计划文件有误，未作任何更改", "plan: the file has problems; nothing was changed"),
+    "plan.invalid": ("计划文件有 {count} 处问题，未作任何更改：{first}", "plan: {count} problem(s), nothing was changed: {first}"),
     "plan.year_mismatch": ("计划文件中的年度为 {file_year}，与所选年度 {year} 不一致",
                            "plan: year = {file_year} in the file, but {year} on the command line"),
     "plan.unknown_organizer": ("meetings.by_organizer.{code}：没有编码为 '{code}' 的组织",
@@ -42,29 +42,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "report.docx": ("无法按 .docx 读取述职报告 {name}", "{name}: cannot read as .docx"),
     "report.encoding": ("述职报告 {name} 不是 UTF-8 或 GB18030 文本", "{name}: not UTF-8 or GB18030 text"),
     # the clock, kinds, states, events
-    "clock.bad": ("--now：'{value}' 不是日期或时间（应为 2014-12-05 或 2014-12-05T09:00）",
-                  "--now: '{value}' is not a date or time (2014-12-05 or 2014-12-05T09:00)"),
-    "kind.bad": ("述职类型 '{value}' 无效（可选 {choices}）", "--kind: '{value}' is not one of {choices}"),
-    "state.bad": ("状态 '{value}' 无效（可选 {choices}）", "--state: unknown state '{value}'; states: {choices}"),
+    "clock.bad": ("'{value}' 不是日期或时间（应为 2014-12-05 或 2014-12-05T09:00）",
+                  "'{value}' is not a date or time (2014-12-05 or 2014-12-05T09:00)"),
+    "kind.bad": ("述职类型 '{value}' 无效（可选 {choices}）", "kind '{value}' is not one of {choices}"),
+    "state.bad": ("状态 '{value}' 无效（可选 {choices}）", "unknown state '{value}'; states: {choices}"),
     "event.bad": ("操作 '{value}' 无效（可选 {choices}）", "unknown event '{value}'; events: {choices}"),
-    "org_kind.bad": ("组织类型 '{value}' 无效（可选 {choices}）", "--kind: unknown kind '{value}' (one of {choices})"),
-    "status.bad": ("发送状态 '{value}' 无效（可选 {choices}）", "--status: '{value}' is not one of {choices}"),
+    "org_kind.bad": ("组织类型 '{value}' 无效（可选 {choices}）", "unknown kind '{value}' (one of {choices})"),
+    "status.bad": ("发送状态 '{value}' 无效（可选 {choices}）", "status '{value}' is not one of {choices}"),
     "page.bad": ("分页参数有误：起始位置应 ≥ 0，每页条数应在 1 到 500 之间",
                  "offset must be ≥ 0 and limit between 1 and 500"),
     # meetings
-    "meeting.date_bad": ("会议日期 '{value}' 不是日期（应为 YYYY-MM-DD）", "--date: '{value}' is not a date (YYYY-MM-DD)"),
+    "meeting.date_bad": ("会议日期 '{value}' 不是日期（应为 YYYY-MM-DD）", "'{value}' is not a date (YYYY-MM-DD)"),
     "meeting.outside_season": ("会议日期 {date} 不在 {year} 年度述职期内（{start} 至 {end}）",
-                               "--date: {date} is outside the {year} season ({start} to {end})"),
+                               "{date} is outside the {year} season ({start} to {end})"),
     "meeting.before_own": ("会议日期 {date} 早于 {organizer} 本身述职的会议（{own}）：述职自上而下逐级进行",
-                           "--date: {date} is before the meeting at which {organizer} itself reports ({own}): "
+                           "{date} is before the meeting at which {organizer} itself reports ({own}): "
                            "the cascade runs top-down"),
     "meeting.after_below": ("会议日期 {date} 晚于 {organizer} 下级单位的会议（{below}）：述职自上而下逐级进行",
-                            "--date: {date} is after a meeting of an organization under {organizer} ({below}): "
+                            "{date} is after a meeting of an organization under {organizer} ({below}): "
                             "the cascade runs top-down"),
     "meeting.not_presenting": ("{org} 不在 {organizer} {year} 年度的述职会议上述职",
                                "{org} does not present at {organizer}'s {year} meeting"),
     # ballots
-    "ballots.count": ("测评码数量 {count} 应在 1 到 {limit} 之间", "--count: {count} must be between 1 and {limit}"),
+    "ballots.count": ("测评码数量 {count} 应在 1 到 {limit} 之间", "{count} codes: give between 1 and {limit}"),
     # accounts
     "password.short": ("密码至少 {limit} 个字符", "password: at least {limit} characters"),
     # generic field problems
@@ -139,16 +139,21 @@ class ShuzhiError(Exception):
         self._text = code
         super().__init__(self.message)
 
-    def render(self, lang: str = "zh") -> str:
-        return render(self.code, self.params, lang) if self.code else self._text
+    def render(self, lang: str = "zh", *, with_option: bool = False) -> str:
+        """The message in `lang`. `with_option` prefixes the command-line option the error is about (the
+        `option` parameter, e.g. `--kind`): the CLI shows it, the console never names CLI options."""
+        text = render(self.code, self.params, lang) if self.code else self._text
+        option = self.params.get("option")
+        return f"{option}{'：' if lang != 'en' else ': '}{text}" if with_option and option else text
 
     @property
     def message(self) -> str:
-        return self.render("zh")
+        """Chinese, as the CLI prints it (with the option's name where there is one)."""
+        return self.render("zh", with_option=True)
 
     @property
     def message_en(self) -> str:
-        return self.render("en")
+        return self.render("en", with_option=True)
 
     def __str__(self) -> str:
         return self.message

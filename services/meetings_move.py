@@ -19,7 +19,7 @@ def move_meeting(db: Database, *, year: int, organizer: str, date_text: str, now
     try:
         new_date = date.fromisoformat(date_text.strip())
     except ValueError:
-        raise BadInput("meeting.date_bad", value=date_text[:40]) from None
+        raise BadInput("meeting.date_bad", option="--date", value=date_text[:40]) from None
     stamp = to_db_time(now)
     with db.begin() as conn:
         stored = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
@@ -36,12 +36,12 @@ def move_meeting(db: Database, *, year: int, organizer: str, date_text: str, now
             raise NotFound("meeting.none", organizer=organizer, year=year)
         start, end = plan.season
         if not start <= new_date <= end:
-            raise BadInput("meeting.outside_season", date=new_date, year=year, start=start, end=end)
+            raise BadInput("meeting.outside_season", option="--date", date=new_date, year=year, start=start, end=end)
         own_meeting = conn.execute(
             sa.select(cycles.c.meeting_on).where(cycles.c.year == year, cycles.c.org_id == org.id, cycles.c.kind == "upward")
         ).scalar()
         if own_meeting is not None and new_date < own_meeting:
-            raise BadInput("meeting.before_own", date=new_date, organizer=organizer, own=own_meeting)
+            raise BadInput("meeting.before_own", option="--date", date=new_date, organizer=organizer, own=own_meeting)
         child = orgs.alias("child")
         earliest_below = conn.execute(
             sa.select(sa.func.min(meetings.c.held_on))
@@ -49,7 +49,7 @@ def move_meeting(db: Database, *, year: int, organizer: str, date_text: str, now
             .where(meetings.c.year == year, child.c.parent_id == org.id)
         ).scalar()
         if earliest_below is not None and new_date > earliest_below:
-            raise BadInput("meeting.after_below", date=new_date, organizer=organizer, below=earliest_below)
+            raise BadInput("meeting.after_below", option="--date", date=new_date, organizer=organizer, below=earliest_below)
         dues = plan_step_dues(conn, plan, new_date)
         old_date: date = meeting.held_on
         note = f"述职评议会由 {old_date.isoformat()} 改为 {new_date.isoformat()}"

@@ -441,7 +441,7 @@ def list_orgs(db: Database, *, kind: str | None = None, parent: str | None = Non
     )
     if kind:
         if kind not in KINDS:
-            raise BadInput("org_kind.bad", value=kind, choices=" ".join(KINDS))
+            raise BadInput("org_kind.bad", option="--kind", value=kind, choices=" ".join(KINDS))
         query = query.where(orgs.c.kind == kind)
     with db.connect() as conn:
         if parent:

@@ -686,7 +686,7 @@ def _work_batch(db: Database, work: _Batch, *, channels: Mapping[str, Channel], 
 def list_outbox(db: Database, *, year: int | None = None, org: str | None = None, status: str | None = None,
                 limit: int | None = None) -> list[dict[str, Any]]:
     if status and status not in STATUSES:
-        raise BadInput("status.bad", value=status, choices=", ".join(STATUSES))
+        raise BadInput("status.bad", option="--status", value=status, choices=", ".join(STATUSES))
     subject_org = orgs.alias("subject_org")
     query = (
         sa.select(outbox, subject_org.c.code.label("org_code"))

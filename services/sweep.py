@@ -306,7 +306,7 @@ def remind_now(db: Database, *, year: int, org: str, now: datetime, by: str, kin
     from services.cycles import CYCLE_KINDS, find_cycle
 
     if kind not in CYCLE_KINDS:
-        raise BadInput("kind.bad", value=kind, choices=", ".join(CYCLE_KINDS))
+        raise BadInput("kind.bad", option="--kind", value=kind, choices=", ".join(CYCLE_KINDS))
     with db.begin() as conn:
         stored = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
         if stored is None:

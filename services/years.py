@@ -60,7 +60,8 @@ def load_plan_text(text: str, *, year: int | None = None) -> YearPlan:
     try:
         plan = parse_plan(data)
     except PlanError as error:
-        raise BadInput("plan.invalid", problems=list(error.problems)) from None
+        raise BadInput("plan.invalid", problems=list(error.problems), count=len(error.problems),
+                       first=error.problems[0]) from None
     if year is not None and plan.year != year:
         raise BadInput("plan.year_mismatch", file_year=plan.year, year=year)
     return plan
@@ -111,7 +112,7 @@ def _meeting_dates(plan: YearPlan, organizers: Sequence[sa.Row[Any]], all_codes:
                 f"（{parent.code}，{dates[parent.id]}）：述职自上而下逐级进行"
             )
     if problems:
-        raise BadInput("plan.invalid", problems=problems)
+        raise BadInput("plan.invalid", problems=problems, count=len(problems), first=problems[0])
     return dates
 
 

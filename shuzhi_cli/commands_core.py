@@ -90,11 +90,18 @@ def year_start(
     direct: Annotated[bool, typer.Option("--direct", help="run here even when PREFECT_API_URL is set")] = False,
 ) -> None:
     from services.errors import BadInput
+    from services.years import MAX_PLAN_CHARS
 
     st = state(ctx)
-    if not plan.exists():
-        raise BadInput(f"--plan: {plan}: no such file")
-    plan_text = plan.read_text(encoding="utf-8-sig")
+    if not plan.is_file():
+        raise BadInput("file.missing", name=str(plan))
+    raw = plan.read_bytes()
+    if len(raw) > MAX_PLAN_CHARS:
+        raise BadInput("plan.too_large", limit=MAX_PLAN_CHARS // 1000)
+    try:
+        plan_text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput("file.encoding", name=plan.name) from None
     result = _launch(st, year=year, plan_text=plan_text, by=by, direct=direct)
     if st.json:
         emit_json(result)

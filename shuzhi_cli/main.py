@@ -122,7 +122,7 @@ def _shuzhi_error(error: ShuzhiError, *, json_output: bool = False) -> int:
         for problem in error.problems:
             sys.stderr.write(problem + "\n")
     else:
-        sys.stderr.write(("error: " if lang == "en" else "错误：") + error.render(lang) + "\n")
+        sys.stderr.write(("error: " if lang == "en" else "错误：") + error.render(lang, with_option=True) + "\n")
     return error.exit_code
 
 

@@ -71,8 +71,43 @@ TEXT: dict[str, tuple[str, str]] = {
     "role": ("角色", "Role"),
     "scope": ("范围", "Scope"),
     "returns": ("退回次数", "Returns"),
+    "no_admin_actions": ("您的角色没有管理操作", "Your role has no admin actions"),
+    "plan_toml": ("年度方案（TOML）", "Plan (TOML)"),
+    "plan_file": ("或上传方案文件", "or a plan file"),
+    "organizer_code": ("会议组织单位编码", "Organizer code"),
+    "new_date": ("新日期", "New date"),
+    "meeting_organizer": ("会议组织单位", "Meeting organizer"),
+    "back": ("返回", "Back"),
+    "e403": ("无权操作", "Not allowed"),
+    "e404": ("未找到", "Not found"),
+    "e409": ("操作被拒绝", "Refused"),
+    "e413": ("文件过大", "Too large"),
+    "e422": ("输入有误", "Bad input"),
+    "e500": ("出错了", "Something went wrong"),
     "no_actions": ("您当前没有可执行的操作", "Nothing you may do here now"),
     "not_configured": ("未配置 Prefect 服务（PREFECT_API_URL）", "Prefect is not configured (PREFECT_API_URL)"),
+}
+
+# audit log: actions and outcomes as an operator reads them (the stored values stay English identifiers)
+AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
+    "login": ("登录", "sign in"), "logout": ("退出", "sign out"), "fire": ("流程操作", "cycle action"),
+    "import_orgs": ("导入组织架构", "import the tree"), "start_year": ("启动年度述职", "launch a year"),
+    "move_meeting": ("调整会议日期", "move a meeting"), "issue_ballots": ("发放测评码", "issue ballot codes"),
+    "remind": ("立即提醒", "remind now"), "add_user": ("创建账户", "create an account"),
+    "manage_users": ("管理账户", "manage accounts"),
+}
+AUDIT_OUTCOMES: dict[str, tuple[str, str]] = {
+    "ok": ("成功", "ok"), "denied": ("无权操作", "denied"), "failed": ("失败", "failed"), "refused": ("被拒绝", "refused"),
+}
+# keys of an admin action's result, as shown on the admin page
+RESULT_KEYS: dict[str, tuple[str, str]] = {
+    "imported": ("新导入", "imported"), "updated": ("已更新", "updated"), "unchanged": ("未变化", "unchanged"),
+    "year": ("年度", "year"), "created": ("新建述职流程", "cycles created"), "existing": ("已有述职流程", "cycles existing"),
+    "meetings_created": ("新建述职评议会", "meetings created"), "meetings_existing": ("已有述职评议会", "meetings existing"),
+    "organizations": ("参与单位", "organizations"), "relaunch": ("再次启动", "relaunch"),
+    "created_by_kind": ("按类型新建", "created by kind"), "organizer": ("会议组织单位", "organizer"),
+    "from": ("原日期", "from"), "to": ("新日期", "to"), "cycles": ("受影响的述职流程", "cycles"),
+    "codes": ("测评码", "codes"), "count": ("数量", "count"), "moved": ("已调整", "moved"),
 }
 
 # steps that are not a cycle's but appear in notices (issue 3's work-plan reminder to an organizer)
@@ -120,6 +155,40 @@ class Labels:
 
     def kind(self, kind: str) -> str:
         return kind.replace("_", " ") if self.en else KIND_LABELS.get(kind, kind)
+
+    def action(self, action: str) -> str:
+        pair = AUDIT_ACTIONS.get(action)
+        return (pair[1] if self.en else pair[0]) if pair else action.replace("_", " ")
+
+    def outcome(self, outcome: str) -> str:
+        pair = AUDIT_OUTCOMES.get(outcome)
+        return (pair[1] if self.en else pair[0]) if pair else outcome
+
+    def field(self, key: str) -> str:
+        pair = RESULT_KEYS.get(key)
+        return (pair[1] if self.en else pair[0]) if pair else key.replace("_", " ")
+
+    def detail(self, text: str | None) -> str:
+        """An audit detail ('2014 V001 upward revise') with its identifiers read out (events, kinds, roles)."""
+        if not text:
+            return ""
+        words = []
+        for word in str(text).split(" "):
+            if word in EVENT_LABELS:
+                words.append(self.event(word))
+            elif word in ("upward", "own_level"):
+                words.append(self(word))
+            else:
+                words.append(word)
+        return " ".join(words)
+
+    def value(self, value: object) -> str:
+        """A result value: booleans as 是/否, tables of kind → count with the kinds' labels."""
+        if isinstance(value, bool):
+            return ("yes" if value else "no") if self.en else ("是" if value else "否")
+        if isinstance(value, dict):
+            return "，".join(f"{self.kind(str(k))} {v}" for k, v in value.items()) or "—"
+        return str(value)
 
     def level(self, level: int) -> str:
         return EN_LEVELS[Level(level)] if self.en else LEVEL_LABELS[Level(level)]

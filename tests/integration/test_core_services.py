@@ -68,9 +68,9 @@ def test_bad_plan_changes_nothing(any_db: Database, tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="T99"):
         start_year(any_db, plan_text=unknown, year=2014, now=NOW)
     early = SAMPLE_PLAN.replace('T02 = "2014-12-27"', 'T02 = "2014-12-18"')  # before T02 reports at the city's 12-20
-    with pytest.raises(BadInput, match="top-down"):
+    with pytest.raises(BadInput, match="自上而下"):
         start_year(any_db, plan_text=early, year=2014, now=NOW)
-    with pytest.raises(BadInput, match="year = 2014 in the file"):
+    with pytest.raises(BadInput, match="计划文件中的年度为 2014"):
         start_year(any_db, plan_text=SAMPLE_PLAN, year=2015, now=NOW)
     assert count(any_db, cycles) == 0
 
@@ -100,7 +100,7 @@ def test_fire_is_one_guarded_transaction_with_history(any_db: Database, tmp_path
 def test_refused_event_changes_neither_state_nor_history(any_db: Database, tmp_path: Path) -> None:
     import_orgs(any_db, write(tmp_path, "o.csv", SAMPLE_ORGS), now=NOW)
     start_year(any_db, plan_text=SAMPLE_PLAN, year=2014, now=NOW)
-    with pytest.raises(Refused, match="not allowed"):
+    with pytest.raises(Refused, match="不能执行"):
         fire_event(any_db, year=2014, org="V001", event="approve", now=NOW)
     with pytest.raises(NotFound):
         fire_event(any_db, year=2014, org="NOPE", event="submit", now=NOW)

@@ -91,7 +91,7 @@ def test_cli_meetings_move_and_calendar(cli, orgs_csv: Path, plan_file: Path) ->
     assert shown["meeting"] == "2014-12-29" and shown["deadlines"]["submit"] == "2014-12-19"
     assert shown["history"][-1]["event"] == "move_meeting" and "2014-12-29" in shown["history"][-1]["note"]
     code, _, err = cli("meetings", "move", "--year", "2014", "--organizer", "T01", "--date", "2014-12-18")
-    assert code == 2 and "top-down" in err  # T01 itself reports on 12-20
+    assert code == 2 and "自上而下" in err  # T01 itself reports on 12-20
     code, _, err = cli("meetings", "move", "--year", "2014", "--organizer", "T01", "--date", "2014-13-01")
     assert code == 2 and "--date" in err
     code, out, _ = cli("--json", "calendar", "set", "2027-02-06", "holiday", "--note", "春节")

@@ -57,7 +57,7 @@ def _to_presented(app: App, orgs: tuple[str, ...] = ("V001", "V002")) -> None:
         fire(app, org, "finish_research")
         fire(app, org, "submit", report=REPORTS / "good.md")
         fire(app, org, "approve")
-    with pytest.raises(Refused, match="not open"):
+    with pytest.raises(Refused, match="尚未召开"):
         fire(app, orgs[0], "present")
     open_meeting(app.db, year=2014, organizer="T01", now=app.now(), presiding="马口书记", venue="镇党委会议室")
     for org in orgs:
@@ -76,7 +76,7 @@ def test_meeting_ballots_feedback_and_commitment(launched: App, tmp_path: Path) 
     cast_ballot(app.db, year=2014, code=codes[0], ratings={"V001": "好", "V002": "一般"})
     cast_ballot(app.db, year=2014, code=codes[1], ratings={"V001": "较好", "V002": "差"})
     fire(app, "V001", "close_evaluation")
-    with pytest.raises(Refused, match="closed"):
+    with pytest.raises(Refused, match="测评已结束"):
         cast_ballot(app.db, year=2014, code=codes[2], ratings={"V001": "差"})
     cast_ballot(app.db, year=2014, code=codes[2], ratings={"V002": "好"})  # V002's evaluation is still open
     rows = {r["org"]: r for r in tally(app.db, year=2014, organizer="T01")}

@@ -118,7 +118,7 @@ def test_import_tree_upload_shows_row_errors_and_imports_nothing(client_for: Any
     assert response.status_code == 400 and "row 3: unknown kind &#39;hamlet&#39;" in response.text
     good = "code,name,kind,parent\nT09,新镇,town,HC\n"
     ok = client.post("/admin/orgs/import", data={"csrf_token": token}, files={"file": ("orgs.csv", good.encode(), "text/csv")})
-    assert ok.status_code == 200 and "imported" in ok.text
+    assert ok.status_code == 200 and "导入完成" in ok.text and "新导入" in ok.text
     with web_app.db.connect() as conn:
         assert conn.execute(sa.select(orgs.c.code).where(orgs.c.code == "T09")).scalar() == "T09"
 
