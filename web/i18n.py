@@ -187,7 +187,8 @@ class Labels:
         if isinstance(value, bool):
             return ("yes" if value else "no") if self.en else ("是" if value else "否")
         if isinstance(value, dict):
-            return "，".join(f"{self.kind(str(k))} {v}" for k, v in value.items()) or "—"
+            return "，".join(f"{self(str(k)) if k in ('upward', 'own_level') else self.kind(str(k))} {v}"
+                            for k, v in value.items()) or "—"
         return str(value)
 
     def level(self, level: int) -> str:

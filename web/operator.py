@@ -464,7 +464,7 @@ def lagging_list_page(request: Request, account: User, year: int | None = None,
     chosen = _latest_year(request, year)
     params = dict(request.query_params)
     context: dict[str, Any] = {"year": chosen, "params": params, "steps": STEPS, "levels": LEVEL_LABELS,
-                               "msg": request.query_params.get("msg"), "err": request.query_params.get("err"),
+                               "msg": None, "err": None,  # flash messages come from the session only (L8)
                                "page": None, "matched": None, "confirm": None, "query": ""}
     if chosen is None:
         return _render(request, "lagging.html", **context)
@@ -505,7 +505,7 @@ async def bulk_remind(request: Request, account: User) -> Response:
     if year is None:
         raise BadInput("year：缺少年度")
     f, _ = lagging_filter(request, year=year, params=params)
-    back = f"/lagging?year={year}&" + urlencode(f.as_query())
+    back = "/lagging?" + urlencode({"year": year, **f.as_query()})
     try:
         done = await run_in_threadpool(operator_console(request, account).remind_bulk, f, dry_run=False)
     except PermissionDenied:

@@ -113,7 +113,7 @@ def test_admin_launches_a_year_and_a_reviewer_returns_a_report(browser: Any, ser
         page.goto(base + "/admin")
         page.set_input_files("input[name=file]", str(orgs_file))
         page.click("form[action='/admin/orgs/import'] button")
-        expect(page.get_by_test_id("admin-result")).to_contain_text("imported")
+        expect(page.get_by_test_id("admin-result")).to_contain_text("新导入")
         # a plan with a bad organizer code: the errors are shown in the page, nothing is launched
         page.fill("input[name=year]", "2014")
         page.fill("textarea[name=plan_text]", SAMPLE_PLAN.replace('T02 = "2014-12-27"', 'T99 = "2014-12-27"'))
@@ -127,7 +127,7 @@ def test_admin_launches_a_year_and_a_reviewer_returns_a_report(browser: Any, ser
         expect(page.get_by_test_id("preview-create")).to_have_text("16")
         page.screenshot(path=str(ARTIFACTS / "web-02b-launch-preview.png"), full_page=True)
         page.click("[data-testid=confirm-launch]")
-        expect(page.get_by_test_id("admin-result")).to_contain_text("launched")
+        expect(page.get_by_test_id("admin-result")).to_contain_text("年度已启动")
 
         page.goto(base + "/overview")
         expect(page.get_by_test_id("total")).to_have_text("8")

@@ -68,16 +68,14 @@ def test_l8_flash_never_comes_from_the_url(client_for: Any) -> None:
 
 
 def test_l8_flash_shows_once_from_the_session(client_for: Any, web_app: Any) -> None:
-    from services.cycles import fire_event
-
-    fire_event(web_app.db, year=2014, org="V001", event="finish_research", now=web_app.now())
     client = client_for("admin")
     token = csrf_of(client.get("/cycles/2014/V001").text)
-    done = client.post("/cycles/2014/V001/fire", data={"event": "submit", "csrf_token": token}, follow_redirects=False)
+    done = client.post("/cycles/2014/V001/fire", data={"event": "finish_research", "csrf_token": token},
+                       follow_redirects=False)
     assert done.status_code == 303 and "msg=" not in done.headers["location"]
     first = client.get(done.headers["location"]).text
-    assert "撰写 → 已报送" in first  # Chinese state labels, not keys
-    assert "submitted → " not in first and "drafting → submitted" not in first
+    assert "调研 → 撰写" in first  # Chinese state labels, not keys
+    assert "researching → " not in first and "→ drafting" not in first
     assert "flash ok" not in client.get(done.headers["location"]).text  # shown once
 
 
