@@ -5,10 +5,12 @@ Every page is screenshotted into test-artifacts/ and checked for sideways scroll
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,14 +55,37 @@ def serving(app: App) -> Iterator[str]:
 
 
 def sign_in(page: Any, base: str, name: str) -> None:
-    """Password sign-in. HOOK for the access helper's SMS one-time codes (issue 9 item 2): replace the two `fill`
-    calls with the phone number and the code read from the sink; the landing page checks below stay the same."""
+    """Password sign-in (the reviewer and the organizer)."""
     from playwright.sync_api import expect
 
     page.goto(base + "/login")
     page.fill("input[name=name]", name)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
+    expect(page.get_by_test_id("whoami")).to_contain_text(name)
+
+
+def sign_in_by_sms(page: Any, base: str, app: App, *, name: str, phone: str, sink: Path) -> None:
+    """The secretary's sign-in: phone number, then the one-time code read from the SMS sink (issue 9 item 2)."""
+    from playwright.sync_api import expect
+
+    from notifications.channels import SinkChannel
+    from services.outbox import dispatch
+    from storage.tables.web import web_users
+
+    with app.db.begin() as conn:
+        conn.execute(web_users.update().where(web_users.c.name == name).values(phone=phone))
+    page.goto(base + "/login")
+    page.get_by_test_id("mode-sms").click()
+    page.fill("input[name=phone]", phone)
+    page.click("form[data-testid=otp-send] button")
+    expect(page.get_by_test_id("login-notice")).to_contain_text("验证码已发送")
+    dispatch(app.db, now=app.now(), channels={"sms": SinkChannel(sink, "sms")})
+    (message,) = [m for m in sink.glob("sms-*.txt") if f"to: {phone}" in m.read_text(encoding="utf-8")]
+    found = re.search(r"验证码 (\d{6})", message.read_text(encoding="utf-8"))
+    assert found, message.read_text(encoding="utf-8")
+    page.fill("input[name=code]", found.group(1))
+    page.click("form[data-testid=otp-verify] button")
     expect(page.get_by_test_id("whoami")).to_contain_text(name)
 
 
@@ -71,7 +96,7 @@ def shot(page: Any, name: str) -> None:
     assert overflow <= 0, f"{name}: the page scrolls sideways by {overflow}px at 390px"
 
 
-def test_a_season_on_phones(browser: Any, web_app: App) -> None:  # noqa: F811
+def test_a_season_on_phones(browser: Any, web_app: App, tmp_path: Path) -> None:  # noqa: F811
     from playwright.sync_api import expect
 
     app = App(db=web_app.db, clock=web_app.clock, hooks=web_app.hooks,
@@ -82,7 +107,7 @@ def test_a_season_on_phones(browser: Any, web_app: App) -> None:  # noqa: F811
             me, rev = secretary_ctx.new_page(), reviewer_ctx.new_page()
 
             # the secretary lands on 我的待办, opens the upward cycle, uploads a .docx and sees the pre-check
-            sign_in(me, base, "v001_secretary")
+            sign_in_by_sms(me, base, app, name="v001_secretary", phone="13900000011", sink=tmp_path / "sink")
             expect(me).to_have_url(base + "/my")
             expect(me.get_by_test_id("task-upward")).to_contain_text("待我：报送述职报告")
             shot(me, "01-my-tasks")
