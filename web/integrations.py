@@ -22,13 +22,12 @@ def remind_now(db: Database, *, year: int, org: str, now: datetime, by: str, kin
 def outbox(db: Database, *, year: int | None, org: str | None, status: str | None, offset: int = 0,
            limit: int = 50) -> dict[str, Any]:
     """One page of messages, newest first, contacts masked, with the counts per status (issue 3's outbox)."""
-    from services.outbox import STATUSES, channel_alerts, mask_personal, outbox_counts
+    from services.outbox import channel_alerts, mask_personal, outbox_counts
     from states.orgs import mask_contact
     from storage.tables.core import orgs
     from storage.tables.notify import outbox as messages
 
-    if status and status not in STATUSES:
-        raise BadInput(f"status: '{status}' is not one of {', '.join(STATUSES)}")
+    conditions = outbox_filter(year=year, org=org, status=status)
     query = (
         sa.select(messages.c.id, orgs.c.code.label("org"), messages.c.channel, messages.c.address, messages.c.template,
                   messages.c.step, messages.c.status, messages.c.created_at, messages.c.sent_at, messages.c.attempts,
@@ -36,13 +35,6 @@ def outbox(db: Database, *, year: int | None, org: str | None, status: str | Non
         .select_from(messages.join(orgs, orgs.c.id == messages.c.org_id))
     )
     total = sa.select(sa.func.count()).select_from(messages.join(orgs, orgs.c.id == messages.c.org_id))
-    conditions = []
-    if year is not None:
-        conditions.append(messages.c.year == year)
-    if org:
-        conditions.append(orgs.c.code == org)
-    if status:
-        conditions.append(messages.c.status == status)
     with db.connect() as conn:
         rows = conn.execute(query.where(*conditions).order_by(messages.c.id.desc()).offset(offset).limit(limit)).all()
         matching = int(conn.execute(total.where(*conditions)).scalar_one())
@@ -161,3 +153,21 @@ def flow_runs(api_url: str | None, ui_url: str | None, *, limit: int = 20) -> di
         if isinstance(r, dict)
     ]
     return {"configured": True, "runs": runs, "error": None}
+
+
+def outbox_filter(*, year: int | None, org: str | None, status: str | None) -> list[Any]:
+    """The outbox page's and export's conditions (year, organization code, status); a bad status is named."""
+    from services.outbox import STATUSES
+    from storage.tables.core import orgs
+    from storage.tables.notify import outbox as messages
+
+    if status and status not in STATUSES:
+        raise BadInput(f"status：'{status}' 不是 {', '.join(STATUSES)} 之一")
+    conditions: list[Any] = []
+    if year is not None:
+        conditions.append(messages.c.year == year)
+    if org:
+        conditions.append(orgs.c.code == org)
+    if status:
+        conditions.append(messages.c.status == status)
+    return conditions

@@ -245,18 +245,10 @@ OUTBOX_COLUMNS = ["编号", "单位", "渠道", "收件（已遮蔽）", "内容
 
 
 def _outbox_rows(db: Any, *, year: int | None, org: str | None, status: str | None) -> Any:
-    from services.outbox import STATUSES
     from storage.tables.notify import outbox as messages
+    from web.integrations import outbox_filter
 
-    if status and status not in STATUSES:
-        raise BadInput(f"status：'{status}' 不是 {', '.join(STATUSES)} 之一")
-    conditions = []
-    if year is not None:
-        conditions.append(messages.c.year == year)
-    if org:
-        conditions.append(orgs.c.code == org)
-    if status:
-        conditions.append(messages.c.status == status)
+    conditions = outbox_filter(year=year, org=org, status=status)
 
     def rows() -> Any:
         from web.app import local_time

@@ -49,13 +49,13 @@ def browser() -> Iterator[Any]:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """The console on a real 127.0.0.1 port (uvicorn in a thread) over the app's database."""
+def serving(app: Any, settings: Settings | None = None) -> Iterator[str]:
+    """The console on a real 127.0.0.1 port (uvicorn in a thread) over the app's database (and `settings`)."""
     import uvicorn
 
     from web.app import create_app
 
-    asgi = create_app(Settings.from_env({"SHUZHI_ENV": "development"}, db_url=app.db.url), app=app)
+    asgi = create_app(settings or Settings.from_env({"SHUZHI_ENV": "development"}, db_url=app.db.url), app=app)
     port = _free_port()
     uv = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=uv.run, daemon=True)

@@ -6,8 +6,6 @@ Every page is screenshotted into test-artifacts/ and checked for sideways scroll
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +17,8 @@ from services.app import App
 from services.settings import Settings
 from tests.review.conftest import REPORTS
 from tests.web.conftest import PASSWORD
-from tests.web.test_browser import ARTIFACTS, CHROMIUM, _free_port, browser  # noqa: F401 - the module's browser fixture
+from tests.web.test_browser import ARTIFACTS, CHROMIUM, browser  # noqa: F401 - the module's browser fixture
+from tests.web.test_browser import serving as browser_serving
 
 pytestmark = [
     pytest.mark.browser,
@@ -33,25 +32,9 @@ SETTINGS = {"SHUZHI_ENV": "development", "SHUZHI_SECRET_KEY": "participant-brows
 
 @contextmanager
 def serving(app: App) -> Iterator[str]:
-    """The console over `app` on a free 127.0.0.1 port, with a server secret (ballot codes are keyed hashes)."""
-    import uvicorn
-
-    from web.app import create_app
-
-    asgi = create_app(app.settings, app=app)
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(10)
+    """The console over `app` with its own settings: a server secret (ballot codes are keyed hashes)."""
+    with browser_serving(app, app.settings) as base:
+        yield base
 
 
 def sign_in(page: Any, base: str, name: str) -> None:
