@@ -5,7 +5,8 @@ SMTP server, `cycles list --lagging --under`, and the console's pages fetched ov
 Each figure is set against `bench/raw_cli.py` doing the same work with the bare driver in its own process, in the
 same run, on a second database with the same schema. Peak RSS is the child's high-water mark (ru_maxrss of
 wait4, the VmHWM of /proc for the web server). Targets (issue 11): import < 30 s, launch ≥ 0.5× raw, sweep ≤ 2×
-raw, every command < 1 GB.
+raw, every command < 1 GB. On PostgreSQL the bench drops and recreates two databases, SHUZHI_BENCH_CLI_DB
+(default `shuzhi_bench_cli`) and the same name with `_raw`: set it when another run owns those.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ SINK_MESSAGES = 20_000  # `notify send` gets this many queued messages (the rest
 SMTP_MESSAGES = 1_000
 BENCH_PLAN = PLAN + "sms_per_minute = 1000000\nsms_per_phone_per_day = 100\n"
 GB = 1024 * 1024 * 1024
+# The PostgreSQL databases this bench drops and recreates: NAME and NAME_raw (another run may own the default)
+PG_DATABASE = os.environ.get("SHUZHI_BENCH_CLI_DB", "shuzhi_bench_cli")
 
 
 def _free_port() -> int:
@@ -78,13 +81,13 @@ def _fresh_databases(ctx: BenchContext, backend: str) -> tuple[str, str]:
     admin = make_engine(server.set(database="postgres").render_as_string(hide_password=False),
                         isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        for name in ("shuzhi_bench_cli", "shuzhi_bench_cli_raw"):
+        for name in (PG_DATABASE, f"{PG_DATABASE}_raw"):
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             conn.execute(sa.text(f"CREATE DATABASE {name}"))
     admin.dispose()
     plain = server.set(drivername="postgresql")
-    return (plain.set(database="shuzhi_bench_cli").render_as_string(hide_password=False),
-            plain.set(database="shuzhi_bench_cli_raw").render_as_string(hide_password=False))
+    return (plain.set(database=PG_DATABASE).render_as_string(hide_password=False),
+            plain.set(database=f"{PG_DATABASE}_raw").render_as_string(hide_password=False))
 
 
 def _schema_ddl(url: str, out: Path) -> None:
@@ -194,10 +197,29 @@ def _pages(ctx: BenchContext, url: str, env: dict[str, str], town: str, village:
     return timings[0], timings[1], peak, start_seconds
 
 
+def _compiled(ctx: BenchContext) -> dict[str, str]:
+    """The environment of an installed package: its modules byte-compiled once, as `pip install` does.
+
+    Without it (PYTHONDONTWRITEBYTECODE=1 and a virtualenv installed without bytecode, e.g. by uv) every command
+    compiled SQLAlchemy, Alembic, typer and ours again from source: ~500 modules, 3-6 s per process that the
+    raw driver (the standard library, compiled) never paid. The bytecode goes to a cache under the bench's own
+    folder (PYTHONPYCACHEPREFIX), so neither the virtualenv nor the sources are written to."""
+    import site
+
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(ctx.work_dir / "pycache")
+    folders = [*site.getsitepackages(), *(str(ROOT / name) for name in
+                                         ("bench", "flows", "notifications", "services", "shuzhi_cli", "states",
+                                          "storage", "web"))]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", *folders], env=env, cwd=ROOT,
+                   capture_output=True, check=False)  # a file that does not compile is reported when imported
+    return env
+
+
 def _backend(ctx: BenchContext, backend: str, csv_path: Path, rows_in_file: int) -> list[BenchRow]:
     ours_url, raw_url = _fresh_databases(ctx, backend)
     sink = ctx.work_dir / f"sink-{backend}"
-    env = {**os.environ, "SHUZHI_DB": ours_url, "SHUZHI_NOW": NOW, "SHUZHI_SINK_DIR": str(sink),
+    env = {**_compiled(ctx), "SHUZHI_DB": ours_url, "SHUZHI_NOW": NOW, "SHUZHI_SINK_DIR": str(sink),
            "PYTHONPATH": str(ROOT)}
     env.pop("SHUZHI_SMTP_URL", None)
     plan = ctx.work_dir / "bench-plan.toml"
