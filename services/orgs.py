@@ -9,6 +9,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ LEVEL_OF_INDEX = bytes(int(LEVEL_OF_KIND[kind]) for kind in KINDS)
 LIMITS: dict[str, int | None] = {
     field: getattr(orgs.c[field].type, "length", None) for field in ("name", "secretary", "phone", "email")
 }
+NAME_LIMIT, SECRETARY_LIMIT, PHONE_LIMIT, EMAIL_LIMIT = (LIMITS[f] or sys.maxsize for f in ("name", "secretary", "phone",
+                                                                                           "email"))
 LABELS = {"name": "名称 name", "secretary": "书记 secretary", "phone": "手机 phone", "email": "邮箱 email"}
 
 
@@ -100,6 +103,9 @@ SMTP_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+", re.
 
 def text_problems(row: _Row) -> list[str]:
     """Lengths against the columns; control, bidi and zero-width characters refused in every text field."""
+    if (len(row.name) <= NAME_LIMIT and len(row.secretary) <= SECRETARY_LIMIT and len(row.phone) <= PHONE_LIMIT
+            and len(row.email) <= EMAIL_LIMIT and (row.name + row.secretary + row.phone + row.email).isprintable()):
+        return []  # nearly every row: one C call, then the field-by-field look only for a row that fails it
     reasons = []
     for field, limit in LIMITS.items():
         value = getattr(row, field)
@@ -174,10 +180,15 @@ def _file_rows(path: Path) -> Iterator[_Row]:
         raise BadInput("file.empty", name=path.name, header=",".join(FIELDS))
     columns = map_header(header[1], HEADER_ALIASES, REQUIRED_COLUMNS)
     get = [columns.get(name) for name in ("code", "name", "kind", "parent", "secretary", "phone", "email")]
+    # the common case, every column present: one itemgetter call per row (C speed) instead of seven lookups
+    whole = itemgetter(*get) if None not in get else None
+    width = max(p for p in get if p is not None) + 1
     for number, cells in iterator:
         size = len(cells)
-        values = [cells[p] if p is not None and p < size else "" for p in get]
-        yield _Row(number, *values)
+        if whole is not None and size >= width:
+            yield _Row(number, *whole(cells))
+        else:
+            yield _Row(number, *[cells[p] if p is not None and p < size else "" for p in get])
 
 
 def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
