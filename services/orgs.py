@@ -27,6 +27,7 @@ from states.orgs import (
     is_valid_phone,
 )
 from storage.db import Database, to_db_time
+from storage.statistics import analyze_committed, analyzes_after_commit
 from storage.tables.core import orgs
 
 FIELDS = ("code", "name", "kind", "parent", "secretary", "phone", "email")
@@ -271,12 +272,17 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
         moved = writer.refresh_moved_subtrees(file_nodes)
         if writer.imported and postgres:
             conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('orgs', 'id'), (SELECT max(id) FROM orgs))"))
+        analyze_later = False
         if writer.imported or writer.updated or moved:
             # after the tree is complete (every parent_id set): statistics taken earlier told the planners that
             # every organization had the same parent, and the launch's organizer query read the table per row
-            conn.execute(sa.text("ANALYZE orgs"))
+            analyze_later = analyzes_after_commit(conn)
+            if not analyze_later:
+                conn.execute(sa.text("ANALYZE orgs"))
         if not postgres:
             conn.exec_driver_sql("PRAGMA cache_size=-2000")  # the pooled connection back to SQLite's default
+    if analyze_later:
+        analyze_committed(db, ["orgs"])
     return ImportResult(imported=writer.imported, updated=writer.updated, unchanged=writer.unchanged)
 
 

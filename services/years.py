@@ -17,6 +17,7 @@ from services.sweep import insert_ignoring_duplicates
 from states.orgs import meeting_level_key
 from states.plan import PlanError, YearPlan, parse_plan, plan_from_stored, plan_to_dict
 from storage.db import Database, to_db_time
+from storage.statistics import analyze_committed, analyzes_after_commit
 from storage.tables.core import cycles, meetings, orgs, years
 
 
@@ -198,7 +199,10 @@ def finalize_launch(db: Database, *, prepared: PreparedLaunch) -> LaunchResult:
         return _finalize(conn, prepared=prepared)
 
 
-def _finalize(conn: sa.Connection, *, prepared: PreparedLaunch) -> LaunchResult:
+ANALYZED_AFTER_LAUNCH = ("cycles", "meetings")
+
+
+def _finalize(conn: sa.Connection, *, prepared: PreparedLaunch, analyze: bool = True) -> LaunchResult:
     year = prepared.year
     by_kind = {
         kind: count
@@ -207,11 +211,11 @@ def _finalize(conn: sa.Connection, *, prepared: PreparedLaunch) -> LaunchResult:
         )
     }
     created = sum(by_kind.values()) - prepared.before
-    if created > 10_000:
+    if created > 10_000 and analyze:
         # a large cascade leaves the planners' statistics stale (PostgreSQL then looked one cycle up by a
         # year-wide index scan, SQLite read every cycle for a town's drill-down): refresh them now
-        conn.execute(sa.text("ANALYZE cycles"))
-        conn.execute(sa.text("ANALYZE meetings"))
+        for table in ANALYZED_AFTER_LAUNCH:
+            conn.execute(sa.text(f"ANALYZE {table}"))
     assessed = conn.execute(sa.select(sa.func.count()).select_from(orgs).where(orgs.c.kind != "prefecture")).scalar_one()
     return LaunchResult(
         year=year,
@@ -245,7 +249,11 @@ def start_year(
         # first launch: nothing can conflict inside this transaction, so the plain insert (no conflict check);
         # a relaunch: ON CONFLICT DO NOTHING skips what exists
         cascade_subtree(conn, year=year, plan=plan, root_path="/", stamp=prepared.stamp, on_conflict=not prepared.fresh)
-        return _finalize(conn, prepared=prepared)
+        analyze_later = analyzes_after_commit(conn)
+        result = _finalize(conn, prepared=prepared, analyze=not analyze_later)
+    if analyze_later and result.created > 10_000:
+        analyze_committed(db, ANALYZED_AFTER_LAUNCH)
+    return result
 
 
 def _count_cycles(conn: sa.Connection, year: int) -> int:

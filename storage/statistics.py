@@ -10,8 +10,12 @@ when nothing is stale.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 STALE_FRACTION = 0.2  # rows changed since the last ANALYZE, as a fraction of the table: then analyze again
 SMALL_TABLE = 1_000  # below this, any plan is fast: never analyze for it
@@ -61,3 +65,25 @@ def refresh_stale_statistics(conn: sa.Connection, tables: Sequence[str]) -> list
             conn.exec_driver_sql(f"ANALYZE {_quoted(conn, table)}")
             analyzed.append(table)
     return analyzed
+
+
+def analyzes_after_commit(conn: sa.Connection) -> bool:
+    """Whether a large write on this connection should ANALYZE after its commit (`analyze_committed`), not inside.
+
+    PostgreSQL adds a transaction's rows to `n_mod_since_analyze` at commit, after any ANALYZE the transaction
+    ran: an import or a launch that analyzed inside its own transaction left its tables looking stale, and the
+    next sweep analyzed them again (0.75 s at scale 0.1, both tables). Inside the writing transaction this
+    asks PostgreSQL (≥ 15) to publish the counts as soon as it commits, so the ANALYZE that follows resets them.
+    SQLite's statistics are a table written in the transaction: analyzing inside it is exact."""
+    if conn.dialect.name != "postgresql":
+        return False
+    if (conn.dialect.server_version_info or (0,)) >= (15,):
+        conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+    return True
+
+
+def analyze_committed(db: Database, tables: Sequence[str]) -> None:
+    """ANALYZE `tables` in a transaction of its own (see `analyzes_after_commit`)."""
+    with db.begin() as conn:
+        for table in tables:
+            conn.exec_driver_sql(f"ANALYZE {_quoted(conn, table)}")
