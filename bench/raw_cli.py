@@ -115,14 +115,23 @@ def launch(url: str) -> None:
     conn.commit()
 
 
+WORK_PLAN_ORGANIZER_KINDS = "'town', 'subdistrict', 'farm', 'city_unit'"
+
+
 def sweep(url: str, day: str) -> None:
-    """One keyed INSERT … SELECT of the lagging cycles' notices (SMS and e-mail), and one of the escalations."""
+    """The rows `shuzhi sweep` queues, no more and no fewer: one keyed INSERT … SELECT of the lagging cycles'
+    notices (SMS and e-mail), one of the work-plan reminders to organizers who filed none (R9), one of the
+    escalations; then the counts the command prints (cycles checked, lagging)."""
     conn, m = connect(url)
     today = date.fromisoformat(day)
     horizon = today + timedelta(days=3)
     states = ", ".join(f"'{s}'" for s in OPEN_STATES)
     now = datetime.combine(today, datetime.min.time()).isoformat(sep=" ")
     cast = "CAST(c.org_id AS TEXT)" if url.startswith("sqlite") else "c.org_id::text"
+
+    def day_value(value: date) -> Any:
+        return value.isoformat() if url.startswith("sqlite") else value
+
     for template, recipient, extra in (("reminder", "c.org_id", ""),
                                        ("escalation", "o.parent_id", f"AND c.due <= {m} AND o.parent_id IS NOT NULL")):
         params: list[Any] = [now, YEAR, horizon if not url.startswith("sqlite") else horizon.isoformat()]
@@ -138,6 +147,21 @@ def sweep(url: str, day: str) -> None:
             "CROSS JOIN (SELECT 'sms' AS channel UNION ALL SELECT 'email') ch "
             f"WHERE c.year = {m} AND c.due <= {m} AND c.state IN ({states}) {extra} "
             "AND CASE ch.channel WHEN 'sms' THEN r.phone ELSE r.email END <> '' ON CONFLICT DO NOTHING", params)
+        if template == "reminder":
+            conn.execute(
+                "INSERT INTO outbox (key, year, org_id, recipient_org_id, cycle_kind, step, template, channel, address, "
+                f"due, status, attempts, created_at) SELECT '{YEAR}:' || {cast.replace('c.org_id', 'g.id')} || "
+                "':-:work_plan:work_plan:' || CASE WHEN mt.held_on <= " + m + " THEN 'week_before' ELSE 'launched' END "
+                f"|| ':' || ch.channel, {YEAR}, g.id, g.id, '-', 'work_plan', 'work_plan', ch.channel, "
+                "CASE ch.channel WHEN 'sms' THEN g.phone ELSE g.email END, mt.held_on, 'queued', 0, " + m + " "
+                "FROM meetings mt JOIN orgs g ON g.id = mt.organizer_id "
+                "CROSS JOIN (SELECT 'sms' AS channel UNION ALL SELECT 'email') ch "
+                f"WHERE mt.year = {m} AND g.kind IN ({WORK_PLAN_ORGANIZER_KINDS}) AND mt.held_on >= {m} "
+                "AND NOT EXISTS (SELECT 1 FROM work_plans w WHERE w.year = mt.year AND w.organizer_id = mt.organizer_id) "
+                "AND CASE ch.channel WHEN 'sms' THEN g.phone ELSE g.email END <> '' ON CONFLICT DO NOTHING",
+                (day_value(today + timedelta(days=7)), now, YEAR, day_value(today)))
+    conn.execute(f"SELECT count(*), count(CASE WHEN c.due <= {m} THEN 1 END) FROM cycles c WHERE c.year = {m} "
+                 f"AND c.state IN ({states})", (day_value(horizon), YEAR)).fetchone()
     conn.commit()
 
 
