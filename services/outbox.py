@@ -300,8 +300,9 @@ def _group_of(row: Any, digest: bool) -> tuple[str, str] | int:
 
 def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequence[str], batch: int, digest: bool,
            result: DispatchResult, after_id: int, override: RateOverride,
-           plans: dict[int, Any]) -> tuple[str, list[sa.Row[Any]], int | None]:
-    """Claim the next candidates after `after_id`; returns the token, the claimed rows and the last id looked at.
+           plans: dict[int, Any]) -> tuple[str, list[int], int | None]:
+    """Claim the next candidates after `after_id`; returns the token, the claimed ids and the last id looked at
+    (the rows are read by `_claimed_rows` after the commit: the SMS lock is held no longer than the claim needs).
 
     Every statement is a seek: the candidates a range of (status, id), the marking and the read-back by primary key,
     the rate counts ranges of the slot ledger bounded on both sides (so their cost does not grow with the outbox)."""
@@ -376,7 +377,7 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
     )
     if slots:
         conn.execute(sms_slots.insert(), slots)
-    return token, _claimed_rows(conn, chosen), last_id
+    return token, chosen, last_id
 
 
 def _claimed_rows(conn: sa.Connection, ids: list[int]) -> list[sa.Row[Any]]:
@@ -502,6 +503,8 @@ _RECORD_RETRY = outbox.update().where(_MINE_ONE).values(
 )
 _RELEASE = outbox.update().where(_MINE_ONE).values(
     status="queued", claim_token=None, claimed_at=None, attempts=outbox.c.attempts - 1)
+_EXTEND = outbox.update().where(_HELD).values(claimed_at=sa.bindparam("stamp"))
+_STILL_MINE = sa.select(outbox.c.id).where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)), _HELD)
 _GIVE_BACK_SLOT = sms_slots.delete().where(sms_slots.c.outbox_id == sa.bindparam("row_id"),
                                            sms_slots.c.token == sa.bindparam("token"))
 
@@ -525,7 +528,7 @@ def _flush(conn: sa.Connection, pending: _Pending, result: DispatchResult) -> No
     def run(statement: Any, params: list[dict[str, Any]]) -> int:
         return _many(conn, statement, params) if params else 0
 
-    result.sent += run(_RECORD_SENT, pending.sent)
+    result.sent += _record_sent(conn, pending.sent)
     result.failed += run(_RECORD_PERMANENT, pending.permanent)
     if pending.retry:
         retried = run(_RECORD_RETRY, pending.retry)
@@ -538,6 +541,36 @@ def _flush(conn: sa.Connection, pending: _Pending, result: DispatchResult) -> No
     if pending.slots_back:
         conn.execute(_GIVE_BACK_SLOT, pending.slots_back)
     pending.__init__()  # type: ignore[misc]
+
+
+SENT_PER_STATEMENT = 400  # rows of one UPDATE … FROM (VALUES …): 5 parameters each, far below either limit
+
+
+def _record_sent(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+    """Messages sent, recorded a few hundred per statement: UPDATE … FROM (VALUES (id, sent_at, ref, subject,
+    body), …) joined on the primary key, only on rows still holding this claim's token. One statement instead of
+    one per message (an executemany pays the driver and SQLAlchemy's parameter handling per row). The VALUES
+    columns are column1…column5 on both backends (SQLite takes no column list after the alias)."""
+    if not rows:
+        return 0
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    stamp_of = outbox.c.sent_at.type.bind_processor(conn.dialect) or (lambda value: value)
+    token = rows[0]["token"]
+    total = 0
+    for start in range(0, len(rows), SENT_PER_STATEMENT):
+        part = rows[start : start + SENT_PER_STATEMENT]
+        assert all(r["token"] == token for r in part)
+        values = ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark})"] * len(part))
+        params: list[Any] = [value for r in part
+                             for value in (r["row_id"], stamp_of(r["stamp"]), r["ref"], r["subject"], r["body"])]
+        params.append(token)
+        total += conn.exec_driver_sql(
+            "UPDATE outbox SET status = 'sent', sent_at = v.column2, provider_ref = v.column3, subject = v.column4, "
+            f"body = v.column5, last_error = NULL, claim_token = NULL FROM (VALUES {values}) AS v "
+            f"WHERE outbox.id = v.column1 AND outbox.claim_token = {mark} AND outbox.status = 'sending'",
+            tuple(params),
+        ).rowcount or 0
+    return total
 
 
 def _many(conn: sa.Connection, statement: Any, params: list[dict[str, Any]]) -> int:
@@ -559,12 +592,9 @@ def _check_and_extend(conn: sa.Connection, batch: _Batch, ids: list[int], *, now
     """Extend the lease of every row still held (when a quarter of it has passed) and return which of `ids`
     still carry the token: the fencing check, made right before the provider calls."""
     if now - batch.extended_at >= grace / 4:
-        conn.execute(outbox.update().where(outbox.c.claim_token == batch.token, outbox.c.status == "sending")
-                     .values(claimed_at=to_db_time(now)))
+        conn.execute(_EXTEND, {"token": batch.token, "stamp": to_db_time(now)})
         batch.extended_at = now
-    return set(conn.execute(
-        sa.select(outbox.c.id).where(outbox.c.id.in_(ids), outbox.c.claim_token == batch.token,
-                                     outbox.c.status == "sending")).scalars())
+    return set(conn.execute(_STILL_MINE, {"ids": ids, "token": batch.token}).scalars())
 
 
 def _outcome_rows(members: Sequence[Any], token: str, outcome: str | DeliveryError, message: OutgoingMessage,
@@ -629,13 +659,15 @@ def dispatch(
         while active and (max_rounds is None or rounds < max_rounds):
             rounds += 1
             with db.begin() as conn:
-                token, rows, last_id = _claim(conn, clock=read_clock, channels=active, batch=batch, digest=digest,
-                                              result=result, after_id=cursor, override=override, plans=plans)
+                token, chosen, last_id = _claim(conn, clock=read_clock, channels=active, batch=batch, digest=digest,
+                                                result=result, after_id=cursor, override=override, plans=plans)
             if last_id is None:
                 break
             cursor = last_id
-            if not rows:
+            if not chosen:
                 continue
+            with db.connect() as conn:
+                rows = _claimed_rows(conn, chosen)
             result.claimed += len(rows)
             if after_claim is not None:
                 after_claim(rows)

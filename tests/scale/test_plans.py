@@ -125,7 +125,7 @@ def test_dispatch_claim_seeks(realistic: Database, cursor: str) -> None:
     marking and the read-back go by primary key (issue 11: `notify send` on a national outbox was 50× slower than
     the same work in a small one, each claim reading every row to find its own token). The outbox is first grown,
     inside the transaction that is rolled back, to what a season leaves: ~25 sent messages for each queued one."""
-    from services.outbox import DispatchResult, RateOverride, _claim
+    from services.outbox import DispatchResult, RateOverride, _claim, _claimed_rows
     from storage.tables.notify import outbox
 
     columns = ", ".join(c.name for c in outbox.columns if c.name not in ("id", "key", "status"))
@@ -137,9 +137,10 @@ def test_dispatch_claim_seeks(realistic: Database, cursor: str) -> None:
             f"WHERE i < 25) SELECT key || ':sent' || CAST(n.i AS VARCHAR(5)), 'sent', {columns} FROM outbox, n")
         after = 0 if cursor == "start" else queued[len(queued) // 2]
         with recording(realistic.engine) as recorded:
-            token, rows, _ = _claim(conn, clock=lambda: parse_when("2014-12-10T11:00"), channels=["sms", "email"],
-                                    batch=100, digest=True, result=DispatchResult(), after_id=after,
-                                    override=RateOverride(), plans={})
+            token, chosen, _ = _claim(conn, clock=lambda: parse_when("2014-12-10T11:00"), channels=["sms", "email"],
+                                      batch=100, digest=True, result=DispatchResult(), after_id=after,
+                                      override=RateOverride(), plans={})
+            rows = _claimed_rows(conn, chosen)
         assert token and len(rows) == 100 and all(r.claim_token == token for r in rows)
         found = [(item.statement[:300], scan) for item in recorded if explainable(item)
                  for scan in scans(conn, item.statement, item.parameters)]
