@@ -254,7 +254,7 @@ def _backend(ctx: BenchContext, backend: str, csv_path: Path, rows_in_file: int)
     _set_aside(raw_url, (SINK_MESSAGES, 0))
     _, _, out = step(f"cli: notify send → sink ({SINK_MESSAGES:,} of {queued:,} queued)",
                      ["--json", "notify", "send", "--no-digest"], "sink", str(SINK_MESSAGES),
-                     str(ctx.work_dir / f"raw-sink-{backend}.jsonl"))
+                     str(ctx.work_dir / f"raw-sink-{backend}"))
     rows[-1].extra += f"; {out.strip()[:120]}"
 
     _requeue_emails(ours_url, SMTP_MESSAGES)

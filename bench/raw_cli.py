@@ -3,7 +3,7 @@
 
     python -m bench.raw_cli STEP URL [ARGS…]
 
-Steps: init DDL_FILE · import CSV · launch · sweep DAY · sink N FILE · smtp N HOST PORT · lagging CODE DAY ·
+Steps: init DDL_FILE · import CSV · launch · sweep DAY · sink N FOLDER · smtp N HOST PORT · lagging CODE DAY ·
 pages TOWN VILLAGE. This module imports only the standard library and the driver.
 """
 
@@ -165,15 +165,24 @@ def sweep(url: str, day: str) -> None:
     conn.commit()
 
 
-def sink(url: str, count: str, out_file: str) -> None:
-    """Claim N queued messages, write each to a file, mark them sent."""
+def sink(url: str, count: str, folder: str) -> None:
+    """Claim N queued messages, write each to its own file in FOLDER (the sink's contract: one file per message,
+    written under a temporary name and renamed — open, write, close, rename, as `shuzhi notify send` does), mark
+    them sent."""
+    import hashlib
+    import os
+
     conn, m = connect(url)
-    rows = conn.execute(f"SELECT id, channel, address, template, due FROM outbox WHERE status = 'queued' "
+    rows = conn.execute(f"SELECT id, channel, address, template, due, key FROM outbox WHERE status = 'queued' "
                         f"ORDER BY id LIMIT {int(count)}").fetchall()
-    with open(out_file, "a", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps({"id": row[0], "channel": row[1], "to": row[2], "template": row[3],
-                                     "due": str(row[4])}, ensure_ascii=False) + "\n")
+    os.makedirs(folder, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    for row in rows:
+        path = os.path.join(folder, f"{row[1]}-{hashlib.sha1(row[5].encode()).hexdigest()[:16]}.txt")
+        fd = os.open(path + ".tmp", flags, 0o644)
+        os.write(fd, f"to: {row[2]}\nkey: {row[5]}\n\n{row[3]} {row[4]}\n".encode())
+        os.close(fd)
+        os.replace(path + ".tmp", path)
     now = datetime.now().isoformat(sep=" ")
     conn.cursor().executemany(f"UPDATE outbox SET status = 'sent', sent_at = {m} WHERE id = {m}",
                               [(now, row[0]) for row in rows])

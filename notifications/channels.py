@@ -106,6 +106,23 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
 
 # --- the file sink ----------------------------------------------------------------------------------
 
+SINK_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
+def sink_write(folder: str, file_name: str, content: str) -> None:
+    """One file, whole or not at all: written under a temporary name, then renamed over the final one (a reader
+    never sees half a message; a repeated send overwrites, never duplicates). Four system calls — open, write,
+    close, rename — and no fsync: the sink is for development and the demo, not a durable store."""
+    path = os.path.join(folder, file_name)
+    tmp = path + ".tmp"
+    fd = os.open(tmp, SINK_FLAGS, 0o644)
+    try:
+        os.write(fd, content.encode("utf-8"))
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
 class SinkChannel:
     """One file per message in a folder: development and the demo. The file name is derived from the key."""
 
@@ -120,16 +137,12 @@ class SinkChannel:
             self._folder = str(self.directory)
         ref = hashlib.sha1(message.key.encode()).hexdigest()[:16]
         file_name = f"{self.name}-{ref}.txt"
-        path = os.path.join(self._folder, file_name)
         if self.name == "sms":
             body = "\n".join(sms_segments(message.text))
             content = f"to: {message.to}\nkey: {message.key}\n\n{body}\n"
         else:
             content = f"to: {message.to}\nkey: {message.key}\nsubject: {message.subject}\n\n{message.text}"
-        tmp = path[:-4] + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(tmp, path)  # one file per key: a repeated send overwrites, never duplicates
+        sink_write(self._folder, file_name, content)
         return f"sink:{file_name}"
 
     def close(self) -> None:

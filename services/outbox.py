@@ -59,6 +59,8 @@ DEADLINE_TEMPLATES = ("reminder", "due_today", "overdue", "escalation")
 KIND_LABELS = {"upward": "向上级述职", "own_level": "向本级述职"}
 PLAN_TZ = ZoneInfo("Asia/Shanghai")
 SMS_LIMIT_LOCK = 7_305_001  # pg_advisory_xact_lock key serialising the SMS slot count across dispatchers
+CLOCK_SKEW = timedelta(seconds=5)  # the rate window's upper edge past `now`: dispatchers' clocks differ a little
+OTP_TEMPLATE = "otp"  # the sign-in code (services/otp.py): never held by quiet hours, never folded into a digest
 
 
 def backoff(attempts: int) -> timedelta:
@@ -146,17 +148,25 @@ class RateOverride:
         return cls(number("SHUZHI_SMS_PER_MINUTE"), number("SHUZHI_SMS_PER_PHONE_PER_DAY"))
 
 
-def _limits(conn: sa.Connection, now: datetime, *, override: RateOverride, failed_years: dict[int, str]) -> _Limits:
+def _limits(conn: sa.Connection, now: datetime, *, override: RateOverride, failed_years: dict[int, str],
+            plans: dict[int, Any] | None = None) -> _Limits:
     """Quiet hours per year; the rate limits from the newest readable plan unless the deployment sets them.
 
     The SMS rate is the gateway's, one per deployment: it is the newest year's plan (the season being run), not
     the minimum over every year ever launched. A year whose stored plan cannot be read holds its own SMS and is
-    reported; the other years go on (H1)."""
+    reported; the other years go on (H1). `plans` keeps the plans read during one dispatch (a claim reads the
+    stored plan again, and parses it only if it changed)."""
     held: set[int] = set()
     newest: ReminderRules | None = None
+    cache = plans if plans is not None else {}
     for year, stored in conn.execute(sa.select(years.c.year, years.c.plan).order_by(years.c.year)):
         try:
-            plan = plan_from_stored(stored)
+            cached = cache.get(year)
+            if cached is not None and cached[0] == stored:
+                plan = cached[1]
+            else:
+                plan = plan_from_stored(stored)
+                cache[year] = (stored, plan)
             if in_quiet_hours(now, plan.reminders.quiet_hours, ZoneInfo(plan.timezone)):
                 held.add(year)
         except Exception as error:  # a bad stored plan (PlanError, unknown zone…) must never stop the other years
@@ -271,30 +281,46 @@ def retry_messages(db: Database, *, now: datetime, status: str = "failed", since
 
 # --- claiming ------------------------------------------------------------------------------------------
 
-def _lock_sms_slots(conn: sa.Connection) -> None:
-    """Serialise the SMS slot count between dispatchers for the rest of this transaction."""
+def _lock_claims(conn: sa.Connection, *, sms: bool) -> None:
+    """Serialise what must be: on PostgreSQL the SMS slot count between dispatchers (the candidates themselves are
+    locked FOR UPDATE SKIP LOCKED, so e-mail claims run in parallel); on SQLite the whole claim (a no-op write takes
+    the database's write lock now, so the candidates read are still queued when they are marked)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SMS_LIMIT_LOCK)))
-    else:  # SQLite: take the write lock now (a no-op write), so the count and the claim are one step
+        if sms:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SMS_LIMIT_LOCK)))
+    else:
         conn.execute(sms_slots.delete().where(sms_slots.c.id == -1))
 
 
-def _claim(conn: sa.Connection, *, now: datetime, channels: Sequence[str], batch: int, digest: bool,
-           result: DispatchResult, after_id: int, override: RateOverride) -> tuple[str, list[sa.Row[Any]], int | None]:
-    """Claim the next candidates after `after_id`; returns the token, the claimed rows and the last id looked at."""
-    stamp = to_db_time(now)
+def _group_of(row: Any, digest: bool) -> tuple[str, str] | int:
+    """What goes as one delivery: with digests, everything to one address on one channel — except a sign-in code,
+    which is always its own message (folded into a digest it would be read too late to be of use)."""
+    return (row.channel, row.address) if digest and row.template != OTP_TEMPLATE else row.id
+
+
+def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequence[str], batch: int, digest: bool,
+           result: DispatchResult, after_id: int, override: RateOverride,
+           plans: dict[int, Any]) -> tuple[str, list[int], int | None]:
+    """Claim the next candidates after `after_id`; returns the token, the claimed ids and the last id looked at
+    (the rows are read by `_claimed_rows` after the commit: the SMS lock is held no longer than the claim needs).
+
+    Every statement is a seek: the candidates a range of (status, id), the marking and the read-back by primary key,
+    the rate counts ranges of the slot ledger bounded on both sides (so their cost does not grow with the outbox)."""
     sms_on = "sms" in channels
-    if sms_on:
-        _lock_sms_slots(conn)
-    limits = _limits(conn, now, override=override, failed_years=result.failed_years)
+    _lock_claims(conn, sms=sms_on)
+    now = clock()  # read once the lock is held: a slot is never stamped before one a rival took just before us
+    stamp = to_db_time(now)
+    limits = _limits(conn, now, override=override, failed_years=result.failed_years, plans=plans)
     ready = sa.and_(
         outbox.c.status == "queued",
         sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= stamp),
         outbox.c.channel.in_(channels),
     )
-    query = sa.select(outbox.c.id, outbox.c.channel, outbox.c.address, outbox.c.year).where(ready)
+    query = sa.select(outbox.c.id, outbox.c.channel, outbox.c.address, outbox.c.year, outbox.c.template).where(ready)
     if limits.held_years and sms_on:
-        quiet = sa.and_(outbox.c.channel == "sms", outbox.c.year.in_(limits.held_years))
+        # quiet hours hold reminders, never a sign-in code (it is useless once the night is over)
+        quiet = sa.and_(outbox.c.channel == "sms", outbox.c.year.in_(limits.held_years),
+                        outbox.c.template != OTP_TEMPLATE)
         if after_id == 0:
             result.held += conn.execute(sa.select(sa.func.count()).where(ready, quiet)).scalar_one()
         query = query.where(sa.not_(quiet))
@@ -310,13 +336,17 @@ def _claim(conn: sa.Connection, *, now: datetime, channels: Sequence[str], batch
     minute_left = limits.per_minute
     sent_today: dict[str, int] = {}
     if phones:
-        minute_left -= conn.execute(
-            sa.select(sa.func.count()).where(sms_slots.c.taken_at > to_db_time(now - timedelta(minutes=1)))
-        ).scalar_one()
+        # the window is [now - 1 min, now] (plus a few seconds for the clocks of several dispatchers): slots taken
+        # by a live dispatcher today do not starve a run whose clock is simulated, and the reverse
+        minute_left -= conn.execute(sa.select(sa.func.count()).where(
+            sms_slots.c.taken_at > to_db_time(now - timedelta(minutes=1)),
+            sms_slots.c.taken_at <= to_db_time(now + CLOCK_SKEW),
+        )).scalar_one()
         midnight = datetime.combine(now.astimezone(PLAN_TZ).date(), time(0), tzinfo=PLAN_TZ)
         sent_today = dict(conn.execute(
             sa.select(sms_slots.c.address, sa.func.count())
-            .where(sms_slots.c.taken_at >= to_db_time(midnight), sms_slots.c.address.in_(phones))
+            .where(sms_slots.c.address.in_(phones), sms_slots.c.taken_at >= to_db_time(midnight),
+                   sms_slots.c.taken_at < to_db_time(midnight + timedelta(days=1)))
             .group_by(sms_slots.c.address)
         ).all())
     chosen: list[int] = []
@@ -327,7 +357,7 @@ def _claim(conn: sa.Connection, *, now: datetime, channels: Sequence[str], batch
         if c.channel != "sms":
             chosen.append(c.id)
             continue
-        group: tuple[str, str] | int = (c.channel, c.address) if digest else c.id
+        group = _group_of(c, digest)
         if group not in groups:
             if minute_left <= 0 or sent_today.get(c.address, 0) >= limits.per_phone_per_day:
                 result.held += 1
@@ -339,17 +369,18 @@ def _claim(conn: sa.Connection, *, now: datetime, channels: Sequence[str], batch
         chosen.append(c.id)
     if not chosen:
         return "", [], last_id
+    # the candidates are ours until commit (row locks on PostgreSQL, the write lock on SQLite): marked by key
     conn.execute(
         outbox.update()
-        .where(outbox.c.id.in_(chosen), outbox.c.status == "queued")
+        .where(outbox.c.id.in_(chosen))
         .values(status="sending", claim_token=token, claimed_at=stamp, attempts=outbox.c.attempts + 1)
     )
     if slots:
         conn.execute(sms_slots.insert(), slots)
-    return token, _claimed_rows(conn, token), last_id
+    return token, chosen, last_id
 
 
-def _claimed_rows(conn: sa.Connection, token: str) -> list[sa.Row[Any]]:
+def _claimed_rows(conn: sa.Connection, ids: list[int]) -> list[sa.Row[Any]]:
     org = orgs.alias("org")
     recipient = orgs.alias("recipient")
     return list(
@@ -366,7 +397,7 @@ def _claimed_rows(conn: sa.Connection, token: str) -> list[sa.Row[Any]]:
                 .outerjoin(cycles, sa.and_(cycles.c.year == outbox.c.year, cycles.c.org_id == outbox.c.org_id,
                                            cycles.c.kind == outbox.c.cycle_kind))
             )
-            .where(outbox.c.claim_token == token)
+            .where(outbox.c.id.in_(ids))
             .order_by(outbox.c.id)
         )
     )
@@ -472,6 +503,8 @@ _RECORD_RETRY = outbox.update().where(_MINE_ONE).values(
 )
 _RELEASE = outbox.update().where(_MINE_ONE).values(
     status="queued", claim_token=None, claimed_at=None, attempts=outbox.c.attempts - 1)
+_EXTEND = outbox.update().where(_HELD).values(claimed_at=sa.bindparam("stamp"))
+_STILL_MINE = sa.select(outbox.c.id).where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)), _HELD)
 _GIVE_BACK_SLOT = sms_slots.delete().where(sms_slots.c.outbox_id == sa.bindparam("row_id"),
                                            sms_slots.c.token == sa.bindparam("token"))
 
@@ -495,7 +528,7 @@ def _flush(conn: sa.Connection, pending: _Pending, result: DispatchResult) -> No
     def run(statement: Any, params: list[dict[str, Any]]) -> int:
         return _many(conn, statement, params) if params else 0
 
-    result.sent += run(_RECORD_SENT, pending.sent)
+    result.sent += _record_sent(conn, pending.sent)
     result.failed += run(_RECORD_PERMANENT, pending.permanent)
     if pending.retry:
         retried = run(_RECORD_RETRY, pending.retry)
@@ -508,6 +541,36 @@ def _flush(conn: sa.Connection, pending: _Pending, result: DispatchResult) -> No
     if pending.slots_back:
         conn.execute(_GIVE_BACK_SLOT, pending.slots_back)
     pending.__init__()  # type: ignore[misc]
+
+
+SENT_PER_STATEMENT = 400  # rows of one UPDATE … FROM (VALUES …): 5 parameters each, far below either limit
+
+
+def _record_sent(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
+    """Messages sent, recorded a few hundred per statement: UPDATE … FROM (VALUES (id, sent_at, ref, subject,
+    body), …) joined on the primary key, only on rows still holding this claim's token. One statement instead of
+    one per message (an executemany pays the driver and SQLAlchemy's parameter handling per row). The VALUES
+    columns are column1…column5 on both backends (SQLite takes no column list after the alias)."""
+    if not rows:
+        return 0
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    stamp_of = outbox.c.sent_at.type.bind_processor(conn.dialect) or (lambda value: value)
+    token = rows[0]["token"]
+    total = 0
+    for start in range(0, len(rows), SENT_PER_STATEMENT):
+        part = rows[start : start + SENT_PER_STATEMENT]
+        assert all(r["token"] == token for r in part)
+        values = ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark})"] * len(part))
+        params: list[Any] = [value for r in part
+                             for value in (r["row_id"], stamp_of(r["stamp"]), r["ref"], r["subject"], r["body"])]
+        params.append(token)
+        total += conn.exec_driver_sql(
+            "UPDATE outbox SET status = 'sent', sent_at = v.column2, provider_ref = v.column3, subject = v.column4, "
+            f"body = v.column5, last_error = NULL, claim_token = NULL FROM (VALUES {values}) AS v "
+            f"WHERE outbox.id = v.column1 AND outbox.claim_token = {mark} AND outbox.status = 'sending'",
+            tuple(params),
+        ).rowcount or 0
+    return total
 
 
 def _many(conn: sa.Connection, statement: Any, params: list[dict[str, Any]]) -> int:
@@ -529,12 +592,9 @@ def _check_and_extend(conn: sa.Connection, batch: _Batch, ids: list[int], *, now
     """Extend the lease of every row still held (when a quarter of it has passed) and return which of `ids`
     still carry the token: the fencing check, made right before the provider calls."""
     if now - batch.extended_at >= grace / 4:
-        conn.execute(outbox.update().where(outbox.c.claim_token == batch.token, outbox.c.status == "sending")
-                     .values(claimed_at=to_db_time(now)))
+        conn.execute(_EXTEND, {"token": batch.token, "stamp": to_db_time(now)})
         batch.extended_at = now
-    return set(conn.execute(
-        sa.select(outbox.c.id).where(outbox.c.id.in_(ids), outbox.c.claim_token == batch.token,
-                                     outbox.c.status == "sending")).scalars())
+    return set(conn.execute(_STILL_MINE, {"ids": ids, "token": batch.token}).scalars())
 
 
 def _outcome_rows(members: Sequence[Any], token: str, outcome: str | DeliveryError, message: OutgoingMessage,
@@ -586,6 +646,8 @@ def dispatch(
     read_clock = clock or (lambda: now + timedelta(seconds=monotonic_time.monotonic() - started))
     override = rates or RateOverride()
     result = DispatchResult()
+    plans: dict[int, Any] = {}
+    sizer = _Chunker(fixed=chunk)
     try:
         result.reclaimed = reclaim_stale(db, now=now, grace=grace)
         result.cancelled = cancel_obsolete(db)
@@ -597,35 +659,54 @@ def dispatch(
         while active and (max_rounds is None or rounds < max_rounds):
             rounds += 1
             with db.begin() as conn:
-                token, rows, last_id = _claim(conn, now=read_clock(), channels=active, batch=batch, digest=digest,
-                                              result=result, after_id=cursor, override=override)
+                token, chosen, last_id = _claim(conn, clock=read_clock, channels=active, batch=batch, digest=digest,
+                                                result=result, after_id=cursor, override=override, plans=plans)
             if last_id is None:
                 break
             cursor = last_id
-            if not rows:
+            if not chosen:
                 continue
+            with db.connect() as conn:
+                rows = _claimed_rows(conn, chosen)
             result.claimed += len(rows)
             if after_claim is not None:
                 after_claim(rows)
             grouped: dict[tuple[str, str] | int, list[Any]] = {}
             for row in rows:
-                grouped.setdefault((row.channel, row.address) if digest else row.id, []).append(row)
+                grouped.setdefault(_group_of(row, digest), []).append(row)
             work = _Batch(token=token, groups=list(grouped.values()), extended_at=read_clock())
             _work_batch(db, work, channels=channels, active=active, renderer=renderer, result=result,
-                        read_clock=read_clock, grace=grace, before_check=before_check, probing=probing, chunk=chunk)
+                        read_clock=read_clock, grace=grace, before_check=before_check, probing=probing, sizer=sizer)
     finally:
         for channel in channels.values():
             channel.close()
     return result
 
 
+class _Chunker:
+    """Groups per fencing check: doubled while a chunk takes under half the target, halved when it takes over twice
+    it. Kept for the whole dispatch, so each new claim starts at the size the previous one reached."""
+
+    def __init__(self, fixed: int | None) -> None:
+        self.fixed = fixed
+        self.size = fixed or 1
+
+    def adapt(self, took: float, done: int) -> None:
+        if self.fixed or done < self.size:  # a fixed size, or the claim's short last chunk: says nothing
+            return
+        if took < CHUNK_TARGET_SECONDS / 2:
+            self.size = min(self.size * 2, CHUNK_MAX)
+        elif took > CHUNK_TARGET_SECONDS * 2:
+            self.size = max(self.size // 2, 1)
+
+
 def _work_batch(db: Database, work: _Batch, *, channels: Mapping[str, Channel], active: list[str], renderer: Renderer,
                 result: DispatchResult, read_clock: Callable[[], datetime], grace: timedelta,
-                before_check: Callable[[list[Any]], None] | None, probing: set[str], chunk: int | None) -> None:
+                before_check: Callable[[list[Any]], None] | None, probing: set[str], sizer: _Chunker) -> None:
     pending = _Pending()
-    size = chunk or 1
     index = 0
     while True:
+        size = sizer.size
         groups = work.groups[index : index + size]
         index += size
         began = monotonic_time.monotonic()
@@ -674,13 +755,7 @@ def _work_batch(db: Database, work: _Batch, *, channels: Mapping[str, Channel], 
         if pending:  # recorded at once: a crash or stall after this point re-sends nothing of this chunk
             with db.begin() as conn:
                 _flush(conn, pending, result)
-        took = monotonic_time.monotonic() - began
-        if chunk:
-            continue
-        if took < CHUNK_TARGET_SECONDS / 2:
-            size = min(size * 2, CHUNK_MAX)
-        elif took > CHUNK_TARGET_SECONDS * 2:
-            size = max(size // 2, 1)
+        sizer.adapt(monotonic_time.monotonic() - began, len(groups))
 
 
 def list_outbox(db: Database, *, year: int | None = None, org: str | None = None, status: str | None = None,

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from services.app import App
 from services.clock import parse_when
 from services.outbox import (
     MAX_ATTEMPTS,
+    PLAN_TZ,
     RECLAIM_GRACE,
     RateOverride,
     channel_alerts,
@@ -434,3 +436,55 @@ def test_h1_one_bad_stored_plan_never_stops_the_other_years(cli, orgs_csv: Path,
     assert code == 1 and outcome["ran"] == ["sweep", "dispatch"] and outcome["dispatch"]["sent"] >= 2
     assert [f["year"] for f in outcome["failed_years"]] == [2013]
     db.dispose()
+
+
+# --- issue 11 item 4 / issue 14: a simulated clock, and the sign-in code ------------------------------------------
+
+def test_the_rate_window_ends_at_now_so_live_sends_never_starve_a_simulated_run(launched: App, tmp_path: Path) -> None:
+    """A run whose `now` is in 2014 counts only the slots of [now − 1 min, now]: today's live sends (years later)
+    fill their own minute, not the simulated one — and the simulated run's slots do not count against live sends."""
+    db = launched.db
+    live = datetime.combine(datetime.now(PLAN_TZ).date(), clock_time(10), tzinfo=PLAN_TZ)  # today, 10:00 in the plan's zone
+    queue(db, 30, channel="sms")
+    sink = {"sms": SinkChannel(tmp_path / "sink", "sms")}
+    today = dispatch(db, now=live, channels=sink, digest=False, rates=RateOverride(per_minute=10))
+    assert today.sent == 10  # the live minute is full
+    simulated = dispatch(db, now=NOW, channels=sink, digest=False, rates=RateOverride(per_minute=10))
+    assert simulated.sent == 10  # 2014's minute is empty: not starved by 2026's sends
+    again = dispatch(db, now=live + timedelta(seconds=30), channels=sink, digest=False, rates=RateOverride(per_minute=10))
+    assert again.sent == 0 and again.held == 10  # the live minute still holds its 10, 2014's ten are not in it
+
+
+def _otp_row(db: Database, at: datetime, phone: str = "13900000099") -> str:
+    """A sign-in code queued the way the console queues it (services.otp.request_code) for an SMS-only account."""
+    from services.accounts import create_user
+    from services.otp import request_code
+
+    create_user(db, "sec-otp", "secretary", None, "T01", phone=phone)
+    request_code(db, phone, now=at, secret="s" * 32)
+    with db.connect() as conn:
+        return str(conn.execute(sa.select(outbox.c.key).where(outbox.c.template == "otp")).scalar_one())
+
+
+def test_the_sign_in_code_is_not_held_by_quiet_hours(launched: App, tmp_path: Path) -> None:
+    db = launched.db
+    queue(db, 2, channel="sms")
+    key = _otp_row(db, parse_when("2014-12-07T23:29"))
+    night = dispatch(db, now=parse_when("2014-12-07T23:30"), channels={"sms": SinkChannel(tmp_path / "sink", "sms")})
+    with db.connect() as conn:
+        status = dict(conn.execute(sa.select(outbox.c.key, outbox.c.status).where(outbox.c.channel == "sms")).all())
+    assert status[key] == "sent" and night.sent == 1  # the code goes at 23:30
+    assert night.held == 2 and [k for k, s in status.items() if s == "queued"] == ["test:sms:0", "test:sms:1"]
+
+
+def test_the_sign_in_code_is_never_folded_into_a_digest(launched: App, tmp_path: Path) -> None:
+    db = launched.db
+    phone = "13900000099"
+    with db.begin() as conn:  # two reminders queued for the same phone as the code
+        conn.execute(outbox.update().where(outbox.c.key.in_(queue(db, 2, channel="sms"))).values(address=phone))
+    _otp_row(db, parse_when("2014-12-07T09:59"), phone)
+    result = dispatch(db, now=parse_when("2014-12-07T10:00"), channels={"sms": SinkChannel(tmp_path / "sink", "sms")})
+    texts = [p.read_text(encoding="utf-8") for p in (tmp_path / "sink").iterdir()]
+    assert result.sent == 3 and result.deliveries == 2  # the two reminders as one digest, the code on its own
+    code_texts = [t for t in texts if "key: otp:" in t]
+    assert len(code_texts) == 1 and "验证码" in code_texts[0]

@@ -117,3 +117,32 @@ def test_the_guard_catches_a_per_row_scan(backend: str, request: pytest.FixtureR
             conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
         found = scans(conn, statement)
     assert any(s.repeated and s.table == "orgs" for s in found), found
+
+
+@pytest.mark.parametrize("cursor", ["start", "middle"])
+def test_dispatch_claim_seeks(realistic: Database, cursor: str) -> None:
+    """A claim reads the rows it takes, never the whole outbox: the candidates are a range of (status, id), the
+    marking and the read-back go by primary key (issue 11: `notify send` on a national outbox was 50× slower than
+    the same work in a small one, each claim reading every row to find its own token). The outbox is first grown,
+    inside the transaction that is rolled back, to what a season leaves: ~25 sent messages for each queued one."""
+    from services.outbox import DispatchResult, RateOverride, _claim, _claimed_rows
+    from storage.tables.notify import outbox
+
+    columns = ", ".join(c.name for c in outbox.columns if c.name not in ("id", "key", "status"))
+    with realistic.connect() as conn:
+        queued = conn.execute(sa.select(outbox.c.id).where(outbox.c.status == "queued").order_by(outbox.c.id)).scalars().all()
+        assert len(queued) > 1_000
+        conn.exec_driver_sql(
+            f"INSERT INTO outbox (key, status, {columns}) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+            f"WHERE i < 25) SELECT key || ':sent' || CAST(n.i AS VARCHAR(5)), 'sent', {columns} FROM outbox, n")
+        after = 0 if cursor == "start" else queued[len(queued) // 2]
+        with recording(realistic.engine) as recorded:
+            token, chosen, _ = _claim(conn, clock=lambda: parse_when("2014-12-10T11:00"), channels=["sms", "email"],
+                                      batch=100, digest=True, result=DispatchResult(), after_id=after,
+                                      override=RateOverride(), plans={})
+            rows = _claimed_rows(conn, chosen)
+        assert token and len(rows) == 100 and all(r.claim_token == token for r in rows)
+        found = [(item.statement[:300], scan) for item in recorded if explainable(item)
+                 for scan in scans(conn, item.statement, item.parameters)]
+        conn.rollback()  # the shared database stays as it was
+    assert found == []
