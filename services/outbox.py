@@ -45,7 +45,7 @@ from states.machine import STEP_LABELS, STEP_OF_STATE
 from states.plan import ReminderRules, plan_from_stored
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import cycles, orgs, years
-from storage.tables.notify import channel_pauses, outbox, sms_slots
+from storage.tables.notify import OTP_QUEUED, channel_pauses, outbox, sms_slots
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(minutes=1)  # 1, 4, 16, 64 minutes, ~4 h: a provider outage of an afternoon is ridden out
@@ -300,7 +300,7 @@ def _group_of(row: Any, digest: bool) -> tuple[str, str] | int:
 
 def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequence[str], batch: int, digest: bool,
            result: DispatchResult, after_id: int, override: RateOverride,
-           plans: dict[int, Any]) -> tuple[str, list[int], int | None]:
+           plans: dict[int, Any], first: bool = True) -> tuple[str, list[int], int | None]:
     """Claim the next candidates after `after_id`; returns the token, the claimed ids and the last id looked at
     (the rows are read by `_claimed_rows` after the commit: the SMS lock is held no longer than the claim needs).
 
@@ -321,16 +321,22 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
         # quiet hours hold reminders, never a sign-in code (it is useless once the night is over)
         quiet = sa.and_(outbox.c.channel == "sms", outbox.c.year.in_(limits.held_years),
                         outbox.c.template != OTP_TEMPLATE)
-        if after_id == 0:
+        if first:  # counted on the run's first claim only
             result.held += conn.execute(sa.select(sa.func.count()).where(ready, quiet)).scalar_one()
         query = query.where(sa.not_(quiet))
-    query = query.where(outbox.c.id > after_id).order_by(outbox.c.id).limit(batch)
+    # sign-in codes first, through their partial index (literal predicate, so both planners match it): a code queued
+    # behind the morning's backlog would otherwise wait hours under the rate limit and expire after 5 minutes
+    codes = query.where(sa.text(f"outbox.{OTP_QUEUED.replace(' AND ', ' AND outbox.')}")).order_by(outbox.c.id).limit(batch)
+    query = query.where(outbox.c.template != OTP_TEMPLATE, outbox.c.id > after_id).order_by(outbox.c.id).limit(batch)
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    candidates = list(conn.execute(query))
-    if not candidates:
+        codes, query = codes.with_for_update(skip_locked=True), query.with_for_update(skip_locked=True)
+    urgent = list(conn.execute(codes)) if sms_on else []
+    backlog = list(conn.execute(query))
+    if not backlog and not urgent:
         return "", [], None
-    last_id = candidates[-1].id
+    candidates = urgent + backlog
+    # the cursor walks the backlog only; codes alone keep it where it is (the next claim finds no code left)
+    last_id = backlog[-1].id if backlog else after_id
 
     phones = {c.address for c in candidates if c.channel == "sms"}
     minute_left = limits.per_minute
@@ -360,7 +366,8 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
         group = _group_of(c, digest)
         if group not in groups:
             if minute_left <= 0 or sent_today.get(c.address, 0) >= limits.per_phone_per_day:
-                result.held += 1
+                if c.template != OTP_TEMPLATE or first:  # a held code comes back each claim: counted once
+                    result.held += 1
                 continue
             groups.add(group)
             minute_left -= 1
@@ -368,7 +375,7 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
             slots.append({"taken_at": stamp, "address": c.address, "outbox_id": c.id, "token": token})
         chosen.append(c.id)
     if not chosen:
-        return "", [], last_id
+        return "", [], last_id if backlog else None
     # the candidates are ours until commit (row locks on PostgreSQL, the write lock on SQLite): marked by key
     conn.execute(
         outbox.update()
@@ -660,7 +667,8 @@ def dispatch(
             rounds += 1
             with db.begin() as conn:
                 token, chosen, last_id = _claim(conn, clock=read_clock, channels=active, batch=batch, digest=digest,
-                                                result=result, after_id=cursor, override=override, plans=plans)
+                                                result=result, after_id=cursor, override=override, plans=plans,
+                                                first=rounds == 1)
             if last_id is None:
                 break
             cursor = last_id

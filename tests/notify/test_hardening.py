@@ -488,3 +488,18 @@ def test_the_sign_in_code_is_never_folded_into_a_digest(launched: App, tmp_path:
     assert result.sent == 3 and result.deliveries == 2  # the two reminders as one digest, the code on its own
     code_texts = [t for t in texts if "key: otp:" in t]
     assert len(code_texts) == 1 and "验证码" in code_texts[0]
+
+
+def test_a_sign_in_code_goes_ahead_of_the_morning_backlog(launched: App, tmp_path: Path) -> None:
+    """A code queued after thousands of reminders is claimed first: with the minute's SMS slots nearly used up by the
+    backlog, the secretary still gets the code now, not hours later (it expires after 5 minutes)."""
+    db = launched.db
+    queue(db, 60, channel="sms")
+    key = _otp_row(db, parse_when("2014-12-07T09:59"))
+    result = dispatch(db, now=parse_when("2014-12-07T10:00"), channels={"sms": SinkChannel(tmp_path / "sink", "sms")},
+                      digest=False, batch=20, rates=RateOverride(per_minute=5))
+    with db.connect() as conn:
+        status = dict(conn.execute(sa.select(outbox.c.key, outbox.c.status).where(outbox.c.channel == "sms")).all())
+    assert status[key] == "sent"  # the code took one of the minute's 5 slots although 60 reminders were queued first
+    assert result.sent == 5 and sum(s == "sent" for s in status.values()) == 5
+    assert result.held == 56  # 56 reminders wait for the next minute, each counted once; the code is not among them
