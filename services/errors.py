@@ -30,6 +30,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "file.type": ("文件 {name} 的类型 '{suffix}' 不受支持（请用 .csv 或 .xlsx）",
                   "{name}: unsupported file type '{suffix}' (use .csv or .xlsx)"),
     "file.encoding": ("文件 {name} 不是 UTF-8 或 GB18030 文本", "{name}: not UTF-8 or GB18030 text"),
+    "file.csv_row": ("文件 {name} 第 {row} 行无法按 CSV 读取（{detail}）", "{name}: row {row}: not readable as CSV ({detail})"),
     "file.xlsx": ("无法按 XLSX 读取文件 {name}", "{name}: cannot read as XLSX"),
     "file.header": ("第 1 行：表头缺少列 {missing}；实际为 {got}", "row 1: header lacks column(s) {missing}; got {got}"),
     "file.rows": ("文件 {name} 有 {count} 处问题，未导入任何数据", "{name}: {count} problem(s); nothing was imported"),
