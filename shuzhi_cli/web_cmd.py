@@ -98,8 +98,8 @@ def users_token(ctx: typer.Context, name: Annotated[str, typer.Argument(help="lo
         console().print(token)
 
 
-@users_app.command("provision", help="create or update one account per organization of the tree (secretaries by phone, "
-                   "a reviewer per organizer committee); disable those whose unit left the tree")
+@users_app.command("provision", help="create or update the tree's accounts (a secretary per assessed unit with a phone, "
+                   "the prefecture excepted; a reviewer per organizer committee); disable those whose unit left the tree")
 def users_provision(
     ctx: typer.Context,
     under: Annotated[str | None, typer.Option("--under", help="only this organization's subtree")] = None,
