@@ -286,3 +286,18 @@ def test_cli_users_provision_counts_human_and_json(cli: Any, tmp_path: Path) -> 
     assert cli("users", "provision", "--under", "NOPE")[0] == 4
     code, out, _ = cli("users", "edit", "review-T01", "--inactive")
     assert code == 0 and "已停用" in out
+
+
+def test_cli_users_add_and_edit_answer_in_chinese(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    (tmp_path / "orgs.csv").write_text(SAMPLE_ORGS, encoding="utf-8")
+    assert cli("init")[0] == 0
+    assert cli("orgs", "import", str(tmp_path / "orgs.csv"))[0] == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(GOOD + "\n"))
+    code, out, _ = cli("users", "add", "admin", "--role", "admin", "--password-stdin")
+    assert (code, out.strip()) == (0, "已创建账户 admin（系统管理员）")
+    code, out, _ = cli("users", "add", "zhang", "--role", "reviewer", "--scope", "T01", "--sms-only", "--phone", "13900000002")
+    assert (code, out.strip()) == (0, "已创建账户 zhang（审核（党委），范围 T01）")
+    code, out, _ = cli("users", "edit", "zhang", "--role", "viewer")
+    assert code == 0 and out.startswith("已更新 zhang：只读") and "viewer" not in out
