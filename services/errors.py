@@ -175,6 +175,10 @@ class BadInput(ShuzhiError):
     exit_code = 2
 
 
+class TooLarge(BadInput):
+    """An upload over its size limit (exit 2; HTTP 413): refused whole, never cut."""
+
+
 class Refused(ShuzhiError):
     """Refused by the rules: illegal transition, permission, conflict (exit 3): nothing was changed."""
 

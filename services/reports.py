@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.cycles import FiredEvent, find_cycle
-from services.errors import BadInput, NotFound, Refused
+from services.errors import BadInput, NotFound, Refused, TooLarge
 from states.report_check import ReportCheck, check_report
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import cycles
@@ -132,7 +132,7 @@ def read_report_bytes(name: str, raw: bytes) -> ReportFile:
     if suffix not in FORMATS:
         raise BadInput(f"{name}：不支持的报告格式“{suffix or '无扩展名'}”（请用 .docx、.md 或 .txt）")
     if len(raw) > MAX_BYTES:
-        raise BadInput(f"{name}：文件超过 {MAX_BYTES // (1024 * 1024)} MB")
+        raise TooLarge("report.too_large", name=name, limit=MAX_BYTES // (1024 * 1024))
     file_format = FORMATS[suffix]
     text = docx_text(raw, name) if file_format == "docx" else decode_text(raw, name)
     if len(text) > TEXT_MAX_CHARS:

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services import dashboard, export
 from services.accounts import Account
-from services.errors import BadInput, NotFound, PermissionDenied, Refused, ShuzhiError
+from services.errors import BadInput, NotFound, PermissionDenied, Refused, ShuzhiError, TooLarge
 from services.lagging import (
     LAGGING_COLUMNS,
     LEVEL_LABELS,
@@ -385,7 +385,7 @@ async def _upload(report: UploadFile | None) -> tuple[str, bytes] | None:
         return None
     content = await report.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
-        raise BadInput("report：文件超过 20 MB")
+        raise TooLarge("report.too_large", name=report.filename, limit=MAX_UPLOAD // (1024 * 1024))
     return report.filename, content
 
 

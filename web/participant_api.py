@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, File, HTTPException, Path, Query, Request, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from services.accounts import Account
 from services.actors import Actor
-from services.errors import BadInput, PermissionDenied
+from services.errors import BadInput, PermissionDenied, TooLarge
 from services.permissions import check_action, is_within
 from services.reports import MAX_BYTES
 from web.actions import Console
@@ -80,7 +80,7 @@ async def read_upload(file: UploadFile) -> tuple[str, bytes]:
     """The uploaded report, refused (413) above the CLI's size limit instead of being cut."""
     content = await file.read(MAX_BYTES + 1)
     if len(content) > MAX_BYTES:
-        raise HTTPException(status_code=413, detail=f"报告文件超过 {MAX_BYTES // (1024 * 1024)} MB")
+        raise TooLarge("report.too_large", name=file.filename or "", limit=MAX_BYTES // (1024 * 1024))
     return file.filename or "", content
 
 

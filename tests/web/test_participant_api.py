@@ -181,3 +181,18 @@ def test_report_text_is_rendered_as_escaped_html_and_only_in_scope(client_for: C
     assert outsider.get("/review/2014/V001").status_code == 403
     assert outsider.get("/api/cycles/2014/V001/report").status_code == 403
     assert client_for("v001_secretary").get("/my/2014/V002").status_code == 403
+
+
+def test_an_upload_over_20_mb_is_one_catalogue_message_in_both_consoles(client_for: Callable[[str | None], Any],
+                                                                       web_app: Any) -> None:
+    big = ("big.txt", b"x" * (20 * 1024 * 1024 + 1), "text/plain")
+    secretary = client_for("v001_secretary")
+    refused = secretary.post("/api/cycles/2014/V001/report", files={"file": big})
+    assert refused.status_code == 413 and refused.json()["error"] == "述职报告 big.txt 超过 20 MB"
+    english = secretary.post("/api/cycles/2014/V001/report?lang=en", files={"file": big})
+    assert english.status_code == 413 and english.json()["error"] == "big.txt: larger than 20 MB"
+    operator = client_for("zzb")
+    operator.post("/api/cycles/2014/T01/behalf", data={"event": "finish_research"}).raise_for_status()
+    behalf = operator.post("/api/cycles/2014/T01/behalf", data={"event": "submit"}, files={"report": big})
+    assert behalf.status_code == 413 and behalf.json()["error"] == "述职报告 big.txt 超过 20 MB"
+    assert _count(web_app, report_versions) == 0 and _state(web_app, "T01") == "drafting"
