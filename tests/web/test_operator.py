@@ -108,7 +108,11 @@ def test_lagging_page_filters_and_links(client_for: Any) -> None:
     client = client_for("zzb")
     page = client.get("/lagging", params={"year": 2014, "under": "mkz"})
     assert page.status_code == 200 and "匹配到 马口镇党委（T01）" in page.text
-    assert "提醒本页全部（1 个单位）" in page.text and "最近提醒" in page.text and "代为办理" in page.text
+    # the bulk button reminds every unit of the filter, not just the rows shown: its label says so
+    assert "提醒筛选结果全部（1 个单位）" in page.text and "最近提醒" in page.text and "代为办理" in page.text
+    assert "提醒本页全部" not in page.text
+    english = client.get("/lagging", params={"year": 2014, "under": "mkz", "lang": "en"}).text
+    assert "Remind all matching the filter (1 unit)" in english and "提醒筛选结果全部" not in english
     bad = client.get("/lagging", params={"year": 2014, "under": "回龙"})
     assert bad.status_code == 404 and "回龙" in bad.text
     overview = client.get("/overview").text
@@ -117,7 +121,7 @@ def test_lagging_page_filters_and_links(client_for: Any) -> None:
     reviewer = client_for("t01_reviewer").get("/lagging", params={"year": 2014}).text
     assert "/lagging/remind-bulk?year=2014&amp;kind=upward&under=T01" in reviewer  # a reviewer reminds within scope
     viewer = client_for("viewer").get("/lagging", params={"year": 2014}).text
-    assert "提醒本页全部" not in viewer and "显示号码" not in viewer and "139****0001" in viewer
+    assert "提醒筛选结果全部" not in viewer and "显示号码" not in viewer and "139****0001" in viewer
 
 
 # --- exports -----------------------------------------------------------------------------------------------------
