@@ -173,15 +173,13 @@ def remind(request: Request, account: User, year: Annotated[int, Form()], org: A
     return _back(f"/lagging?year={year}", _reminded(result))
 
 
-REMINDER_LABELS = {"reminder": "到期提醒", "due_today": "今日截止提醒", "overdue": "逾期通知"}
-
-
 def _reminded(result: dict[str, Any]) -> str:
     """What one "remind now" queued, in the operator's words."""
+    from services.outbox import TEMPLATE_LABELS, outbox_label
     from states.machine import STEP_LABELS
 
     what = (f"{result['org']}“{STEP_LABELS.get(result['step'], result['step'])}”"
-            f"{REMINDER_LABELS.get(result['template'], result['template'])}")
+            f"{outbox_label(TEMPLATE_LABELS, result['template'])}")
     to = f"{result['recipient_name']}（{result['recipient']}）"
     if result["queued"]:
         channels = "、".join("短信" if c == "sms" else "邮件" for c in result["channels"])
