@@ -165,7 +165,7 @@ class RateOverride:
             if not text:
                 return None
             if not text.isdigit() or not 0 < int(text) <= 1_000_000:
-                raise BadInput(f"{name}: '{text}' must be a whole number from 1 to 1000000")
+                raise BadInput("number.range", value=text, option=name)
             return int(text)
 
         return cls(number("SHUZHI_SMS_PER_MINUTE"), number("SHUZHI_SMS_PER_PHONE_PER_DAY"))
@@ -272,9 +272,9 @@ def retry_messages(db: Database, *, now: datetime, status: str = "failed", since
     """`outbox retry`: put failed (or cancelled) messages back in the queue as new — attempts 0, no back-off —
     and lift the pause of the channels concerned. The keys stay, so nothing is queued twice."""
     if status not in ("failed", "cancelled"):
-        raise BadInput(f"--status: '{status}' cannot be retried (failed or cancelled)")
+        raise BadInput("retry.status", value=status, option="--status")
     if channel is not None and channel not in ("sms", "email"):
-        raise BadInput(f"--channel: '{channel}' is not one of sms, email")
+        raise BadInput("channel.bad", value=channel, option="--channel")
     conditions = [outbox.c.status == status]
     if since is not None:
         conditions.append(outbox.c.created_at >= to_db_time(since))
@@ -723,7 +723,7 @@ def list_outbox(db: Database, *, year: int | None = None, org: str | None = None
             query = query.where(outbox.c.year == year)
         if org:
             if conn.execute(sa.select(orgs.c.id).where(orgs.c.code == org)).first() is None:
-                raise NotFound(f"no organization with code '{org}'")
+                raise NotFound("org.not_found", code=org)
             query = query.where(subject_org.c.code == org)
         if status:
             query = query.where(outbox.c.status == status)

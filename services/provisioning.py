@@ -68,14 +68,14 @@ def provision_accounts(db: Database, *, under: str | None = None, roles: tuple[s
     del now  # accounts carry no timestamps; kept for the services' common signature
     for role in roles:
         if role not in PROVISION_ROLES:
-            raise BadInput(f"角色：'{role}' 不是 {', '.join(PROVISION_ROLES)} 之一")
+            raise BadInput("role.bad", value=role, choices=", ".join(PROVISION_ROLES))
     results = []
     with db.begin() as conn:
         bounds: tuple[str, str] | None = None
         if under:
             path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == under)).scalar()
             if path is None:
-                raise NotFound(f"没有代码为 '{under}' 的组织")
+                raise NotFound("org.not_found", code=under)
             bounds = subtree_bounds(path)
         for role in roles:
             results.append(_provision_role(conn, role, bounds))

@@ -130,7 +130,7 @@ def docx_text(raw: bytes, where: str) -> str:
 def read_report_bytes(name: str, raw: bytes) -> ReportFile:
     suffix = Path(name).suffix.lower()
     if suffix not in FORMATS:
-        raise BadInput(f"{name}：不支持的报告格式“{suffix or '无扩展名'}”（请用 .docx、.md 或 .txt）")
+        raise BadInput("report.type", name=name, suffix=suffix or "—")
     if len(raw) > MAX_BYTES:
         raise TooLarge("report.too_large", name=name, limit=MAX_BYTES // (1024 * 1024))
     file_format = FORMATS[suffix]
@@ -140,7 +140,7 @@ def read_report_bytes(name: str, raw: bytes) -> ReportFile:
     if text.count("\n") >= TEXT_MAX_LINES:
         raise _too_big(name, f"超过 {TEXT_MAX_LINES:,} 行")
     if not text.strip():
-        raise BadInput(f"{name}：报告是空的")
+        raise BadInput("report.empty", name=name)
     return ReportFile(name=Path(name).name, file_format=file_format, content=raw, text=text)
 
 
@@ -148,7 +148,7 @@ def read_report(path: Path) -> ReportFile:
     """A report file; a missing, unsupported, unreadable or empty file is bad input."""
     path = Path(path)
     if not path.is_file():
-        raise BadInput(f"--report: {path}：文件不存在")
+        raise BadInput("file.missing", name=str(path), option="--report")
     return read_report_bytes(path.name, path.read_bytes())
 
 
@@ -244,7 +244,8 @@ def store_submitted_report(conn: sa.Connection, fired: FiredEvent, cycle: sa.Row
         if latest is None or latest.event != ATTACHED or latest.return_event is not None:
             what = "重新报送" if fired.event == "resubmit" else "报送"
             since = "自上次退回以来" if fired.event == "resubmit" else ""
-            raise Refused(f"{fired.org_code}: {since}尚未上传新的述职报告，不能{what}（请先上传报告 .docx/.md/.txt）")
+            raise Refused("report.not_uploaded", org=fired.org_code, since=since, what=what,
+                          since_en=" since the last return" if since else "", what_en=fired.event)
         conn.execute(report_versions.update().where(report_versions.c.id == latest.id).values(
             event=fired.event, submitted_at=to_db_time(fired.at), submitted_by=fired.by))
     carry_open_items(conn, cycle, at=fired.at, by=fired.by)
@@ -266,8 +267,8 @@ def attach_report(
         if cycle.state not in ATTACH_STATES:
             from states.machine import STATE_LABELS
 
-            raise Refused(f"{org}: 当前状态“{STATE_LABELS.get(cycle.state, cycle.state)}”不能上传述职报告"
-                          "（只有调研、撰写或退回修改时可以上传）")
+            raise Refused("report.attach_state", org=org, state=cycle.state,
+                          state_label=STATE_LABELS.get(cycle.state, cycle.state))
         version = _write_version(conn, cycle, report, event=ATTACHED, at=now, by=str(by or getattr(actor, "name", "cli")))
         row = conn.execute(sa.select(report_versions).where(
             report_versions.c.cycle_id == cycle.id, report_versions.c.version == version)).one()
@@ -329,7 +330,8 @@ def get_version(db: Database, *, year: int, org: str, kind: str = "upward", vers
         query = query.where(report_versions.c.version == version) if version else query.order_by(report_versions.c.version.desc())
         row = conn.execute(query.limit(1)).first()
         if row is None:
-            raise NotFound(f"{org} has no submitted report in {year}" + (f" with version {version}" if version else ""))
+            raise NotFound("report.none", org=org, year=year, version_zh=f"（第 {version} 版）" if version else "",
+                           version_en=f" with version {version}" if version else "")
         return _version_dict(row, with_text=True)
 
 
@@ -337,5 +339,5 @@ def sample_report(name: str) -> str:
     """A sample report shipped with the package (good, achievements_only, no_problems): the demo uses them."""
     path = Path(__file__).parent / "samples" / f"{name}.md"
     if not path.is_file():
-        raise NotFound(f"no sample report '{name}'")
+        raise NotFound("report.no_sample", name=name)
     return path.read_text(encoding="utf-8")

@@ -190,7 +190,7 @@ def outbox_retry(
     try:
         moment = parse_when(since) if since else None
     except BadInput:
-        raise BadInput(f"--since: '{since}' is not a date or time (2014-12-07 or 2014-12-07T09:00)") from None
+        raise BadInput("clock.bad", value=since, option="--since") from None
     result = retry_messages(st.app.db, now=st.app.now(), status=status, since=moment, channel=channel, year=year)
     if st.json:
         emit_json(result)

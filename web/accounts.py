@@ -89,7 +89,7 @@ def _too_many(request: Request, what: str, name: str) -> None:
     shared = _shared(request)
     record(shared.db, now=shared.app.now(), username=audit_name(name, known=False, secret=shared.config.secret_key),
            action=what, outcome="rate_limited", client=client_of(request))
-    raise TooManyAttempts("尝试过于频繁，请稍后再试")
+    raise TooManyAttempts("login.too_many")
 
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -275,7 +275,7 @@ def users_add(request: Request, account: User, name: Annotated[str, Form(max_len
         if not role:
             from services.errors import BadInput
 
-            raise BadInput("请选择角色", problems=["角色：请选择一个角色"])
+            raise BadInput("account.role_missing", problems=["角色：请选择一个角色"])
         console.create(name=name.strip(), role=role, scope=scope.strip() or None, phone=phone.strip() or None,
                        password=password or None)
     except PermissionDenied:

@@ -77,7 +77,7 @@ class OperatorConsole(Console):
             row = conn.execute(sa.select(orgs.c.code, orgs.c.name, orgs.c.secretary, orgs.c.phone, orgs.c.email)
                                .where(orgs.c.code == code)).first()
         if row is None:
-            raise NotFound(f"没有编码为 '{code}' 的组织")
+            raise NotFound("org.not_found", code=code)
         self._audit("reveal_phone", "ok", f"{code} {row.secretary} {mask_contact(row.phone)}")
         return {"code": row.code, "name": row.name, "secretary": row.secretary, "phone": row.phone, "email": row.email}
 
@@ -87,7 +87,7 @@ class OperatorConsole(Console):
         """A unit's own step taken by the organization department or an admin: '代为办理 by X for Y' in the cycle's
         history (its note) and in the audit. A report upload is checked like the secretary's own."""
         if event not in BEHALF_EVENTS:
-            raise BadInput(f"event：代为办理只限单位自身的环节（{', '.join(BEHALF_EVENTS)}），收到 '{event}'")
+            raise BadInput("behalf.event", value=event, choices=", ".join(BEHALF_EVENTS))
         self.require("act_on_behalf", org=org)
         from services.cycles import fire_event
 
@@ -171,7 +171,7 @@ def _int_or_none(value: str | None, field: str) -> int | None:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise BadInput(f"{field}：应为整数（收到 '{value}'）") from None
+        raise BadInput("field.not_int", field=field, value=value) from None
 
 
 def _flag(value: str | None) -> bool:
@@ -189,7 +189,7 @@ def resolve_org(db: Any, text: str | None) -> tuple[str | None, str | None]:
             return value, None
     hits = search_orgs(db, value, limit=2)
     if not hits:
-        raise NotFound(f"没有找到名称、编码或拼音首字母为“{value}”的组织")
+        raise NotFound("search.none", value=value)
     best = hits[0]
     return best["code"], f"“{value}”匹配到 {best['name']}（{best['code']}）"
 
@@ -209,7 +209,7 @@ def lagging_filter(request: Request, *, year: int, params: dict[str, Any]) -> tu
 def _export_response(request: Request, account: Account, fmt: str, name: str, header: list[str], rows: Any,
                      title: str) -> Response:
     if fmt not in export.FORMATS:
-        raise BadInput(f"format：导出格式须为 xlsx 或 csv（收到 '{fmt}'）")
+        raise BadInput("export.format", value=fmt)
     operator_console(request, account)._audit("export", "ok", name)
     return StreamingResponse(
         export.chunks(fmt, header, rows, title=title), media_type=export.MEDIA_TYPES[fmt],
@@ -495,7 +495,7 @@ async def bulk_remind(request: Request, account: User) -> Response:
     params = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     year = _int_or_none(params.get("year"), "year")
     if year is None:
-        raise BadInput("year：缺少年度")
+        raise BadInput("year.missing")
     f, _ = lagging_filter(request, year=year, params=params)
     back = "/lagging?" + urlencode({"year": year, **f.as_query()})
     try:
@@ -552,7 +552,7 @@ def template_page(request: Request, account: User, year: int) -> Response:
     from services.launch_preview import plan_template
 
     if not 1990 <= year <= 2100:
-        raise BadInput(f"year：年度须在 1990 到 2100 之间（收到 {year}）")
+        raise BadInput("year.range", value=year)
     text = plan_template(_shared(request).db, year=year)
     return _render(request, "admin.html", result=None, problems=[], form={"year": year, "plan_text": text}, message="",
                    title="launch_year")
