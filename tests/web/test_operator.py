@@ -361,3 +361,14 @@ def test_role_may_exactly_what_it_may_issue_12(name: str, case: str, client_for:
         # a secretary is stopped earlier, at the read guard (issue 9: their own unit only), and audited as a read
         audited = _audit(web_app, action) + (_audit(web_app, "read") if name.endswith("secretary") else [])
         assert "denied" in {a.outcome for a in audited}
+
+
+def test_a_service_refusal_is_chinese_in_the_console_and_english_under_lang_en(client_for: Any) -> None:
+    client = client_for("zzb")
+    chinese = client.get("/api/lagging", params={"year": 2014, "step": "nope"})
+    assert chinese.status_code == 400 and chinese.json()["error"].startswith("未知环节 'nope'")
+    assert chinese.json()["code"] == "step.bad"
+    english = client.get("/api/lagging", params={"year": 2014, "step": "nope", "lang": "en"})
+    assert english.status_code == 400 and english.json()["error"].startswith("unknown step 'nope'; steps: ")
+    page = client.get("/lagging", params={"year": 2013})
+    assert page.status_code == 404 and "2013 年度尚未启动述职" in page.text and "has not been launched" not in page.text
