@@ -39,6 +39,7 @@ from states.orgs import mask_contact
 from storage.tables.core import cycles, orgs
 from web.actions import MAX_UPLOAD, Console
 from web.flash import flash
+from web.i18n import language
 from web.security import bearer_token, check_csrf, client_of, current_account, guard_read
 
 router = APIRouter()
@@ -464,7 +465,7 @@ def lagging_list_page(request: Request, account: User, year: int | None = None,
         f, matched = lagging_filter(request, year=chosen, params=params)
         page = lagging_page(shared.db, f, today=shared.app.today(), offset=offset, limit=50, count_cap=PAGE_COUNT_CAP)
     except (BadInput, NotFound) as error:
-        context["err"] = error.message
+        context["err"] = error.render(language(request))
         return _render(request, "lagging.html", status=400 if isinstance(error, BadInput) else 404, **context)
     context.update(page=page, matched=matched, query=urlencode(f.as_query()), filter=f,
                    operator=account.role in OPERATOR_ROLES)
@@ -479,7 +480,7 @@ def bulk_confirm_page(request: Request, account: User, year: int) -> Response:
         counted = operator_console(request, account).remind_bulk(f, dry_run=True)
         refused = None
     except Refused as error:
-        counted, refused, matched = None, error.message, None
+        counted, refused, matched = None, error.render(language(request)), None
         f = LaggingFilter(year=year)
     shared = _shared(request)
     page = lagging_page(shared.db, f, today=shared.app.today(), limit=50, count_cap=PAGE_COUNT_CAP)
@@ -503,7 +504,7 @@ async def bulk_remind(request: Request, account: User) -> Response:
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(error.message, error=True, scope=request.scope)
+        flash(error.render(language(request)), error=True, scope=request.scope)
         return RedirectResponse(back, status_code=303)
     message = f"已批量提醒 {done['units']:,} 个单位，新入队 {done['messages']:,} 条消息（同一分钟内重复点击不会重复发送）"
     flash(message, scope=request.scope)
@@ -536,7 +537,7 @@ async def behalf_page(request: Request, year: int, org: str, account: User, even
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(error.message, error=True, scope=request.scope)
+        flash(error.render(language(request)), error=True, scope=request.scope)
         return RedirectResponse(back, status_code=303)
     from states.machine import STATE_LABELS
 

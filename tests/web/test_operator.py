@@ -370,5 +370,7 @@ def test_a_service_refusal_is_chinese_in_the_console_and_english_under_lang_en(c
     assert chinese.json()["code"] == "step.bad"
     english = client.get("/api/lagging", params={"year": 2014, "step": "nope", "lang": "en"})
     assert english.status_code == 400 and english.json()["error"].startswith("unknown step 'nope'; steps: ")
-    page = client.get("/lagging", params={"year": 2013})
+    page = client.get("/lagging", params={"year": 2013, "lang": "zh"})  # the API call above chose English
     assert page.status_code == 404 and "2013 年度尚未启动述职" in page.text and "has not been launched" not in page.text
+    english_page = client.get("/lagging", params={"year": 2013, "lang": "en"})
+    assert english_page.status_code == 404 and "year 2013 has not been launched" in english_page.text
