@@ -41,6 +41,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "report.too_large": ("述职报告 {name} 超过 {limit} MB", "{name}: larger than {limit} MB"),
     "report.empty": ("述职报告 {name} 是空的", "{name}: the report is empty"),
     "report.docx": ("无法按 .docx 读取述职报告 {name}", "{name}: cannot read as .docx"),
+    "report.not_docx": ("{name}：无法作为 .docx 读取（{detail}）", "{name}: cannot read as .docx ({detail_en})"),
+    "report.bomb": ("{name}：{what}，超出述职报告的合理范围，拒绝读取（可能是压缩炸弹或损坏的文件）；"
+                    "请另存为普通的 .docx、.md 或 .txt 后再提交",
+                    "{name}: {what_en}, beyond any real report: refused (a zip bomb or a damaged file?); save it as a plain "
+                    ".docx, .md or .txt and submit again"),
     "report.encoding": ("述职报告 {name} 不是 UTF-8 或 GB18030 文本", "{name}: not UTF-8 or GB18030 text"),
     # the clock, kinds, states, events
     "clock.bad": ("'{value}' 不是日期或时间（应为 2014-12-05 或 2014-12-05T09:00）",

@@ -47,12 +47,11 @@ def decode_text(raw: bytes, where: str) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise BadInput(f"{where}：不是 UTF-8 或 GB18030 编码的文本")  # pragma: no cover - gb18030 decodes nearly anything
+    raise BadInput("report.encoding", name=where)  # pragma: no cover - gb18030 decodes nearly anything
 
 
-def _too_big(where: str, what: str) -> BadInput:
-    return BadInput(f"{where}：{what}，超出述职报告的合理范围，拒绝读取（可能是压缩炸弹或损坏的文件）；"
-                    "请另存为普通的 .docx、.md 或 .txt 后再提交")
+def _too_big(where: str, what: str, what_en: str) -> BadInput:
+    return BadInput("report.bomb", name=where, what=what, what_en=what_en)
 
 
 def _paragraph_tags(xml: bytes) -> int:
@@ -70,15 +69,17 @@ def guard_docx(raw: bytes, where: str) -> None:
         archive = zipfile.ZipFile(io.BytesIO(raw))
         entries = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError, EOFError):
-        raise BadInput(f"{where}：无法作为 .docx 读取（不是有效的 Word 文件）") from None
+        raise BadInput("report.not_docx", name=where, detail="不是有效的 Word 文件", detail_en="not a Word file") from None
     if len(entries) > DOCX_MAX_PARTS:
-        raise _too_big(where, f"包含 {len(entries)} 个部件（上限 {DOCX_MAX_PARTS}）")
+        raise _too_big(where, f"包含 {len(entries)} 个部件（上限 {DOCX_MAX_PARTS}）",
+                       f"{len(entries)} parts (at most {DOCX_MAX_PARTS})")
     declared = sum(e.file_size for e in entries)
     if declared > DOCX_MAX_UNCOMPRESSED:
-        raise _too_big(where, f"解压后约 {declared // (1024 * 1024)} MB（上限 {DOCX_MAX_UNCOMPRESSED // (1024 * 1024)} MB）")
+        raise _too_big(where, f"解压后约 {declared // (1024 * 1024)} MB（上限 {DOCX_MAX_UNCOMPRESSED // (1024 * 1024)} MB）",
+                       f"about {declared // (1024 * 1024)} MB uncompressed (at most {DOCX_MAX_UNCOMPRESSED // (1024 * 1024)} MB)")
     names = {e.filename for e in entries}
     if "word/document.xml" not in names:
-        raise BadInput(f"{where}：无法作为 .docx 读取（缺少 word/document.xml）")
+        raise BadInput("report.not_docx", name=where, detail="缺少 word/document.xml", detail_en="no word/document.xml")
     produced = 0
     paragraphs = 0
     tail = b""
@@ -87,16 +88,16 @@ def guard_docx(raw: bytes, where: str) -> None:
             while chunk := stream.read(1 << 20):
                 produced += len(chunk)
                 if produced > DOCX_MAX_UNCOMPRESSED:
-                    raise _too_big(where, "正文解压后超过上限")
+                    raise _too_big(where, "正文解压后超过上限", "the text is too large uncompressed")
                 window = tail + chunk
                 # a tag split across two chunks is found in the window; one wholly inside the kept tail was
                 # already counted by the previous window
                 paragraphs += _paragraph_tags(window) - _paragraph_tags(tail)
                 tail = window[-5:]
                 if paragraphs > DOCX_MAX_PARAGRAPHS:
-                    raise _too_big(where, f"段落超过 {DOCX_MAX_PARAGRAPHS} 个")
+                    raise _too_big(where, f"段落超过 {DOCX_MAX_PARAGRAPHS} 个", f"more than {DOCX_MAX_PARAGRAPHS} paragraphs")
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
-        raise BadInput(f"{where}：无法作为 .docx 读取（压缩数据损坏）") from None
+        raise BadInput("report.not_docx", name=where, detail="压缩数据损坏", detail_en="damaged compressed data") from None
 
 
 def docx_text(raw: bytes, where: str) -> str:
@@ -107,7 +108,8 @@ def docx_text(raw: bytes, where: str) -> str:
     try:
         document = Document(io.BytesIO(raw))
     except Exception as error:  # python-docx raises several kinds for a damaged or non-docx file
-        raise BadInput(f"{where}：无法作为 .docx 读取（{error.__class__.__name__}）") from None
+        raise BadInput("report.not_docx", name=where, detail=error.__class__.__name__,
+                       detail_en=error.__class__.__name__) from None
     lines: list[str] = []
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
@@ -136,9 +138,9 @@ def read_report_bytes(name: str, raw: bytes) -> ReportFile:
     file_format = FORMATS[suffix]
     text = docx_text(raw, name) if file_format == "docx" else decode_text(raw, name)
     if len(text) > TEXT_MAX_CHARS:
-        raise _too_big(name, f"文字超过 {TEXT_MAX_CHARS:,} 字")
+        raise _too_big(name, f"文字超过 {TEXT_MAX_CHARS:,} 字", f"more than {TEXT_MAX_CHARS:,} characters")
     if text.count("\n") >= TEXT_MAX_LINES:
-        raise _too_big(name, f"超过 {TEXT_MAX_LINES:,} 行")
+        raise _too_big(name, f"超过 {TEXT_MAX_LINES:,} 行", f"more than {TEXT_MAX_LINES:,} lines")
     if not text.strip():
         raise BadInput("report.empty", name=name)
     return ReportFile(name=Path(name).name, file_format=file_format, content=raw, text=text)
