@@ -506,7 +506,9 @@ async def bulk_remind(request: Request, account: User) -> Response:
     except ShuzhiError as error:
         flash(error.render(language(request)), error=True, scope=request.scope)
         return RedirectResponse(back, status_code=303)
-    message = f"已批量提醒 {done['units']:,} 个单位，新入队 {done['messages']:,} 条消息（同一分钟内重复点击不会重复发送）"
+    message = (f"reminded {done['units']:,} unit(s): {done['messages']:,} message(s) queued (a second click within "
+               "the minute sends nothing twice)" if language(request) == "en" else
+               f"已批量提醒 {done['units']:,} 个单位，新入队 {done['messages']:,} 条消息（同一分钟内重复点击不会重复发送）")
     flash(message, scope=request.scope)
     return RedirectResponse(back, status_code=303)
 
