@@ -29,13 +29,13 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
         sms = SinkChannel(sink, "sms")
     elif provider == "webhook":
         if not settings.sms_url:
-            raise BadInput("SHUZHI_SMS_PROVIDER=webhook needs SHUZHI_SMS_URL")
+            raise BadInput("sms.needs_url")
         sms = WebhookSms(settings.sms_url, batch=extra.get("SHUZHI_SMS_BATCH", "").strip().lower() in ("1", "true", "yes"))
     elif provider == "aliyun":
         missing = [name for name in ("SHUZHI_SMS_ACCESS_KEY_ID", "SHUZHI_SMS_ACCESS_KEY_SECRET", "SHUZHI_SMS_SIGN_NAME")
                    if not extra.get(name)]
         if missing:
-            raise BadInput("SHUZHI_SMS_PROVIDER=aliyun needs " + ", ".join(missing))
+            raise BadInput("sms.needs", missing=", ".join(missing))
         templates = {name[len("SHUZHI_SMS_TEMPLATE_"):].lower(): value for name, value in extra.items()
                      if name.startswith("SHUZHI_SMS_TEMPLATE_") and value}
         sms = AliyunSms(
@@ -46,5 +46,5 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             endpoint=extra.get("SHUZHI_SMS_ENDPOINT") or "https://dysmsapi.aliyuncs.com/",
         )
     else:
-        raise BadInput(f"SHUZHI_SMS_PROVIDER: '{provider}' is not one of {', '.join(SMS_PROVIDERS)}")
+        raise BadInput("sms.provider_bad", value=provider, choices=", ".join(SMS_PROVIDERS), option="SHUZHI_SMS_PROVIDER")
     return {"sms": sms, "email": email}

@@ -171,14 +171,14 @@ def create_user(db: Database, name: str, role: str, password: str | None, scope:
                 phone: str | None = None) -> Account:
     """A new console account; a bad field is named and nothing is created. No password: SMS sign-in only."""
     if password is None and not phone:
-        raise BadInput("密码：没有密码的账户需要手机号（短信验证码登录）")
+        raise BadInput("account.needs_phone")
     phone = normalize_phone(phone) if phone else None
     with db.begin() as conn:
         problems = _validate(conn, name, role, password, scope, phone)
         if problems:
             raise BadInput("；".join(problems), problems=problems)
         if conn.execute(sa.select(web_users.c.id).where(web_users.c.name == name)).first():
-            raise Conflict(f"用户名 '{name}' 已存在", problems=[f"用户名：'{name}' 已存在"])
+            raise Conflict("account.exists", name=name, problems=[f"用户名：'{name}' 已存在"])
         password_hash = hash_password(password) if password is not None else NO_PASSWORD
         new_id = conn.execute(
             web_users.insert().values(name=name, role=role, scope=scope or None, phone=phone, password_hash=password_hash)
@@ -234,7 +234,7 @@ def account_named(db: Database, name: str) -> Account:
     with db.connect() as conn:
         row = conn.execute(sa.select(web_users).where(web_users.c.name == name)).first()
     if row is None:
-        raise NotFound(f"没有名为 '{name}' 的账户")
+        raise NotFound("account.not_found", name=name)
     return _account(row)
 
 
@@ -246,7 +246,7 @@ def set_password(db: Database, name: str, password: str) -> None:
                 password_hash=hash_password(password), session_epoch=web_users.c.session_epoch + 1)
         ).rowcount
     if not done:
-        raise NotFound(f"没有名为 '{name}' 的账户")
+        raise NotFound("account.not_found", name=name)
 
 
 def _other_active_admins(conn: sa.Connection, name: str) -> int:
@@ -262,7 +262,7 @@ def update_user(db: Database, name: str, *, role: str | None = None, scope: str 
     with db.begin() as conn:
         row = conn.execute(sa.select(web_users).where(web_users.c.name == name)).first()
         if row is None:
-            raise NotFound(f"没有名为 '{name}' 的账户")
+            raise NotFound("account.not_found", name=name)
         new_role = role or row.role
         new_scope = None if clear_scope else (scope if scope is not None else row.scope) or None
         if new_role not in SCOPED_ROLES and role is not None and scope is None:
@@ -272,7 +272,7 @@ def update_user(db: Database, name: str, *, role: str | None = None, scope: str 
         if problems:
             raise BadInput("；".join(problems), problems=problems)
         if row.role == "admin" and row.active and (new_role != "admin" or not new_active) and _other_active_admins(conn, name) == 0:
-            raise Refused("不能降级或停用最后一个有效的系统管理员", problems=["至少保留一个有效的系统管理员账户"])
+            raise Refused("account.last_admin", problems=["至少保留一个有效的系统管理员账户"])
         values: dict[str, Any] = {"role": new_role, "scope": new_scope, "active": new_active}
         if (new_role, new_scope) != (row.role, row.scope) or (not new_active and row.active):
             values["session_epoch"] = web_users.c.session_epoch + 1
@@ -291,7 +291,7 @@ def reset_password(db: Database, name: str) -> str:
         done = conn.execute(web_users.update().where(web_users.c.name == name).values(
             password_hash=hash_password(password), session_epoch=web_users.c.session_epoch + 1)).rowcount
     if not done:
-        raise NotFound(f"没有名为 '{name}' 的账户")
+        raise NotFound("account.not_found", name=name)
     return password
 
 
@@ -299,7 +299,7 @@ def force_sms_sign_in(db: Database, name: str) -> Account:
     """No password any more: the account signs in by SMS code to its phone; its sessions end."""
     account = account_named(db, name)
     if not account.phone:
-        raise BadInput(f"账户 '{name}' 没有手机号，不能改为短信验证码登录", problems=["手机号：未设置"])
+        raise BadInput("account.no_phone", name=name, problems=["手机号：未设置"])
     with db.begin() as conn:
         conn.execute(web_users.update().where(web_users.c.id == account.id).values(
             password_hash=NO_PASSWORD, session_epoch=web_users.c.session_epoch + 1))
@@ -324,7 +324,7 @@ def issue_token(db: Database, name: str) -> str:
             web_users.update().where(web_users.c.name == name).values(token_hash=_token_digest(token))
         ).rowcount
     if not done:
-        raise NotFound(f"没有名为 '{name}' 的账户")
+        raise NotFound("account.not_found", name=name)
     return token
 
 
@@ -438,7 +438,7 @@ def authenticate(db: Database, name: str, password: str, *, now: datetime, clien
         until = record_failure(db, key, now=now)
         record(db, now=now, username=shown, action="login", outcome="failed",
                detail=f"locked until {until.isoformat(timespec='seconds')}" if until else "", client=client)
-        raise PermissionDenied("用户名或密码错误")
+        raise PermissionDenied("login.wrong")
     clear_failures(db, key)
     record(db, now=now, username=shown, action="login", outcome="ok", client=client)
     return _account(row)

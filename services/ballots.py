@@ -181,7 +181,7 @@ def issue_codes(
         ref = resolve_meeting(conn, year=year, organizer=organizer, own=own, create_own=True)
         presenting = presenting_cycles(conn, ref)
         if not presenting:
-            raise Refused(f"nobody presents at {ref.label}'s {year} meeting")
+            raise Refused("meeting.nobody", organizer=ref.label, year=year)
         conn.execute(ballot_codes.insert(), [{**ref.column_values(), "code_hash": h, "used": False} for h in
                                              (hash_code(c, key) for c in codes)])
         conn.execute(ballot_batches.insert().values(**ref.column_values(), channel="codes", count=count,
@@ -195,11 +195,11 @@ def _parse_ratings(ratings: str | dict[str, Any]) -> dict[str, Any]:
         try:
             data = json.loads(ratings)
         except json.JSONDecodeError as error:
-            raise BadInput(f"--ratings: not valid JSON ({error.msg})") from None
+            raise BadInput("ratings.json", detail=error.msg, option="--ratings") from None
     else:
         data = ratings
     if not isinstance(data, dict) or not data:
-        raise BadInput('--ratings: give an object of organization code → rating, e.g. {"V001": "好"}')
+        raise BadInput("ratings.shape", option="--ratings")
     return data
 
 
@@ -276,7 +276,7 @@ def enter_paper_ballots(
 
     rows = list(read_rows(file))
     if not rows:
-        raise BadInput(f"{file}: empty file")
+        raise BadInput("ballots.file_empty", name=file.name)
     with db.begin() as conn:
         ref = resolve_meeting(conn, year=year, organizer=organizer, own=own)
         presenting = presenting_cycles(conn, ref)
@@ -314,7 +314,7 @@ def enter_paper_ballots(
         if problems:
             raise BadInput(problems[0], problems=problems)
         if forms == 0:
-            raise BadInput(f"{file}: no filled-in ballot forms")
+            raise BadInput("ballots.no_forms", name=file.name)
         frozen = _frozen_cycle_ids(conn, sorted({c for c, _ in increments}))
         if frozen:
             names = ", ".join(c.code for c in presenting if c.id in frozen)
@@ -528,7 +528,7 @@ def vote_with_code(db: Database, *, code: str, ratings: dict[str, Any], key: byt
     also when another phone spent it a moment earlier); the code is spent in the transaction that adds the counts."""
     ballot = ballot_of_code(db, code=code, key=key)
     if not isinstance(ratings, dict) or not ratings:
-        raise BadInput("请为每位述职人选择评价（好、较好、一般、差）")
+        raise BadInput("ballots.rate_everyone")
     try:
         return cast_ballot(db, year=ballot["year"], code=code, ratings=ratings, key=key)
     except Refused as refused:

@@ -366,7 +366,7 @@ def results(season: Season) -> None:
 
 
 def closing(season: Season) -> None:
-    from services.outbox import outbox_counts
+    from services.outbox import outbox_counts, outbox_counts_text
 
     season.say.heading("十、本年度小结")
     season.report_stage("1月20日")
@@ -376,7 +376,7 @@ def closing(season: Season) -> None:
     counts = outbox_counts(season.db, year=YEAR)
     season.say.line(f"述职报告退回修改 {int(returns)} 次（其中责令重写 {rewrites} 次）；述职评议会 {season.stats['meetings']} 场，"
                     f"收回测评票 {season.stats['ballots']} 张")
-    season.say.line("消息发件箱：" + "，".join(f"{k} {v}" for k, v in sorted(counts.items())) +
+    season.say.line("消息发件箱：" + outbox_counts_text(counts) +
                     f"（短信、邮件写入本地投递目录 {season.folder / 'sink'}）")
     try:
         from services.accounts import create_user

@@ -107,4 +107,4 @@ def chunks(fmt: str, header: list[str], rows: Iterable[list[Any]], *, title: str
         return csv_chunks(header, rows)
     from services.errors import BadInput
 
-    raise BadInput(f"format：导出格式须为 xlsx 或 csv（收到 '{fmt}'）")
+    raise BadInput("export.format", value=fmt)

@@ -125,7 +125,7 @@ def show_notice(db: Database, *, year: int, org: str, kind: str = "upward") -> d
         cycle = find_cycle(conn, year=year, org=org, kind=kind)
         row = conn.execute(sa.select(feedback_notices).where(feedback_notices.c.cycle_id == cycle.id)).first()
         if row is None:
-            raise NotFound(f"{org} ({kind}, {year}) has no feedback notice yet: it is written on give_feedback")
+            raise NotFound("feedback.none", org=org, kind=kind, year=year)
         created = from_db_time(row.created_at)
         return {"org": org, "kind": kind, "year": year, "markdown": row.markdown, "data": row.data,
                 "created_at": created.isoformat(timespec="seconds") if created else None}
@@ -135,12 +135,12 @@ def export_notice(db: Database, *, year: int, org: str, out: Path, kind: str = "
     """Write the notice to OUT: .md or .docx by its suffix."""
     suffix = out.suffix.lower()
     if suffix not in (".md", ".docx"):
-        raise BadInput(f"--out: {out}: use a .md or .docx file name")
+        raise BadInput("out.suffix", name=out.name, choices=".md, .docx", option="--out")
     with db.connect() as conn:
         cycle = find_cycle(conn, year=year, org=org, kind=kind)
         row = conn.execute(sa.select(feedback_notices).where(feedback_notices.c.cycle_id == cycle.id)).first()
     if row is None:
-        raise NotFound(f"{org} ({kind}, {year}) has no feedback notice yet: it is written on give_feedback")
+        raise NotFound("feedback.none", org=org, kind=kind, year=year)
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".md":
         out.write_text(row.markdown, encoding="utf-8")

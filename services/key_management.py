@@ -107,13 +107,13 @@ def record_admonition(db: Database, *, year: int, org: str, talk_on: date, note:
             sa.select(key_management).where(key_management.c.year == year, key_management.c.org_id == org_id)
         ).first()
         if row is None:
-            raise NotFound(f"{org} is not under key management or admonition in {year} (run results compute first)")
+            raise NotFound("key.none", org=org, year=year)
         if not note.strip():
-            raise BadInput("--note: say what was agreed at the talk")
+            raise BadInput("key.note_empty", option="--note")
         values: dict[str, Any] = {"talk_on": talk_on, "talk_note": note.strip()}
         if rectify_by is not None:
             if rectify_by < talk_on:
-                raise BadInput(f"--rectify-by: {rectify_by} is before the talk ({talk_on})")
+                raise BadInput("key.rectify_before_talk", value=rectify_by, talk_on=talk_on, option="--rectify-by")
             values["rectify_by"] = rectify_by
         conn.execute(key_management.update().where(key_management.c.id == row.id).values(**values))
     return next(item for item in list_key_management(db, year=year) if item["org"] == org)

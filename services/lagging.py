@@ -45,13 +45,13 @@ class LaggingFilter:
 
     def check(self) -> None:
         if self.kind not in ("upward", "own_level"):
-            raise BadInput(f"kind：'{self.kind}' 不是 upward 或 own_level")
+            raise BadInput("kind.bad", value=self.kind, choices="upward, own_level")
         if self.level is not None and self.level not in LEVEL_LABELS:
-            raise BadInput(f"level：层级须为 1、2 或 3（收到 {self.level}）")
+            raise BadInput("level.bad", value=self.level)
         if self.step and self.step not in STEPS:
-            raise BadInput(f"step：未知环节 '{self.step}'，可选 {', '.join(STEPS)}")
+            raise BadInput("step.bad", value=self.step, choices=", ".join(STEPS))
         if self.days_late is not None and not 0 <= self.days_late <= 3660:
-            raise BadInput(f"days_late：逾期天数须在 0 到 3660 之间（收到 {self.days_late}）")
+            raise BadInput("days_late.bad", value=self.days_late)
 
     def as_query(self) -> dict[str, Any]:
         """The filter as URL parameters (None and False left out)."""
@@ -62,7 +62,7 @@ def _conditions(conn: sa.Connection, f: LaggingFilter, today: date) -> list[sa.C
     f.check()
     plan = conn.execute(sa.select(years.c.plan).where(years.c.year == f.year)).scalar()
     if plan is None:
-        raise NotFound(f"{f.year} 年度尚未启动")
+        raise NotFound("year.not_launched", year=f.year)
     window = int(max((plan.get("reminders") or {}).get("before_days") or [3, 1]))
     where: list[sa.ColumnElement[bool]] = [
         cycles.c.year == f.year, cycles.c.kind == f.kind, cycles.c.due <= lagging_horizon(today, window_days=window),
@@ -70,7 +70,7 @@ def _conditions(conn: sa.Connection, f: LaggingFilter, today: date) -> list[sa.C
     if f.under:
         path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == f.under)).scalar()
         if path is None:
-            raise NotFound(f"under：没有编码为 '{f.under}' 的组织")
+            raise NotFound("org.not_found", code=f.under)
         where.append(cycles.c.org_id.in_(sa.select(orgs.c.id).where(orgs.c.path >= path, orgs.c.path < path[:-1] + "0")))
     if f.level is not None:
         kinds = [k for k, lvl in LEVEL_OF_KIND.items() if int(lvl) == f.level]
@@ -135,7 +135,7 @@ def lagging_page(db: Database, f: LaggingFilter, *, today: date, offset: int = 0
     """One page of the filtered lagging list, most urgent first, with the total and each unit's last reminder.
     `count_cap`: count at most this many (the page says "10,000+"; a national count costs more than the page)."""
     if offset < 0 or not 1 <= limit <= MAX_PAGE:
-        raise BadInput(f"offset 须 ≥ 0，limit 须在 1 到 {MAX_PAGE} 之间")
+        raise BadInput("page.bad_limit", limit=MAX_PAGE)
     with db.connect() as conn:
         where = _conditions(conn, f, today)
         counted = sa.select(cycles.c.id).where(*where)
@@ -204,8 +204,7 @@ def remind_bulk(db: Database, f: LaggingFilter, *, now: datetime, by: str, dry_r
         units, messages = int(counted[0]), int(counted[1]) + int(counted[2])
         result = {"units": units, "messages": messages, "dry_run": dry_run, "cap": cap, "filter": f.as_query()}
         if units > cap:
-            raise Refused(f"筛选结果有 {units:,} 个单位，超过一次批量提醒的上限 {cap:,} 个：请按范围、层级或环节缩小筛选"
-                          f"（每日巡检已自动提醒所有滞后单位）")
+            raise Refused("remind.bulk_cap", units=f"{units:,}", cap=f"{cap:,}")
         if dry_run or not units:
             return result
         marker = sa.literal(f"{MANUAL_MARKER}:{local:%Y-%m-%dT%H:%M}")
@@ -231,6 +230,6 @@ def remind_bulk(db: Database, f: LaggingFilter, *, now: datetime, by: str, dry_r
 def _local_today(conn: sa.Connection, year: int, now: datetime) -> tuple[date, datetime]:
     plan = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
     if plan is None:
-        raise NotFound(f"{year} 年度尚未启动")
+        raise NotFound("year.not_launched", year=year)
     local = now.astimezone(ZoneInfo(str(plan.get("timezone") or "Asia/Shanghai")))
     return local.date(), local

@@ -58,7 +58,7 @@ def resolve_meeting(
 ) -> MeetingRef:
     """`--meeting ORGANIZER` (the organizer's evaluation meeting) or `--own ORG` (the own committee's meeting)."""
     if bool(organizer) == bool(own):
-        raise BadInput("give either --meeting ORGANIZER or --own ORG")
+        raise BadInput("meeting.which")
     _check_year(conn, year)
     if organizer:
         org = _org(conn, organizer)
@@ -66,7 +66,7 @@ def resolve_meeting(
             sa.select(meetings.c.id).where(meetings.c.year == year, meetings.c.organizer_id == org.id)
         ).scalar()
         if meeting_id is None:
-            raise NotFound(f"{organizer} holds no evaluation meeting in {year} (no unit reports to it)")
+            raise NotFound("meeting.none_heard", organizer=organizer, year=year)
         return MeetingRef("upward", meeting_id, year, org.id, org.code, org.name)
     assert own is not None
     org = _org(conn, own)
@@ -74,13 +74,13 @@ def resolve_meeting(
         sa.select(cycles.c.id).where(cycles.c.year == year, cycles.c.org_id == org.id, cycles.c.kind == "own_level")
     ).first()
     if has_cycle is None:
-        raise NotFound(f"{own} has no own_level cycle in {year}")
+        raise NotFound("cycle.no_own_level", org=own, year=year)
     meeting_id = conn.execute(
         sa.select(committee_meetings.c.id).where(committee_meetings.c.year == year, committee_meetings.c.org_id == org.id)
     ).scalar()
     if meeting_id is None:
         if not create_own:
-            raise NotFound(f"{own}'s own committee meeting for {year} has not been opened (shuzhi meeting open --own {own})")
+            raise NotFound("meeting.own_not_opened", org=own, year=year)
         meeting_id = conn.execute(
             committee_meetings.insert().values(year=year, org_id=org.id).returning(committee_meetings.c.id)
         ).scalar_one()
@@ -154,7 +154,7 @@ def open_meeting(
         ref = resolve_meeting(conn, year=year, organizer=organizer, own=own, create_own=True)
         status = meeting_status(conn, ref)
         if status.closed_at is not None:
-            raise Refused(f"{ref.label}: the {year} meeting was closed already")
+            raise Refused("meeting.closed", organizer=ref.label, year=year)
         table = _meeting_table(ref)
         values: dict[str, Any] = {}
         if status.opened_at is None:
@@ -175,7 +175,7 @@ def close_meeting(
         ref = resolve_meeting(conn, year=year, organizer=organizer, own=own)
         status = meeting_status(conn, ref)
         if status.opened_at is None:
-            raise Refused(f"{ref.label}: the {year} meeting has not been opened")
+            raise Refused("meeting.not_opened", organizer=ref.label, year=year)
         if status.closed_at is None:
             table = _meeting_table(ref)
             conn.execute(table.update().where(table.c.id == ref.id).values(closed_at=to_db_time(now)))
@@ -190,7 +190,7 @@ def add_attendees(
     if problems:
         raise BadInput(problems[0], problems=problems)
     if not attendees:
-        raise BadInput("no attendees given")
+        raise BadInput("meeting.no_attendees")
     with db.begin() as conn:
         ref = resolve_meeting(conn, year=year, organizer=organizer, own=own, create_own=True)
         conn.execute(
@@ -236,7 +236,7 @@ def record_comment(
 ) -> dict[str, Any]:
     """The presiding secretary's comment on one secretary (R16: good practice, problems, direction)."""
     if not comment.strip():
-        raise BadInput("--text: the comment is empty")
+        raise BadInput("meeting.comment_text_empty", option="--text")
     with db.begin() as conn:
         ref = resolve_meeting(conn, year=year, organizer=organizer, own=own)
         cycle = _cycle_on_agenda(conn, ref, org)
@@ -255,7 +255,7 @@ def record_question(
     asked_by: str = "", answer: str = "",
 ) -> None:
     if not question.strip():
-        raise BadInput("--question: empty")
+        raise BadInput("meeting.question_empty", option="--question")
     with db.begin() as conn:
         ref = resolve_meeting(conn, year=year, organizer=organizer, own=own)
         cycle = _cycle_on_agenda(conn, ref, org)

@@ -27,7 +27,7 @@ def my_tasks(db: Any, *, org: str, today: date, year: int | None = None) -> dict
     with db.connect() as conn:
         unit = conn.execute(sa.select(orgs.c.id, orgs.c.code, orgs.c.name).where(orgs.c.code == org)).first()
         if unit is None:
-            raise NotFound(f"没有代码为“{org}”的组织")
+            raise NotFound("org.not_found", code=org)
         latest_version = (
             sa.select(sa.func.max(report_versions.c.version)).where(report_versions.c.cycle_id == cycles.c.id)
             .scalar_subquery()

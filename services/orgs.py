@@ -240,7 +240,7 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
         if problems:
             problems.sort(key=lambda item: item[0])
             texts = [text for _, text in problems]
-            raise BadInput(f"{path}: {len(texts)} problem(s); nothing was imported", problems=texts)
+            raise BadInput("file.rows", name=path.name, count=len(texts), problems=texts)
         del file_parents, bad
 
         for node in range(existing_count, len(tree.codes)):
@@ -262,7 +262,7 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
         for row in _file_rows(path):
             node = tree.index.get(row.code, -1)
             if node < 0 or tree.row[node] != row.number:
-                raise BadInput(f"{path}: the file changed while it was being imported; nothing was imported")
+                raise BadInput("file.changed", name=path.name)
             if LEVEL_OF_KIND[row.kind] >= GRASSROOTS:
                 writer.write(row)
         writer.flush(final=True)

@@ -68,7 +68,7 @@ def code_digest(secret: str, phone: str, code: str) -> str:
 def _phone(phone: str) -> str:
     normalized = normalize_phone(phone)
     if not MOBILE.fullmatch(normalized):
-        raise BadInput("手机号：请输入 11 位手机号码", problems=["手机号：格式不正确"])
+        raise BadInput("otp.phone_bad", problems=["手机号：格式不正确"])
     return normalized
 
 
@@ -94,9 +94,9 @@ def request_code(db: Database, phone: str, *, now: datetime, secret: str, client
             .where(otp_codes.c.phone == phone, otp_codes.c.created_at > to_db_time(now - timedelta(hours=1)))
         ).one()
         if int(recent[1] or 0) >= PER_MINUTE:
-            raise TooManyAttempts("验证码发送过于频繁，请 1 分钟后再试")
+            raise TooManyAttempts("otp.too_soon")
         if int(recent[0] or 0) >= PER_HOUR:
-            raise TooManyAttempts(f"每个手机号每小时最多获取 {PER_HOUR} 次验证码，请稍后再试")
+            raise TooManyAttempts("otp.per_hour", limit=PER_HOUR)
         # this phone's codes older than the hourly window are of no more use (an index range, not a table scan)
         conn.execute(otp_codes.delete().where(otp_codes.c.phone == phone,
                                               otp_codes.c.created_at < to_db_time(now - timedelta(hours=1, minutes=5))))

@@ -57,6 +57,31 @@ CHUNK_MAX = 512  # groups per chunk
 STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 DEADLINE_TEMPLATES = ("reminder", "due_today", "overdue", "escalation")
 KIND_LABELS = {"upward": "向上级述职", "own_level": "向本级述职"}
+# The outbox's one label table (status, channel, template → Chinese, English): the CLI, the console and the demo
+# all read it, so a status is called the same everywhere.
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "queued": ("待发送", "queued"), "sending": ("发送中", "sending"), "sent": ("已发送", "sent"),
+    "failed": ("发送失败", "failed"), "cancelled": ("已取消", "cancelled"),
+}
+CHANNEL_LABELS: dict[str, tuple[str, str]] = {"sms": ("短信", "SMS"), "email": ("邮件", "e-mail"),
+                                              "webhook": ("政务平台", "government platform")}
+TEMPLATE_LABELS: dict[str, tuple[str, str]] = {
+    "reminder": ("到期提醒", "reminder"), "due_today": ("今日截止提醒", "due today"), "overdue": ("逾期通知", "overdue"),
+    "escalation": ("逾期督办", "escalation"), "returned": ("退回通知", "returned"), "feedback": ("反馈通知", "feedback"),
+    "work_plan": ("工作方案提醒", "work plan reminder"), "digest": ("汇总", "digest"),
+}
+
+
+def outbox_label(table: dict[str, tuple[str, str]], key: str | None, lang: str = "zh") -> str:
+    """`key`'s label in `lang` from one of the tables above; the key itself when it has none."""
+    pair = table.get(key or "")
+    return (pair[1] if lang == "en" else pair[0]) if pair else (key or "")
+
+
+def outbox_counts_text(counts: dict[str, int], lang: str = "zh") -> str:
+    """`待发送 0，发送中 0，已发送 12，…`: the counts by status, in the statuses' order."""
+    sep = ", " if lang == "en" else "，"
+    return sep.join(f"{outbox_label(STATUS_LABELS, s, lang)} {counts.get(s, 0)}" for s in STATUSES)
 PLAN_TZ = ZoneInfo("Asia/Shanghai")
 SMS_LIMIT_LOCK = 7_305_001  # pg_advisory_xact_lock key serialising the SMS slot count across dispatchers
 CLOCK_SKEW = timedelta(seconds=5)  # the rate window's upper edge past `now`: dispatchers' clocks differ a little
@@ -142,7 +167,7 @@ class RateOverride:
             if not text:
                 return None
             if not text.isdigit() or not 0 < int(text) <= 1_000_000:
-                raise BadInput(f"{name}: '{text}' must be a whole number from 1 to 1000000")
+                raise BadInput("number.range", value=text, option=name)
             return int(text)
 
         return cls(number("SHUZHI_SMS_PER_MINUTE"), number("SHUZHI_SMS_PER_PHONE_PER_DAY"))
@@ -257,9 +282,9 @@ def retry_messages(db: Database, *, now: datetime, status: str = "failed", since
     """`outbox retry`: put failed (or cancelled) messages back in the queue as new — attempts 0, no back-off —
     and lift the pause of the channels concerned. The keys stay, so nothing is queued twice."""
     if status not in ("failed", "cancelled"):
-        raise BadInput(f"--status: '{status}' cannot be retried (failed or cancelled)")
+        raise BadInput("retry.status", value=status, option="--status")
     if channel is not None and channel not in ("sms", "email"):
-        raise BadInput(f"--channel: '{channel}' is not one of sms, email")
+        raise BadInput("channel.bad", value=channel, option="--channel")
     conditions = [outbox.c.status == status]
     if since is not None:
         conditions.append(outbox.c.created_at >= to_db_time(since))
@@ -781,7 +806,7 @@ def list_outbox(db: Database, *, year: int | None = None, org: str | None = None
             query = query.where(outbox.c.year == year)
         if org:
             if conn.execute(sa.select(orgs.c.id).where(orgs.c.code == org)).first() is None:
-                raise NotFound(f"no organization with code '{org}'")
+                raise NotFound("org.not_found", code=org)
             query = query.where(subject_org.c.code == org)
         if status:
             query = query.where(outbox.c.status == status)

@@ -1,6 +1,7 @@
 """`users provision`: one account per organization of the tree, kept in step with it, in a few set-based statements.
 
-A secretary account per unit with a phone: its login name is the unit's phone (normalized), its scope the unit.
+A secretary account per assessed unit with a phone (not the prefecture: it has no cycle): its login name is the
+unit's phone (normalized), its scope the unit.
 A reviewer account per organizer committee (an organization with children): named `review-<code>`, scope the
 organizer, its phone the organizer's. Provisioned accounts have no password: they sign in by SMS code. Re-running
 changes nothing that is already right; an account whose unit left the tree (or whose phone changed) is disabled.
@@ -67,14 +68,14 @@ def provision_accounts(db: Database, *, under: str | None = None, roles: tuple[s
     del now  # accounts carry no timestamps; kept for the services' common signature
     for role in roles:
         if role not in PROVISION_ROLES:
-            raise BadInput(f"角色：'{role}' 不是 {', '.join(PROVISION_ROLES)} 之一")
+            raise BadInput("role.bad", value=role, choices=", ".join(PROVISION_ROLES))
     results = []
     with db.begin() as conn:
         bounds: tuple[str, str] | None = None
         if under:
             path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == under)).scalar()
             if path is None:
-                raise NotFound(f"没有代码为 '{under}' 的组织")
+                raise NotFound("org.not_found", code=under)
             bounds = subtree_bounds(path)
         for role in roles:
             results.append(_provision_role(conn, role, bounds))
@@ -88,7 +89,9 @@ def _in_subtree(bounds: tuple[str, str] | None, path_column: Any) -> list[Any]:
 def _fill_candidates(conn: sa.Connection, role: str, bounds: tuple[str, str] | None, result: ProvisionResult) -> None:
     if role == "secretary":
         phone = _sql_phone(orgs.c.phone)
-        has_phone = sa.and_(orgs.c.phone != "", *_in_subtree(bounds, orgs.c.path))
+        # the assessed units only: a prefecture has no cycle, so its secretary has nothing to do in the console
+        assessed = sa.and_(orgs.c.kind != "prefecture", *_in_subtree(bounds, orgs.c.path))
+        has_phone = sa.and_(orgs.c.phone != "", assessed)
         # one account per phone: the first unit in tree order (one scan and a sort, no join back)
         ranked = (
             sa.select(phone.label("name"), orgs.c.code,
@@ -99,7 +102,7 @@ def _fill_candidates(conn: sa.Connection, role: str, bounds: tuple[str, str] | N
         conn.execute(candidates.insert().from_select(["name", "scope", "phone"], chosen))
         counts = conn.execute(sa.select(
             sa.func.count(), sa.func.sum(sa.case((orgs.c.phone == "", 1), else_=0))
-        ).where(*_in_subtree(bounds, orgs.c.path))).one()
+        ).where(assessed)).one()
         result.no_phone = int(counts[1] or 0)
         result.candidates = int(conn.execute(sa.select(sa.func.count()).select_from(candidates)).scalar_one())
         result.shared_phone = int(counts[0] or 0) - result.no_phone - result.candidates

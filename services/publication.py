@@ -30,7 +30,7 @@ def _scope(conn: sa.Connection, year: int, include: list[str] | None) -> list[st
     chosen = include or list((plan.get("publication") or {}).get("include") or SECTIONS)
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown:
-        raise BadInput(f"publication: unknown section(s) {', '.join(unknown)}; sections: {', '.join(SECTIONS)}")
+        raise BadInput("publication.sections", unknown=", ".join(unknown), choices=", ".join(SECTIONS))
     return chosen
 
 

@@ -21,8 +21,10 @@ EDITABLE_STATES = ("evaluated", "feedback_given", "rectifying")
 
 def _check_editable(cycle: Any, org: str) -> None:
     if cycle.state not in EDITABLE_STATES:
-        raise Refused(f"{org}: rectification is drawn up after the evaluation and before filing "
-                      f"(state now '{cycle.state}'; allowed in {', '.join(EDITABLE_STATES)})")
+        from states.machine import STATE_LABELS
+
+        raise Refused("rectification.state", org=org, state=cycle.state, allowed=", ".join(EDITABLE_STATES),
+                      state_label=STATE_LABELS.get(cycle.state, cycle.state))
 
 
 def add_item(
@@ -59,9 +61,9 @@ def mark_done(db: Database, *, item_id: int, now: datetime, note: str | None = N
     with db.begin() as conn:
         row = conn.execute(sa.select(rectification_items).where(rectification_items.c.id == item_id)).first()
         if row is None:
-            raise NotFound(f"no rectification item {item_id}")
+            raise NotFound("rectification.no_item", id=item_id)
         if row.status == "done":
-            raise Refused(f"item {item_id} is done already")
+            raise Refused("rectification.done_already", id=item_id)
         conn.execute(rectification_items.update().where(rectification_items.c.id == item_id).values(
             status="done", done_at=to_db_time(now), done_note=note))
         # finishing a carried item finishes the original too: last year's list shows it done
@@ -77,7 +79,7 @@ def set_commitment(
 ) -> dict[str, Any]:
     """The public commitment text (公开承诺); replaced until it is filed."""
     if not text.strip():
-        raise BadInput("--text: the commitment is empty")
+        raise BadInput("commitment.empty", option="--text")
     with db.begin() as conn:
         cycle = find_cycle(conn, year=year, org=org, kind=kind)
         _check_editable(cycle, org)
@@ -93,13 +95,16 @@ def check_and_file_commitment(conn: sa.Connection, fired: FiredEvent, cycle: sa.
     items = conn.execute(
         sa.select(sa.func.count()).select_from(rectification_items).where(rectification_items.c.cycle_id == cycle.id)
     ).scalar_one()
-    missing = []
+    missing = []  # (Chinese, English), each with the command that supplies it
     if not text:
-        missing.append(f"no public commitment (shuzhi rectification commitment --year {cycle.year} {fired.org_code} --text …)")
+        command = f"shuzhi rectification commitment --year {cycle.year} {fired.org_code} --text …"
+        missing.append((f"还没有公开承诺（{command}）", f"no public commitment ({command})"))
     if not items:
-        missing.append(f"no rectification item (shuzhi rectification add --year {cycle.year} {fired.org_code} …)")
+        command = f"shuzhi rectification add --year {cycle.year} {fired.org_code} …"
+        missing.append((f"还没有整改事项（{command}）", f"no rectification item ({command})"))
     if missing:
-        raise Refused(f"{fired.org_code}: 整改方案和公开承诺不完整: " + "; ".join(missing))
+        raise Refused("rectification.missing", org=fired.org_code, missing="；".join(zh for zh, _ in missing),
+                      missing_en="; ".join(en for _, en in missing))
     conn.execute(commitments.update().where(commitments.c.cycle_id == cycle.id).values(filed_at=to_db_time(fired.at)))
 
 
@@ -117,7 +122,7 @@ def list_items(
     status: str | None = None,
 ) -> list[dict[str, Any]]:
     if status and status not in ("open", "done"):
-        raise BadInput(f"--status: '{status}' is not open or done")
+        raise BadInput("rectification.status_bad", value=status, option="--status")
     query = (
         sa.select(rectification_items, orgs.c.code, cycles.c.kind, cycles.c.year)
         .select_from(rectification_items.join(cycles, cycles.c.id == rectification_items.c.cycle_id)

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.cycles import FiredEvent, find_cycle
-from services.errors import BadInput, NotFound, Refused
+from services.errors import BadInput, NotFound, Refused, TooLarge
 from states.report_check import ReportCheck, check_report
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import cycles
@@ -47,12 +47,11 @@ def decode_text(raw: bytes, where: str) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise BadInput(f"{where}：不是 UTF-8 或 GB18030 编码的文本")  # pragma: no cover - gb18030 decodes nearly anything
+    raise BadInput("report.encoding", name=where)  # pragma: no cover - gb18030 decodes nearly anything
 
 
-def _too_big(where: str, what: str) -> BadInput:
-    return BadInput(f"{where}：{what}，超出述职报告的合理范围，拒绝读取（可能是压缩炸弹或损坏的文件）；"
-                    "请另存为普通的 .docx、.md 或 .txt 后再提交")
+def _too_big(where: str, what: str, what_en: str) -> BadInput:
+    return BadInput("report.bomb", name=where, what=what, what_en=what_en)
 
 
 def _paragraph_tags(xml: bytes) -> int:
@@ -70,15 +69,17 @@ def guard_docx(raw: bytes, where: str) -> None:
         archive = zipfile.ZipFile(io.BytesIO(raw))
         entries = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError, EOFError):
-        raise BadInput(f"{where}：无法作为 .docx 读取（不是有效的 Word 文件）") from None
+        raise BadInput("report.not_docx", name=where, detail="不是有效的 Word 文件", detail_en="not a Word file") from None
     if len(entries) > DOCX_MAX_PARTS:
-        raise _too_big(where, f"包含 {len(entries)} 个部件（上限 {DOCX_MAX_PARTS}）")
+        raise _too_big(where, f"包含 {len(entries)} 个部件（上限 {DOCX_MAX_PARTS}）",
+                       f"{len(entries)} parts (at most {DOCX_MAX_PARTS})")
     declared = sum(e.file_size for e in entries)
     if declared > DOCX_MAX_UNCOMPRESSED:
-        raise _too_big(where, f"解压后约 {declared // (1024 * 1024)} MB（上限 {DOCX_MAX_UNCOMPRESSED // (1024 * 1024)} MB）")
+        raise _too_big(where, f"解压后约 {declared // (1024 * 1024)} MB（上限 {DOCX_MAX_UNCOMPRESSED // (1024 * 1024)} MB）",
+                       f"about {declared // (1024 * 1024)} MB uncompressed (at most {DOCX_MAX_UNCOMPRESSED // (1024 * 1024)} MB)")
     names = {e.filename for e in entries}
     if "word/document.xml" not in names:
-        raise BadInput(f"{where}：无法作为 .docx 读取（缺少 word/document.xml）")
+        raise BadInput("report.not_docx", name=where, detail="缺少 word/document.xml", detail_en="no word/document.xml")
     produced = 0
     paragraphs = 0
     tail = b""
@@ -87,16 +88,16 @@ def guard_docx(raw: bytes, where: str) -> None:
             while chunk := stream.read(1 << 20):
                 produced += len(chunk)
                 if produced > DOCX_MAX_UNCOMPRESSED:
-                    raise _too_big(where, "正文解压后超过上限")
+                    raise _too_big(where, "正文解压后超过上限", "the text is too large uncompressed")
                 window = tail + chunk
                 # a tag split across two chunks is found in the window; one wholly inside the kept tail was
                 # already counted by the previous window
                 paragraphs += _paragraph_tags(window) - _paragraph_tags(tail)
                 tail = window[-5:]
                 if paragraphs > DOCX_MAX_PARAGRAPHS:
-                    raise _too_big(where, f"段落超过 {DOCX_MAX_PARAGRAPHS} 个")
+                    raise _too_big(where, f"段落超过 {DOCX_MAX_PARAGRAPHS} 个", f"more than {DOCX_MAX_PARAGRAPHS} paragraphs")
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
-        raise BadInput(f"{where}：无法作为 .docx 读取（压缩数据损坏）") from None
+        raise BadInput("report.not_docx", name=where, detail="压缩数据损坏", detail_en="damaged compressed data") from None
 
 
 def docx_text(raw: bytes, where: str) -> str:
@@ -107,7 +108,8 @@ def docx_text(raw: bytes, where: str) -> str:
     try:
         document = Document(io.BytesIO(raw))
     except Exception as error:  # python-docx raises several kinds for a damaged or non-docx file
-        raise BadInput(f"{where}：无法作为 .docx 读取（{error.__class__.__name__}）") from None
+        raise BadInput("report.not_docx", name=where, detail=error.__class__.__name__,
+                       detail_en=error.__class__.__name__) from None
     lines: list[str] = []
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
@@ -130,17 +132,17 @@ def docx_text(raw: bytes, where: str) -> str:
 def read_report_bytes(name: str, raw: bytes) -> ReportFile:
     suffix = Path(name).suffix.lower()
     if suffix not in FORMATS:
-        raise BadInput(f"{name}：不支持的报告格式“{suffix or '无扩展名'}”（请用 .docx、.md 或 .txt）")
+        raise BadInput("report.type", name=name, suffix=suffix or "—")
     if len(raw) > MAX_BYTES:
-        raise BadInput(f"{name}：文件超过 {MAX_BYTES // (1024 * 1024)} MB")
+        raise TooLarge("report.too_large", name=name, limit=MAX_BYTES // (1024 * 1024))
     file_format = FORMATS[suffix]
     text = docx_text(raw, name) if file_format == "docx" else decode_text(raw, name)
     if len(text) > TEXT_MAX_CHARS:
-        raise _too_big(name, f"文字超过 {TEXT_MAX_CHARS:,} 字")
+        raise _too_big(name, f"文字超过 {TEXT_MAX_CHARS:,} 字", f"more than {TEXT_MAX_CHARS:,} characters")
     if text.count("\n") >= TEXT_MAX_LINES:
-        raise _too_big(name, f"超过 {TEXT_MAX_LINES:,} 行")
+        raise _too_big(name, f"超过 {TEXT_MAX_LINES:,} 行", f"more than {TEXT_MAX_LINES:,} lines")
     if not text.strip():
-        raise BadInput(f"{name}：报告是空的")
+        raise BadInput("report.empty", name=name)
     return ReportFile(name=Path(name).name, file_format=file_format, content=raw, text=text)
 
 
@@ -148,7 +150,7 @@ def read_report(path: Path) -> ReportFile:
     """A report file; a missing, unsupported, unreadable or empty file is bad input."""
     path = Path(path)
     if not path.is_file():
-        raise BadInput(f"--report: {path}：文件不存在")
+        raise BadInput("file.missing", name=str(path), option="--report")
     return read_report_bytes(path.name, path.read_bytes())
 
 
@@ -244,7 +246,8 @@ def store_submitted_report(conn: sa.Connection, fired: FiredEvent, cycle: sa.Row
         if latest is None or latest.event != ATTACHED or latest.return_event is not None:
             what = "重新报送" if fired.event == "resubmit" else "报送"
             since = "自上次退回以来" if fired.event == "resubmit" else ""
-            raise Refused(f"{fired.org_code}: {since}尚未上传新的述职报告，不能{what}（请先上传报告 .docx/.md/.txt）")
+            raise Refused("report.not_uploaded", org=fired.org_code, since=since, what=what,
+                          since_en=" since the last return" if since else "", what_en=fired.event)
         conn.execute(report_versions.update().where(report_versions.c.id == latest.id).values(
             event=fired.event, submitted_at=to_db_time(fired.at), submitted_by=fired.by))
     carry_open_items(conn, cycle, at=fired.at, by=fired.by)
@@ -266,8 +269,8 @@ def attach_report(
         if cycle.state not in ATTACH_STATES:
             from states.machine import STATE_LABELS
 
-            raise Refused(f"{org}: 当前状态“{STATE_LABELS.get(cycle.state, cycle.state)}”不能上传述职报告"
-                          "（只有调研、撰写或退回修改时可以上传）")
+            raise Refused("report.attach_state", org=org, state=cycle.state,
+                          state_label=STATE_LABELS.get(cycle.state, cycle.state))
         version = _write_version(conn, cycle, report, event=ATTACHED, at=now, by=str(by or getattr(actor, "name", "cli")))
         row = conn.execute(sa.select(report_versions).where(
             report_versions.c.cycle_id == cycle.id, report_versions.c.version == version)).one()
@@ -329,7 +332,8 @@ def get_version(db: Database, *, year: int, org: str, kind: str = "upward", vers
         query = query.where(report_versions.c.version == version) if version else query.order_by(report_versions.c.version.desc())
         row = conn.execute(query.limit(1)).first()
         if row is None:
-            raise NotFound(f"{org} has no submitted report in {year}" + (f" with version {version}" if version else ""))
+            raise NotFound("report.none", org=org, year=year, version_zh=f"（第 {version} 版）" if version else "",
+                           version_en=f" with version {version}" if version else "")
         return _version_dict(row, with_text=True)
 
 
@@ -337,5 +341,5 @@ def sample_report(name: str) -> str:
     """A sample report shipped with the package (good, achievements_only, no_problems): the demo uses them."""
     path = Path(__file__).parent / "samples" / f"{name}.md"
     if not path.is_file():
-        raise NotFound(f"no sample report '{name}'")
+        raise NotFound("report.no_sample", name=name)
     return path.read_text(encoding="utf-8")

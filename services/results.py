@@ -193,7 +193,7 @@ def _explain(u: dict[str, Any], rules: ScoringRules, rank: int | None, listed: t
 
 def _check_category(category: str | None) -> None:
     if category is not None and category not in CATEGORIES:
-        raise BadInput(f"--category: '{category}' is not one of {', '.join(CATEGORIES)}")
+        raise BadInput("category.bad", value=category, choices=", ".join(CATEGORIES), option="--category")
 
 
 def _load(conn: sa.Connection, year: int, category: str | None) -> list[sa.Row[Any]]:
@@ -224,12 +224,12 @@ def show_results(db: Database, *, year: int, category: str | None = None, compar
         rules = rules_for_year(conn, year)
         rows = _load(conn, year, category)
         if not rows:
-            raise NotFound(f"no results for {year}: run `shuzhi results compute --year {year}` first")
+            raise NotFound("results.none", year=year)
         previous: dict[int, sa.Row[Any]] = {}
         if compare is not None:
             previous = {r.org_id: r for r in _load(conn, compare, None)}
             if not previous:
-                raise NotFound(f"no results for {compare} to compare with")
+                raise NotFound("results.none_compare", year=compare)
     out = []
     for r in rows:
         points, total = performance_total(r.performance, r.composite, rules.performance_weight)
@@ -260,18 +260,18 @@ def run_veto(db: Database, *, year: int, category: str, honour: str, places: int
     """R30: the 1:1.5 differential veto for one honour, recorded (a rerun for the same honour replaces it)."""
     _check_category(category)
     if places < 1:
-        raise BadInput(f"--places: {places} must be at least 1")
+        raise BadInput("places.bad", value=places, option="--places")
     if not honour.strip():
-        raise BadInput("--honour: give the honour's name, e.g. 年度目标考核先进单位")
+        raise BadInput("honour.empty", option="--honour")
     with db.begin() as conn:
         rules = rules_for_year(conn, year)
         rows = _load(conn, year, category)
         if not rows:
-            raise NotFound(f"no results for {year} in {category}: run `shuzhi results compute --year {year}` first")
+            raise NotFound("results.none_category", year=year, category=category)
         entries = [VetoEntry(r.code, r.performance, r.composite) for r in rows if r.performance is not None]
         no_performance = sorted(r.code for r in rows if r.performance is None)
         if not entries:
-            raise BadInput(f"no {category} unit has a performance score in {year} (import component 'performance')")
+            raise BadInput("results.no_performance", year=year, category=category)
         outcome = differential_veto(entries, places, rules.veto_ratio)
         decision = {
             "honour": honour.strip(), "places": places, "category": category, "year": year,

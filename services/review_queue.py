@@ -33,11 +33,11 @@ def review_queue(db: Any, *, actor: Actor, today: date, year: int | None = None,
     """Cycles in `submitted` (waiting, by review deadline) and `revising` (returned, not yet back) whose organizer
     lies in the reviewer's scope; admin and the organization department see every organizer's."""
     if actor.role not in REVIEWING_ROLES:
-        raise PermissionDenied(f"无权操作 {actor.name} ({actor.role}) 没有审核队列：只有审核人员可以审核述职报告")
+        raise PermissionDenied("queue.not_reviewer", name=actor.name, role=actor.role)
     with db.connect() as conn:
         chosen = year if year is not None else latest_year(conn)
         if chosen is None or conn.execute(sa.select(years.c.year).where(years.c.year == chosen)).first() is None:
-            raise NotFound(f"{year or ''} 年度尚未启动")
+            raise NotFound("year.not_launched", year=year or "")
         unit = orgs.alias("unit")
         organizer = orgs.alias("organizer")
         columns: list[Any] = [
@@ -49,7 +49,7 @@ def review_queue(db: Any, *, actor: Actor, today: date, year: int | None = None,
         if actor.role == "reviewer":
             scope_path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == (actor.scope or ""))).scalar()
             if scope_path is None:
-                raise PermissionDenied(f"无权操作 {actor.name}: 账号没有有效的审核范围")
+                raise PermissionDenied("queue.no_scope", name=actor.name)
             low, high = subtree_bounds(scope_path)
             organizer_ids = sa.select(orgs.c.id).where(orgs.c.path >= low, orgs.c.path < high)
             query = query.where(cycles.c.organizer_id.in_(organizer_ids))

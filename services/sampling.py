@@ -27,7 +27,7 @@ def _check_year_and_size(conn: sa.Connection, year: int, size: int) -> None:
     if conn.execute(sa.select(years.c.year).where(years.c.year == year)).scalar() is None:
         raise NotFound("year.not_launched", year=year)
     if size < 1:
-        raise BadInput(f"--size: {size} must be at least 1")
+        raise BadInput("size.min", value=size, option="--size")
 
 
 def _scope(conn: sa.Connection, org: str) -> Any:
@@ -55,7 +55,7 @@ def sample_orgs(db: Database, *, year: int, org: str, size: int, seed: str, now:
             ).scalars()
         )
         if not population:
-            raise BadInput(f"--org: {org} has no villages, communities, enterprises or other organizations under it")
+            raise BadInput("sample.no_population", org=org, option="--org")
         if size > len(population):
             raise BadInput(f"--size: {size} is more than the {len(population)} organizations under {org}")
         drawn = draw_sample(population, size=size, seed=seed)
@@ -77,7 +77,7 @@ def _read_population(path: Path) -> list[dict[str, str]]:
     iterator = read_rows(Path(path))
     header = next(iterator, None)
     if header is None:
-        raise BadInput(f"{path}: the file is empty (expected header id,name,category,phone)")
+        raise BadInput("file.empty", name=path.name, header="id,name,category,phone")
     columns = map_header(header[1], SURVEY_HEADER, ("id", "name", "category", "phone"))
     people: list[dict[str, str]] = []
     problems: list[str] = []
@@ -106,7 +106,7 @@ def _read_population(path: Path) -> list[dict[str, str]]:
     if not people and not problems:
         problems.append("the file has a header but no rows")
     if problems:
-        raise BadInput(f"{path}: {len(problems)} problem(s); no sample was drawn", problems=problems)
+        raise BadInput("sample.rows", name=path.name, count=len(problems), problems=problems)
     return people
 
 
@@ -120,7 +120,7 @@ def sample_survey(
         _check_year_and_size(conn, year, size)
         scope = _scope(conn, org)
         if size > len(people):
-            raise BadInput(f"--size: {size} is more than the {len(people)} people in {population}")
+            raise BadInput("sample.too_many_people", value=size, count=len(people), population=population.name, option="--size")
         ids = [p["id"] for p in people]
         drawn = draw_sample(ids, size=size, seed=seed)
         by_id = {p["id"]: p for p in people}
@@ -148,7 +148,7 @@ def get_sample(db: Database, record_id: int) -> dict[str, Any]:
             .where(samples.c.id == record_id)
         ).first()
     if row is None:
-        raise NotFound(f"no sample record {record_id}")
+        raise NotFound("sample.not_found", id=record_id)
     created = from_db_time(row.created_at)
     return {
         "id": row.id, "year": row.year, "purpose": row.purpose, "org": row.org, "size": row.size, "seed": row.seed,

@@ -89,7 +89,7 @@ def search_orgs(db: Database, q: str, *, limit: int = MAX_RESULTS) -> list[dict[
     the ancestors ('孝感市委 › 汉川市委'). An empty text finds nothing; one character is answered like any other."""
     text = " ".join((q or "").split())
     if len(text) > MAX_QUERY:
-        raise BadInput(f"q：搜索词最多 {MAX_QUERY} 个字符（收到 {len(text)} 个）")
+        raise BadInput("search.too_long", limit=MAX_QUERY, got=len(text))
     if not text:
         return []
     limit = max(1, min(limit, MAX_RESULTS))

@@ -86,9 +86,9 @@ def build_summary(db: Database, *, year: int, organizer: str, today: date) -> Su
             .where(cycles.c.year == year, cycles.c.kind == "upward", cycles.c.organizer_id == org.id)
         ).all()
         if not units:
-            raise BadInput(f"--organizer: {organizer} heard no reports in {year}")
+            raise BadInput("summary.no_reports", organizer=organizer, year=year, option="--organizer")
         if all(u.category is None for u in units):
-            raise NotFound(f"no results for {year}: run `shuzhi results compute --year {year}` first")
+            raise NotFound("results.none", year=year)
         items = _rectification_items(conn, year, [u.id for u in units])
 
     ranked = sorted((u for u in units if u.composite is not None), key=lambda u: (-u.composite, u.code))
@@ -274,7 +274,7 @@ def write_summary_report(db: Database, *, year: int, organizer: str, out: Path, 
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
-        raise BadInput(f"--out: '{out.name}' must end in {', '.join(FORMATS)}")
+        raise BadInput("out.suffix", name=out.name, choices=", ".join(FORMATS), option="--out")
     today = now.astimezone(PLAN_TZ).date()
     doc = build_summary(db, year=year, organizer=organizer, today=today)
     out.parent.mkdir(parents=True, exist_ok=True)

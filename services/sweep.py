@@ -250,7 +250,7 @@ def sweep_deadlines(db: Database, *, now: datetime, year: int | None = None, sum
     with db.connect() as conn:
         if year is not None:
             if conn.execute(sa.select(years.c.year).where(years.c.year == year)).first() is None:
-                raise NotFound(f"year {year} has not been launched")
+                raise NotFound("year.not_launched", year=year)
             targets = [year]
         else:
             targets = open_years(conn)
@@ -310,7 +310,7 @@ def remind_now(db: Database, *, year: int, org: str, now: datetime, by: str, kin
     with db.begin() as conn:
         stored = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
         if stored is None:
-            raise NotFound(f"year {year} has not been launched")
+            raise NotFound("year.not_launched", year=year)
         cycle = find_cycle(conn, year=year, org=org, kind=kind)
         if conn.dialect.name == "postgresql":  # hold the cycle still while its step's notice is queued
             conn.execute(sa.select(cycles.c.id).where(cycles.c.id == cycle.id).with_for_update())

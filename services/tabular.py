@@ -85,7 +85,7 @@ def stream_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     The encoding (UTF-8 with or without BOM, else GB18030) is decided by one incremental decoding pass first,
     so the rows handed out never change encoding half-way. A line the csv module cannot read is bad input."""
     if not path.exists():
-        raise BadInput(f"{path}: no such file")
+        raise BadInput("file.missing", name=path.name)
     if path.suffix.lower() not in {".csv", ".txt", ""}:
         yield from read_rows(path)
         return
@@ -109,6 +109,6 @@ def stream_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
                 if any(stripped):
                     yield reader.line_num, stripped
         except csv.Error as error:
-            raise BadInput(f"{path}: row {reader.line_num}: not readable as CSV ({error})") from None
-        except UnicodeDecodeError as error:  # pragma: no cover - gb18030 decodes nearly anything
-            raise BadInput(f"{path}: not UTF-8 or GB18030 text ({error.reason})") from None
+            raise BadInput("file.csv_row", name=path.name, row=reader.line_num, detail=str(error)) from None
+        except UnicodeDecodeError:  # pragma: no cover - gb18030 decodes nearly anything
+            raise BadInput("file.encoding", name=path.name) from None

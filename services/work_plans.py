@@ -31,7 +31,7 @@ def file_work_plan(db: Database, *, year: int, organizer: str, file: Path, now: 
         if org is None:
             raise NotFound("org.not_found", code=organizer)
         if conn.execute(sa.select(meetings.c.id).where(meetings.c.year == year, meetings.c.organizer_id == org)).first() is None:
-            raise NotFound(f"{organizer} organizes no evaluation meeting in {year}: it files no work plan")
+            raise NotFound("work_plan.no_meeting", organizer=organizer, year=year)
         conn.execute(work_plans.delete().where(work_plans.c.year == year, work_plans.c.organizer_id == org))
         conn.execute(work_plans.insert().values(
             year=year, organizer_id=org, file_name=document.name, file_format=document.file_format,

@@ -60,13 +60,13 @@ def _parse_day(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise BadInput(f"{what}: '{text}' is not a date (YYYY-MM-DD)") from None
+        raise BadInput("date.bad", value=text, option=what) from None
 
 
 def set_day(db: Database, *, day_text: str, kind: str, now: datetime, by: str, note: str = "") -> dict[str, Any]:
     day = _parse_day(day_text, "DATE")
     if kind not in DAY_KINDS:
-        raise BadInput(f"KIND: '{kind}' is not one of {', '.join(DAY_KINDS)}")
+        raise BadInput("day_kind.bad", value=kind, choices=", ".join(DAY_KINDS), option="KIND")
     with db.begin() as conn:
         conn.execute(calendar_days.delete().where(calendar_days.c.day == day))
         conn.execute(calendar_days.insert().values(day=day, kind=kind, note=note, updated_at=to_db_time(now), updated_by=by))
@@ -77,7 +77,7 @@ def month_days(db: Database, *, month_text: str) -> list[dict[str, Any]]:
     try:
         first = date.fromisoformat(month_text.strip() + "-01")
     except ValueError:
-        raise BadInput(f"MONTH: '{month_text}' is not a month (YYYY-MM)") from None
+        raise BadInput("month.bad", value=month_text, option="MONTH") from None
     with db.connect() as conn:
         calendar = WorkCalendar.load(conn)
     rows = []

@@ -14,13 +14,16 @@ outbox_app = typer.Typer(help="发件箱 the outbox: what was sent, when, and wh
 notify_app = typer.Typer(help="通知 delivering queued reminders", no_args_is_help=True)
 calendar_app = typer.Typer(help="工作日历 China's working-day calendar and its overrides", no_args_is_help=True)
 
-STATUS_LABELS = {"queued": "待发", "sending": "发送中", "sent": "已发送", "failed": "失败", "cancelled": "已取消"}
-TEMPLATE_LABELS = {"reminder": "提醒", "due_today": "当日截止", "overdue": "逾期", "escalation": "督办升级",
-                   "returned": "退回", "feedback": "反馈", "work_plan": "工作方案"}
 
 # Test-only: makes `notify send` stop dead after its claim (the crash test SIGKILLs it there).
 PAUSE_AFTER_CLAIM_ENV = "SHUZHI_TEST_PAUSE_AFTER_CLAIM"
-CHANNEL_LABELS = {"sms": "短信", "email": "邮件"}
+
+
+def _label(table_name: str, key: str | None) -> str:
+    """An outbox status, channel or template in Chinese, from services.outbox's one label table."""
+    from services import outbox
+
+    return outbox.outbox_label(getattr(outbox, table_name), key)
 
 
 def report_failed_years(failed: dict[int, str] | list[dict[str, Any]]) -> None:
@@ -33,7 +36,7 @@ def report_failed_years(failed: dict[int, str] | list[dict[str, Any]]) -> None:
 
 def report_paused(paused: dict[str, str]) -> None:
     for channel, reason in paused.items():
-        err_console().print(f"告警：{CHANNEL_LABELS.get(channel, channel)}渠道已暂停，消息保留在队列中（发送方问题，"
+        err_console().print(f"告警：{_label('CHANNEL_LABELS', channel)}渠道已暂停，消息保留在队列中（发送方问题，"
                             f"修正配置后自动重试，或运行 shuzhi outbox retry）: {reason}", soft_wrap=True)
 
 
@@ -81,7 +84,7 @@ def remind(
         return
     from states.machine import STEP_LABELS
 
-    what = f"{org}“{STEP_LABELS.get(result['step'], result['step'])}”{TEMPLATE_LABELS.get(result['template'], '')}"
+    what = f"{org}“{STEP_LABELS.get(result['step'], result['step'])}”{_label('TEMPLATE_LABELS', result['template'])}"
     if result["queued"]:
         console().print(f"已向{result['recipient_name']}（{result['recipient']}）发送 {what}：新排队消息 {result['queued']} 条")
     elif not result["channels"]:
@@ -104,7 +107,7 @@ def outbox_list(
     rows = list_outbox(st.app.db, year=year, org=org, status=status)
     alerts = channel_alerts(st.app.db)
     for alert in alerts:  # on stderr: the JSON on stdout keeps its shape
-        err_console().print(f"告警：{CHANNEL_LABELS.get(alert['channel'], alert['channel'])}渠道自 {alert['paused_at']} 暂停"
+        err_console().print(f"告警：{_label('CHANNEL_LABELS', alert['channel'])}渠道自 {alert['paused_at']} 暂停"
                             f"（第 {alert['failures']} 次），{alert['queued']} 条消息在队列中等待，{alert['retry_at']} 再试: "
                             f"{alert['reason']}", soft_wrap=True)
     if st.json:
@@ -120,9 +123,9 @@ def outbox_list(
                   title=f"发件箱 {len(rows)} 条")
     for r in rows[:limit]:
         table.add_row(
-            str(r["id"]), r["org"], "短信" if r["channel"] == "sms" else "邮件", mask_contact(r["to"]),
-            TEMPLATE_LABELS.get(r["template"], r["template"]), STEP_LABELS.get(r["step"] or "", "—"),
-            STATUS_LABELS.get(r["status"], r["status"]), str(r["attempts"]), (r["last_error"] or "")[:40],
+            str(r["id"]), r["org"], _label("CHANNEL_LABELS", r["channel"]), mask_contact(r["to"]),
+            _label("TEMPLATE_LABELS", r["template"]), STEP_LABELS.get(r["step"] or "", "—"),
+            _label("STATUS_LABELS", r["status"]), str(r["attempts"]), (r["last_error"] or "")[:40],
             (r["provider_ref"] or "")[:24], (r["created_at"] or "")[:16],
         )
     out = console()
@@ -187,7 +190,7 @@ def outbox_retry(
     try:
         moment = parse_when(since) if since else None
     except BadInput:
-        raise BadInput(f"--since: '{since}' is not a date or time (2014-12-07 or 2014-12-07T09:00)") from None
+        raise BadInput("clock.bad", value=since, option="--since") from None
     result = retry_messages(st.app.db, now=st.app.now(), status=status, since=moment, channel=channel, year=year)
     if st.json:
         emit_json(result)

@@ -294,7 +294,7 @@ def keymgmt_admonish(
         talk_on = date.fromisoformat(on)
         deadline = date.fromisoformat(rectify_by) if rectify_by else None
     except ValueError:
-        raise BadInput("--on / --rectify-by: give dates as YYYY-MM-DD") from None
+        raise BadInput("dates.bad", option="--on / --rectify-by") from None
     result = record_admonition(st.app.db, year=year, org=org, talk_on=talk_on, note=note, rectify_by=deadline)
     if st.json:
         emit_json(result)

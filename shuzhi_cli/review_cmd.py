@@ -183,7 +183,7 @@ def meeting_attendees(
 
         rows = list(read_rows(file))
         if not rows:
-            raise BadInput(f"{file}: empty file")
+            raise BadInput("ballots.file_empty", name=file.name)
         aliases = {"name": "name", "姓名": "name", "unit": "unit", "单位": "unit", "role": "role", "身份": "role",
                    "职务": "role"}
         index = map_header(rows[0][1], aliases, ("name",))

@@ -31,8 +31,8 @@ def web(
     application = create_app(st.settings, app=st.app)
     config = application.state.shuzhi.config
     if config.ephemeral_key:
-        err_console().print("[yellow]SHUZHI_SECRET_KEY is not set: using a random key; sessions end when the server stops.[/]")
-    err_console().print(f"控制台 console: http://{host}:{port}/  ·  API: http://{host}:{port}/api/docs")
+        err_console().print("[yellow]未设置 SHUZHI_SECRET_KEY：使用临时随机密钥，服务停止后所有登录失效。[/]")
+    err_console().print(f"控制台：http://{host}:{port}/  ·  API 文档：http://{host}:{port}/api/docs")
     uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
@@ -60,7 +60,14 @@ def users_add(
     if st.json:
         emit_json(account.as_dict())
     else:
-        console().print(f"已创建账户 created {account.name} ({account.role}{', ' + account.scope if account.scope else ''})")
+        console().print(f"已创建账户 {account.name}（{_role_and_scope(account.role, account.scope)}）")
+
+
+def _role_and_scope(role: str, scope: str | None) -> str:
+    """`书记，范围 V001`: the role's Chinese label, and the scope where there is one."""
+    from services.accounts import ROLE_LABELS
+
+    return ROLE_LABELS.get(role, role) + (f"，范围 {scope}" if scope else "")
 
 
 @users_app.command("list", help="list accounts (phones masked)")
@@ -98,8 +105,8 @@ def users_token(ctx: typer.Context, name: Annotated[str, typer.Argument(help="lo
         console().print(token)
 
 
-@users_app.command("provision", help="create or update one account per organization of the tree (secretaries by phone, "
-                   "a reviewer per organizer committee); disable those whose unit left the tree")
+@users_app.command("provision", help="create or update the tree's accounts (a secretary per assessed unit with a phone, "
+                   "the prefecture excepted; a reviewer per organizer committee); disable those whose unit left the tree")
 def users_provision(
     ctx: typer.Context,
     under: Annotated[str | None, typer.Option("--under", help="only this organization's subtree")] = None,
@@ -142,7 +149,7 @@ def users_edit(
     if st.json:
         emit_json(account.as_dict())
     else:
-        console().print(f"已更新 {account.name}：{account.role}{', ' + account.scope if account.scope else ''}"
+        console().print(f"已更新 {account.name}：{_role_and_scope(account.role, account.scope)}"
                         f"{'' if account.active else '（已停用）'}")
 
 

@@ -34,6 +34,7 @@ from services.actors import ROLES
 from services.errors import PermissionDenied, ShuzhiError
 from services.otp import AccountChoiceNeeded, request_code, verify_code
 from web.actions import Console
+from web.i18n import language
 from web.security import (
     LOGIN_RATE_PER_CLIENT,
     LOGIN_RATE_PER_NAME,
@@ -89,7 +90,7 @@ def _too_many(request: Request, what: str, name: str) -> None:
     shared = _shared(request)
     record(shared.db, now=shared.app.now(), username=audit_name(name, known=False, secret=shared.config.secret_key),
            action=what, outcome="rate_limited", client=client_of(request))
-    raise TooManyAttempts("尝试过于频繁，请稍后再试")
+    raise TooManyAttempts("login.too_many")
 
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -141,7 +142,7 @@ def login_otp_send(request: Request, phone: Annotated[str, Form(max_length=40)] 
     except TooManyAttempts as refused:
         return _render(request, "login.html", 429, error=refused.message, next=next, phone=phone, mode="sms", sent=True)
     except ShuzhiError as error:
-        return _render(request, "login.html", 400, error=error.message, next=next, phone=phone, mode="sms")
+        return _render(request, "login.html", 400, error=error.render(language(request)), next=next, phone=phone, mode="sms")
     return _render(request, "login.html", next=next, phone=phone, mode="sms", sent=True,
                    notice="验证码已发送（如该号码已开通账户），5 分钟内有效")
 
@@ -163,7 +164,7 @@ def login_otp(request: Request, phone: Annotated[str, Form(max_length=40)] = "",
     except TooManyAttempts as refused:
         return _render(request, "login.html", 429, error=refused.message, next=next, phone=phone, mode="sms", sent=True)
     except ShuzhiError as error:
-        return _render(request, "login.html", 400, error=error.message, next=next, phone=phone, mode="sms", sent=True)
+        return _render(request, "login.html", 400, error=error.render(language(request)), next=next, phone=phone, mode="sms", sent=True)
     return _after_sign_in(request, found, next)
 
 
@@ -275,13 +276,13 @@ def users_add(request: Request, account: User, name: Annotated[str, Form(max_len
         if not role:
             from services.errors import BadInput
 
-            raise BadInput("请选择角色", problems=["角色：请选择一个角色"])
+            raise BadInput("account.role_missing", problems=["角色：请选择一个角色"])
         console.create(name=name.strip(), role=role, scope=scope.strip() or None, phone=phone.strip() or None,
                        password=password or None)
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        return _users_page(request, account, 400, form=form, form_problems=error.problems or [error.message])
+        return _users_page(request, account, 400, form=form, form_problems=error.problems or [error.render(language(request))])
     return _flash(request, msg=f"已创建账户 {name.strip()}")
 
 
@@ -297,7 +298,7 @@ def users_edit(request: Request, account: User, name: str, role: Annotated[str, 
     except ShuzhiError as error:
         return _users_page(request, account, 400 if error.exit_code == 2 else 409, edit_name=name,
                            edit_form={"role": role, "scope": scope, "active": active},
-                           edit_problems=[error.message, *error.problems])
+                           edit_problems=[error.render(language(request)), *error.problems])
     return _flash(request, msg=f"已更新账户 {name}")
 
 
@@ -310,7 +311,7 @@ def users_reset(request: Request, account: User, name: str, mode: Annotated[Lite
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        return _flash(request, err=error.message)
+        return _flash(request, err=error.render(language(request)))
     if mode == "sms":
         return _flash(request, msg=f"账户 {name} 已改为短信验证码登录，原密码作废")
     # shown in this answer only: never stored, never in a cookie or a URL
@@ -326,7 +327,7 @@ def users_revoke(request: Request, account: User, name: str, csrf_token: Annotat
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        return _flash(request, err=error.message)
+        return _flash(request, err=error.render(language(request)))
     return _flash(request, msg=f"已吊销账户 {name} 的 {result['revoked']} 个 API 令牌")
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from services import dashboard
 from services.accounts import Account
 from services.cycles import list_cycles
+from services.errors import TooLarge
 from web import integrations
 from web.actions import MAX_UPLOAD, Console
 from web.security import bearer_token, by_cookie, check_csrf, client_of, current_account, guard_read
@@ -140,7 +141,7 @@ def import_orgs(console: Writer, file: Annotated[UploadFile, File()]) -> dict[st
     # a plain `def`: the import runs in a worker thread, the event loop keeps answering (M6)
     content = file.file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
-        raise HTTPException(status_code=413, detail="file too large (> 20 MB)")
+        raise TooLarge("upload.too_large", limit=f"{MAX_UPLOAD // (1024 * 1024)} MB")
     return console.import_orgs(file.filename or "", content)
 
 

@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from services.accounts import TooManyAttempts
 from services.app import App, build_app
 from services.dashboard import FunnelCache
-from services.errors import BadInput, NotFound, PermissionDenied, Refused, ShuzhiError, where_it_failed
+from services.errors import BadInput, NotFound, PermissionDenied, Refused, ShuzhiError, TooLarge, where_it_failed
 from services.settings import Settings
 from web.security import SESSION_COOKIE, SESSION_HOURS, WebConfig, web_config
 
@@ -28,6 +28,7 @@ STATUS_OF_ERROR: list[tuple[type[ShuzhiError], int]] = [
     (TooManyAttempts, 429),
     (PermissionDenied, 403),
     (NotFound, 404),
+    (TooLarge, 413),
     (BadInput, 400),
     (Refused, 409),
 ]

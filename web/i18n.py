@@ -191,5 +191,26 @@ class Labels:
                             for k, v in value.items()) or "—"
         return str(value)
 
+    def outbox_status(self, status: str | None) -> str:
+        from services.outbox import STATUS_LABELS, outbox_label
+
+        return outbox_label(STATUS_LABELS, status, self.lang)
+
+    def channel(self, channel: str | None) -> str:
+        from services.outbox import CHANNEL_LABELS, outbox_label
+
+        return outbox_label(CHANNEL_LABELS, channel, self.lang)
+
+    def template(self, template: str | None) -> str:
+        from services.outbox import TEMPLATE_LABELS, outbox_label
+
+        return outbox_label(TEMPLATE_LABELS, template, self.lang)
+
+    @property
+    def outbox_statuses(self) -> tuple[str, ...]:
+        from services.outbox import STATUSES
+
+        return STATUSES
+
     def level(self, level: int) -> str:
         return EN_LEVELS[Level(level)] if self.en else LEVEL_LABELS[Level(level)]

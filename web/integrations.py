@@ -96,7 +96,7 @@ def cycle_extras(db: Database, *, year: int, org: str, kind: str) -> dict[str, A
             .where(orgs.c.code == org, cycles.c.year == year, cycles.c.kind == kind)
         ).scalar()
         if cycle_id is None:
-            raise NotFound(f"{org} has no {kind} cycle in {year}")
+            raise NotFound("cycle.not_found", org=org, kind=kind, year=year)
         tally = cycle_tally(conn, cycle_id, year)
         agenda = agenda_of(conn, cycle_id)
         notice = conn.execute(
@@ -162,7 +162,7 @@ def outbox_filter(*, year: int | None, org: str | None, status: str | None) -> l
     from storage.tables.notify import outbox as messages
 
     if status and status not in STATUSES:
-        raise BadInput(f"status：'{status}' 不是 {', '.join(STATUSES)} 之一")
+        raise BadInput("status.bad", value=status, choices=", ".join(STATUSES))
     conditions: list[Any] = []
     if year is not None:
         conditions.append(messages.c.year == year)

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services import dashboard, export
 from services.accounts import Account
-from services.errors import BadInput, NotFound, PermissionDenied, Refused, ShuzhiError
+from services.errors import BadInput, NotFound, PermissionDenied, Refused, ShuzhiError, TooLarge
 from services.lagging import (
     LAGGING_COLUMNS,
     LEVEL_LABELS,
@@ -39,6 +39,7 @@ from states.orgs import mask_contact
 from storage.tables.core import cycles, orgs
 from web.actions import MAX_UPLOAD, Console
 from web.flash import flash
+from web.i18n import language
 from web.security import bearer_token, check_csrf, client_of, current_account, guard_read
 
 router = APIRouter()
@@ -77,7 +78,7 @@ class OperatorConsole(Console):
             row = conn.execute(sa.select(orgs.c.code, orgs.c.name, orgs.c.secretary, orgs.c.phone, orgs.c.email)
                                .where(orgs.c.code == code)).first()
         if row is None:
-            raise NotFound(f"没有编码为 '{code}' 的组织")
+            raise NotFound("org.not_found", code=code)
         self._audit("reveal_phone", "ok", f"{code} {row.secretary} {mask_contact(row.phone)}")
         return {"code": row.code, "name": row.name, "secretary": row.secretary, "phone": row.phone, "email": row.email}
 
@@ -87,7 +88,7 @@ class OperatorConsole(Console):
         """A unit's own step taken by the organization department or an admin: '代为办理 by X for Y' in the cycle's
         history (its note) and in the audit. A report upload is checked like the secretary's own."""
         if event not in BEHALF_EVENTS:
-            raise BadInput(f"event：代为办理只限单位自身的环节（{', '.join(BEHALF_EVENTS)}），收到 '{event}'")
+            raise BadInput("behalf.event", value=event, choices=", ".join(BEHALF_EVENTS))
         self.require("act_on_behalf", org=org)
         from services.cycles import fire_event
 
@@ -171,7 +172,7 @@ def _int_or_none(value: str | None, field: str) -> int | None:
     try:
         return int(str(value).strip())
     except ValueError:
-        raise BadInput(f"{field}：应为整数（收到 '{value}'）") from None
+        raise BadInput("field.not_int", field=field, value=value) from None
 
 
 def _flag(value: str | None) -> bool:
@@ -189,7 +190,7 @@ def resolve_org(db: Any, text: str | None) -> tuple[str | None, str | None]:
             return value, None
     hits = search_orgs(db, value, limit=2)
     if not hits:
-        raise NotFound(f"没有找到名称、编码或拼音首字母为“{value}”的组织")
+        raise NotFound("search.none", value=value)
     best = hits[0]
     return best["code"], f"“{value}”匹配到 {best['name']}（{best['code']}）"
 
@@ -209,7 +210,7 @@ def lagging_filter(request: Request, *, year: int, params: dict[str, Any]) -> tu
 def _export_response(request: Request, account: Account, fmt: str, name: str, header: list[str], rows: Any,
                      title: str) -> Response:
     if fmt not in export.FORMATS:
-        raise BadInput(f"format：导出格式须为 xlsx 或 csv（收到 '{fmt}'）")
+        raise BadInput("export.format", value=fmt)
     operator_console(request, account)._audit("export", "ok", name)
     return StreamingResponse(
         export.chunks(fmt, header, rows, title=title), media_type=export.MEDIA_TYPES[fmt],
@@ -385,7 +386,7 @@ async def _upload(report: UploadFile | None) -> tuple[str, bytes] | None:
         return None
     content = await report.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
-        raise BadInput("report：文件超过 20 MB")
+        raise TooLarge("report.too_large", name=report.filename, limit=MAX_UPLOAD // (1024 * 1024))
     return report.filename, content
 
 
@@ -464,7 +465,7 @@ def lagging_list_page(request: Request, account: User, year: int | None = None,
         f, matched = lagging_filter(request, year=chosen, params=params)
         page = lagging_page(shared.db, f, today=shared.app.today(), offset=offset, limit=50, count_cap=PAGE_COUNT_CAP)
     except (BadInput, NotFound) as error:
-        context["err"] = error.message
+        context["err"] = error.render(language(request))
         return _render(request, "lagging.html", status=400 if isinstance(error, BadInput) else 404, **context)
     context.update(page=page, matched=matched, query=urlencode(f.as_query()), filter=f,
                    operator=account.role in OPERATOR_ROLES)
@@ -479,7 +480,7 @@ def bulk_confirm_page(request: Request, account: User, year: int) -> Response:
         counted = operator_console(request, account).remind_bulk(f, dry_run=True)
         refused = None
     except Refused as error:
-        counted, refused, matched = None, error.message, None
+        counted, refused, matched = None, error.render(language(request)), None
         f = LaggingFilter(year=year)
     shared = _shared(request)
     page = lagging_page(shared.db, f, today=shared.app.today(), limit=50, count_cap=PAGE_COUNT_CAP)
@@ -495,7 +496,7 @@ async def bulk_remind(request: Request, account: User) -> Response:
     params = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     year = _int_or_none(params.get("year"), "year")
     if year is None:
-        raise BadInput("year：缺少年度")
+        raise BadInput("year.missing")
     f, _ = lagging_filter(request, year=year, params=params)
     back = "/lagging?" + urlencode({"year": year, **f.as_query()})
     try:
@@ -503,9 +504,11 @@ async def bulk_remind(request: Request, account: User) -> Response:
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(error.message, error=True, scope=request.scope)
+        flash(error.render(language(request)), error=True, scope=request.scope)
         return RedirectResponse(back, status_code=303)
-    message = f"已批量提醒 {done['units']:,} 个单位，新入队 {done['messages']:,} 条消息（同一分钟内重复点击不会重复发送）"
+    message = (f"reminded {done['units']:,} unit(s): {done['messages']:,} message(s) queued (a second click within "
+               "the minute sends nothing twice)" if language(request) == "en" else
+               f"已批量提醒 {done['units']:,} 个单位，新入队 {done['messages']:,} 条消息（同一分钟内重复点击不会重复发送）")
     flash(message, scope=request.scope)
     return RedirectResponse(back, status_code=303)
 
@@ -536,7 +539,7 @@ async def behalf_page(request: Request, year: int, org: str, account: User, even
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(error.message, error=True, scope=request.scope)
+        flash(error.render(language(request)), error=True, scope=request.scope)
         return RedirectResponse(back, status_code=303)
     from states.machine import STATE_LABELS
 
@@ -552,7 +555,7 @@ def template_page(request: Request, account: User, year: int) -> Response:
     from services.launch_preview import plan_template
 
     if not 1990 <= year <= 2100:
-        raise BadInput(f"year：年度须在 1990 到 2100 之间（收到 {year}）")
+        raise BadInput("year.range", value=year)
     text = plan_template(_shared(request).db, year=year)
     return _render(request, "admin.html", result=None, problems=[], form={"year": year, "plan_text": text}, message="",
                    title="launch_year")

@@ -170,18 +170,25 @@ def remind(request: Request, account: User, year: Annotated[int, Form()], org: A
         raise  # a refusal is a 403, not a redirect (issue 10 L3)
     except ShuzhiError as error:
         return _back(f"/lagging?year={year}", _error_text(request, error), error=True)
-    return _back(f"/lagging?year={year}", _reminded(result))
+    return _back(f"/lagging?year={year}", _reminded(result, language(request)))
 
 
-REMINDER_LABELS = {"reminder": "到期提醒", "due_today": "今日截止提醒", "overdue": "逾期通知"}
-
-
-def _reminded(result: dict[str, Any]) -> str:
-    """What one "remind now" queued, in the operator's words."""
+def _reminded(result: dict[str, Any], lang: str = "zh") -> str:
+    """What one "remind now" queued, in the operator's words (and language)."""
+    from services.outbox import CHANNEL_LABELS, TEMPLATE_LABELS, outbox_label
     from states.machine import STEP_LABELS
 
+    if lang == "en":
+        what = f"{result['org']} '{result['step']}' {outbox_label(TEMPLATE_LABELS, result['template'], 'en')}"
+        to = f"{result['recipient_name']} ({result['recipient']})"
+        if result["queued"]:
+            channels = ", ".join(outbox_label(CHANNEL_LABELS, c, "en") for c in result["channels"])
+            return f"{what} sent to {to}: {result['queued']} message(s) queued ({channels})"
+        if not result["channels"]:
+            return f"{to} has no phone or e-mail on file: the {what} cannot be sent"
+        return f"the {what} was queued within this minute already: not sent twice"
     what = (f"{result['org']}“{STEP_LABELS.get(result['step'], result['step'])}”"
-            f"{REMINDER_LABELS.get(result['template'], result['template'])}")
+            f"{outbox_label(TEMPLATE_LABELS, result['template'])}")
     to = f"{result['recipient_name']}（{result['recipient']}）"
     if result["queued"]:
         channels = "、".join("短信" if c == "sms" else "邮件" for c in result["channels"])

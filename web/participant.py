@@ -15,8 +15,10 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from services.errors import BadInput, PermissionDenied, ShuzhiError
+from services.errors import render as render_message
 from states.machine import EVENT_LABELS, STATE_LABELS, STEP_LABELS
 from web import participant_api as desk
+from web.i18n import language
 from web.pages import User, render
 from web.security import check_csrf
 
@@ -53,7 +55,7 @@ def back(url: str) -> RedirectResponse:
 
 def _kind(kind: str) -> str:
     if kind not in KINDS:
-        raise BadInput(f"kind: '{kind}' 不是 upward 或 own_level")
+        raise BadInput("kind.bad", value=kind, choices="upward, own_level")
     return kind
 
 
@@ -109,9 +111,11 @@ async def my_upload(request: Request, account: User, year: int, org: str, file: 
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(request, error.message, error=True)
+        flash(request, error.render(language(request)), error=True)
     else:
-        flash(request, f"已上传第 {version['version']} 版（{version['file']}），请查看下方的自动预审意见，修改满意后再报送")
+        flash(request, _say(request, f"已上传第 {version['version']} 版（{version['file']}），请查看下方的自动预审意见，修改满意后再报送",
+                            f"uploaded version {version['version']} ({version['file']}): read the pre-check below, "
+                            "and submit once you are satisfied"))
     return back(_cycle_url(year, org, kind))
 
 
@@ -125,9 +129,11 @@ def my_submit(request: Request, account: User, year: int, org: str, kind: Annota
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(request, error.message, error=True)
+        flash(request, error.render(language(request)), error=True)
     else:
-        flash(request, f"已{EVENT_LABELS.get(done['event'], done['event'])}，状态：{STATE_LABELS.get(done['to'], done['to'])}")
+        said = f"已{EVENT_LABELS.get(done['event'], done['event'])}，状态：{STATE_LABELS.get(done['to'], done['to'])}"
+        flash(request, _say(request, said,
+                            f"{done['event'].replace('_', ' ')}: the state is now {done['to'].replace('_', ' ')}"))
     return back(_cycle_url(year, org, kind))
 
 
@@ -151,11 +157,11 @@ def my_plan(request: Request, account: User, year: int, org: str, kind: Annotate
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(request, "；".join(error.problems) or error.message, error=True)
+        flash(request, "；".join(error.problems) or error.render(language(request)), error=True)
     else:
-        saved = [f"整改事项 {result['added']} 项"] if result["added"] else []
-        saved += ["公开承诺"] if result["commitment"] else []
-        flash(request, "已保存" + "、".join(saved))
+        saved = [(f"整改事项 {result['added']} 项", f"{result['added']} item(s)")] if result["added"] else []
+        saved += [("公开承诺", "the public commitment")] if result["commitment"] else []
+        flash(request, _say(request, "已保存" + "、".join(zh for zh, _ in saved), "saved " + ", ".join(en for _, en in saved)))
     return back(_cycle_url(year, org, kind) + "#plan")
 
 
@@ -169,9 +175,9 @@ def my_file(request: Request, account: User, year: int, org: str, kind: Annotate
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(request, error.message, error=True)
+        flash(request, error.render(language(request)), error=True)
     else:
-        flash(request, "整改方案及公开承诺已备案")
+        flash(request, _say(request, "整改方案及公开承诺已备案", "the rectification plan and the commitment are filed"))
     return back(_cycle_url(year, org, kind) + "#plan")
 
 
@@ -217,12 +223,12 @@ def review_decide(request: Request, account: User, year: int, org: str, event: A
     check_csrf(request, csrf_token)
     kind = _kind(kind)
     if event not in ("approve", *RETURN_CHOICES):
-        raise BadInput(f"event: '{event}' 不是审核操作")
+        raise BadInput("review.event_bad", value=event)
     written = note.strip()
     chosen = [f.strip() for f in finding or [] if f.strip() and f.strip() not in written]  # the page's script may have
     reason = "；".join(chosen + ([written] if written else []))  # copied them into the note already
     if len(reason) > 2000:
-        raise BadInput("退回理由太长（最多 2000 字）")
+        raise BadInput("review.note_too_long", limit=2000)
     shared = desk.shared_of(request)
     try:
         desk.writer_console(request, account).fire(year=year, org=org, event=event, kind=kind,
@@ -230,9 +236,10 @@ def review_decide(request: Request, account: User, year: int, org: str, event: A
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(request, error.message, error=True)
+        flash(request, error.render(language(request)), error=True)
         return back(f"/review/{year}/{quote(org)}?kind={quote(kind)}")
-    flash(request, f"{org}：{EVENT_LABELS[event]}" + (f"（理由：{reason}）" if event != "approve" else ""))
+    flash(request, _say(request, f"{org}：{EVENT_LABELS[event]}" + (f"（理由：{reason}）" if event != "approve" else ""),
+                        f"{org}: {event}" + (f" (reason: {reason})" if event != "approve" else "")))
     following = next_in_queue(shared.db, actor=account.actor, today=shared.app.today(), year=year, after=org, kind=kind)
     if following is None:
         return back("/review")
@@ -253,7 +260,13 @@ def meeting_page(request: Request, account: User, year: int, organizer: str) -> 
                 organizer=organizer)
 
 
-def _meeting_action(request: Request, account: User, year: int, organizer: str, csrf: str, done: str, call: Any) -> Response:
+def _say(request: Request, zh: str, en: str) -> str:
+    return en if language(request) == "en" else zh
+
+
+def _meeting_action(request: Request, account: User, year: int, organizer: str, csrf: str, done: tuple[str, str],
+                    call: Any) -> Response:
+    """`call` on the organizer's console; `done` is what to say after, (Chinese, English)."""
     check_csrf(request, csrf)
     desk.check_organizer(desk.shared_of(request).db, account.actor, organizer)
     try:
@@ -261,9 +274,9 @@ def _meeting_action(request: Request, account: User, year: int, organizer: str, 
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(request, "；".join(error.problems) or error.message, error=True)
+        flash(request, "；".join(error.problems) or error.render(language(request)), error=True)
     else:
-        flash(request, done)
+        flash(request, _say(request, *done))
     return back(_meeting_url(year, organizer))
 
 
@@ -272,7 +285,7 @@ def meeting_open(request: Request, account: User, year: int, organizer: str, pre
                  venue: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "") -> Response:
     from services.meetings import open_meeting
 
-    return _meeting_action(request, account, year, organizer, csrf_token, "述职评议会已开始", lambda c: c._run(
+    return _meeting_action(request, account, year, organizer, csrf_token, ("述职评议会已开始", "the meeting is open"), lambda c: c._run(
         "open_meeting", f"{year} {organizer}", lambda: open_meeting(
             c.app.db, year=year, organizer=organizer, now=c.app.now(), by=account.name,
             presiding=presiding.strip() or None, venue=venue.strip() or None)))
@@ -292,7 +305,8 @@ def meeting_attendance(request: Request, account: User, year: int, organizer: st
         if parts and parts[0]:
             attendees.append({"name": parts[0], "unit": parts[1] if len(parts) > 1 else "",
                               "role": parts[2] if len(parts) > 2 else ""})
-    return _meeting_action(request, account, year, organizer, csrf_token, f"已登记参会人员 {len(attendees)} 名", lambda c: c._run(
+    return _meeting_action(request, account, year, organizer, csrf_token,
+                           (f"已登记参会人员 {len(attendees)} 名", f"{len(attendees)} attendee(s) registered"), lambda c: c._run(
         "attendance", f"{year} {organizer} +{len(attendees)}", lambda: add_attendees(
             c.app.db, year=year, organizer=organizer, attendees=attendees)))
 
@@ -300,7 +314,7 @@ def meeting_attendance(request: Request, account: User, year: int, organizer: st
 @router.post("/meetings/{year}/{organizer}/present")
 def meeting_present(request: Request, account: User, year: int, organizer: str, org: Annotated[str, Form()],
                     csrf_token: Annotated[str, Form()] = "") -> Response:
-    return _meeting_action(request, account, year, organizer, csrf_token, f"{org} 已述职",
+    return _meeting_action(request, account, year, organizer, csrf_token, (f"{org} 已述职", f"{org} has presented"),
                            lambda c: c.fire(year=year, org=org, event="present", kind="upward"))
 
 
@@ -313,7 +327,7 @@ def meeting_comment(request: Request, account: User, year: int, organizer: str, 
 
     def call(c: Any) -> None:
         if not comment.strip() and not question.strip():
-            raise BadInput("点评和提问都为空：请填写点评意见或提问")
+            raise BadInput("meeting.comment_empty")
 
         def write() -> None:
             if question.strip():
@@ -325,19 +339,21 @@ def meeting_comment(request: Request, account: User, year: int, organizer: str, 
 
         c._run("comment", f"{year} {organizer} {org}", write)
 
-    return _meeting_action(request, account, year, organizer, csrf_token, f"已记录对 {org} 的点评/提问", call)
+    return _meeting_action(request, account, year, organizer, csrf_token,
+                           (f"已记录对 {org} 的点评/提问", f"comment/questions for {org} recorded"), call)
 
 
 @router.post("/meetings/{year}/{organizer}/feedback")
 def meeting_feedback(request: Request, account: User, year: int, organizer: str, org: Annotated[str, Form()],
                      csrf_token: Annotated[str, Form()] = "") -> Response:
-    return _meeting_action(request, account, year, organizer, csrf_token, f"已向 {org} 通报反馈",
+    return _meeting_action(request, account, year, organizer, csrf_token, (f"已向 {org} 通报反馈", f"feedback given to {org}"),
                            lambda c: c.fire(year=year, org=org, event="give_feedback", kind="upward"))
 
 
 @router.post("/meetings/{year}/{organizer}/close")
 def meeting_close(request: Request, account: User, year: int, organizer: str, csrf_token: Annotated[str, Form()] = "") -> Response:
-    return _meeting_action(request, account, year, organizer, csrf_token, "测评已结束，票数已锁定",
+    return _meeting_action(request, account, year, organizer, csrf_token,
+                           ("测评已结束，票数已锁定", "the evaluation is closed: the counts are frozen"),
                            lambda c: desk.close_meeting_evaluation(c, year=year, organizer=organizer))
 
 
@@ -352,7 +368,7 @@ def meeting_codes(request: Request, account: User, year: int, organizer: str, co
     check_csrf(request, csrf_token)
     desk.check_organizer(desk.shared_of(request).db, account.actor, organizer)
     if not 1 <= count <= 1000:
-        raise BadInput("测评码数量须在 1 到 1000 之间")
+        raise BadInput("ballots.count", count=count, limit=1000)
     data = desk.issue_codes_for(desk.writer_console(request, account), request, year=year, organizer=organizer, count=count)
     base = desk.base_url_of(request)
     cards = [{"code": code, "url": url, "svg": Markup(qr_svg(url))}
@@ -386,10 +402,11 @@ async def vote_cast(request: Request, code: str) -> Response:
     missing = [p["name"] for p in ballot["presenters"] if p["votable"] and not ratings.get(p["org"])]
     if missing:
         return page(request, "participant/vote.html", 400, ballot=ballot, code=code, done=None,
-                    problem=f"请为每位述职人选择评价，尚未评价：{'、'.join(missing)}", chosen=ratings)
+                    problem=render_message("ballots.unrated", {"names": "、".join(missing)}, language(request)),
+                    chosen=ratings)
     try:
         await run_in_threadpool(lambda: vote_with_code(db, code=code[:20], ratings=ratings, key=key))
     except BadInput as error:
-        return page(request, "participant/vote.html", 400, ballot=ballot, code=code, done=None, problem=error.message,
+        return page(request, "participant/vote.html", 400, ballot=ballot, code=code, done=None, problem=error.render(language(request)),
                     chosen=ratings)
     return page(request, "participant/vote.html", ballot=ballot, code=code, done=True)

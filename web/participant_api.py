@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, File, HTTPException, Path, Query, Request, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from services.accounts import Account
 from services.actors import Actor
-from services.errors import BadInput, PermissionDenied
+from services.errors import BadInput, PermissionDenied, TooLarge
 from services.permissions import check_action, is_within
 from services.reports import MAX_BYTES
 from web.actions import Console
@@ -44,7 +44,7 @@ def base_url_of(request: Request) -> str:
 def secretary_unit(account: Account) -> str:
     """The unit whose tasks an account sees: a secretary's own unit (the account's scope)."""
     if account.role != "secretary" or not account.scope:
-        raise PermissionDenied(f"无权操作 {account.name}：“我的待办”只属于述职单位书记（账号范围为本单位）")
+        raise PermissionDenied("my.not_secretary", name=account.name)
     return account.scope
 
 
@@ -52,7 +52,7 @@ def check_cycle_read(db: Any, actor: Actor, *, year: int, org: str, kind: str) -
     """A secretary reads only their own unit; a reviewer the cycles whose organizer (or unit) lies in their scope."""
     if actor.role == "secretary":
         if actor.scope != org:
-            raise PermissionDenied(f"无权操作 {actor.name}：书记只能查看本单位（{actor.scope}）的述职材料")
+            raise PermissionDenied("my.own_unit_only", name=actor.name, scope=actor.scope)
         return
     if actor.role != "reviewer":
         return
@@ -64,7 +64,7 @@ def check_cycle_read(db: Any, actor: Actor, *, year: int, org: str, kind: str) -
         scope_path = conn.execute(sa.select(orgs.c.path).where(orgs.c.code == (actor.scope or ""))).scalar()
         organizer_path = conn.execute(sa.select(orgs.c.path).where(orgs.c.id == cycle.organizer_id)).scalar()
         if not (is_within(organizer_path, scope_path) or is_within(cycle.org_path, scope_path)):
-            raise PermissionDenied(f"无权操作 {actor.name}：{org} 不在审核范围 {actor.scope} 内")
+            raise PermissionDenied("review.out_of_scope", name=actor.name, org=org, scope=actor.scope)
 
 
 def check_organizer(db: Any, actor: Actor, organizer: str) -> None:
@@ -73,14 +73,14 @@ def check_organizer(db: Any, actor: Actor, organizer: str) -> None:
         try:
             check_action(conn, actor, "issue_ballots", org=organizer)
         except PermissionDenied:
-            raise PermissionDenied(f"无权操作 {actor.name}：不能主持 {organizer} 的述职评议会") from None
+            raise PermissionDenied("meeting.not_host", name=actor.name, organizer=organizer) from None
 
 
 async def read_upload(file: UploadFile) -> tuple[str, bytes]:
     """The uploaded report, refused (413) above the CLI's size limit instead of being cut."""
     content = await file.read(MAX_BYTES + 1)
     if len(content) > MAX_BYTES:
-        raise HTTPException(status_code=413, detail=f"报告文件超过 {MAX_BYTES // (1024 * 1024)} MB")
+        raise TooLarge("report.too_large", name=file.filename or "", limit=MAX_BYTES // (1024 * 1024))
     return file.filename or "", content
 
 
@@ -125,9 +125,11 @@ def file_plan(console: Console, *, year: int, org: str, kind: str) -> dict[str, 
         items = conn.execute(sa.select(sa.func.count()).select_from(rectification_items)
                              .where(rectification_items.c.cycle_id == cycle.id)).scalar_one()
         commitment = commitment_of(conn, cycle.id)
-    missing = [m for m, ok in (("公开承诺", commitment), ("整改事项", items)) if not ok]
+    missing = [(zh, en) for zh, en, ok in (("公开承诺", "public commitment", commitment),
+                                           ("整改事项", "rectification item", items)) if not ok]
     if missing and cycle.state in ("feedback_given", "rectifying"):  # refused before anything moves
-        raise Refused(f"{org}: 整改方案和公开承诺不完整：还没有{'、'.join(missing)}，不能备案")
+        raise Refused("rectification.incomplete", org=org, missing="、".join(zh for zh, _ in missing),
+                      missing_en=", ".join(en for _, en in missing))
     if cycle.state == "feedback_given":
         console.fire(year=year, org=org, event="start_rectification", kind=kind)
     return console.fire(year=year, org=org, event="file_commitment", kind=kind)
@@ -281,7 +283,7 @@ def rectification(year: Year, org: Code, body: PlanBody, console: Writer, kind: 
             app.db, year=year, org=org, kind=kind, items=[i.model_dump() for i in body.items], commitment=body.commitment,
             now=app.now(), by=console.account.name, actor=console.actor)))
     elif not body.file:
-        raise BadInput("请至少填写一项整改事项或公开承诺")
+        raise BadInput("rectification.empty")
     if body.file:
         result["filed"] = file_plan(console, year=year, org=org, kind=kind)
     return result
@@ -332,7 +334,7 @@ def comment(year: Year, organizer: Code, body: CommentBody, console: Writer) -> 
 
     check_organizer(console.app.db, console.actor, organizer)
     if not (body.comment or "").strip() and not body.questions:
-        raise BadInput("点评和提问都为空：请填写点评意见或至少一个提问")
+        raise BadInput("meeting.comment_empty")
     app = console.app
 
     def call() -> dict[str, Any]:

@@ -75,7 +75,7 @@ def _landing(text: str) -> dict[str, str]:
         role, target = role.strip(), target.strip()
         if role and target:
             if not is_local_path(target):
-                raise BadInput(f"SHUZHI_LANDING: '{target}' is not a path of the console (it must start with one '/')")
+                raise BadInput("landing.bad", value=target, option="SHUZHI_LANDING")
             landing[role] = target
     return landing
 

@@ -194,3 +194,12 @@ def test_a_database_without_schema_says_to_run_init(cli) -> None:  # type: ignor
     code, out, err = cli("cycles", "list", "--year", "2014")
     assert (code, out) == (2, "")
     assert "shuzhi init" in err and "Traceback" not in err
+
+
+def test_import_of_a_missing_file_says_so_in_chinese(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    cli("init")
+    code, out, err = cli("orgs", "import", str(tmp_path / "gone.csv"))
+    assert (code, out) == (2, "")
+    assert err.strip() == "错误：文件 gone.csv 不存在"
+    monkeypatch.setenv("SHUZHI_LANG", "en")
+    assert cli("orgs", "import", str(tmp_path / "gone.csv"))[2].strip() == "error: gone.csv: no such file"

@@ -22,6 +22,9 @@ def test_demo_runs_the_whole_season(cli, tmp_path: Path) -> None:  # type: ignor
     night = re.search(r"邮件即时发出 (\d+) 条，短信 (\d+) 条待免打扰时段", out)
     assert night and int(night.group(1)) > 0 and int(night.group(2)) > 0  # email at once, SMS held overnight
     assert "升级督办" in out
+    # the outbox counts by status in Chinese labels, the console's own (no English keys)
+    assert re.search(r"消息发件箱：待发送 \d+，发送中 \d+，已发送 \d+，发送失败 \d+，已取消 \d+（", out)
+    assert "cancelled" not in out and "queued" not in out
     sink = list((folder / "sink").glob("*.txt"))
     assert any(p.name.startswith("sms-") for p in sink) and any(p.name.startswith("email-") for p in sink)
     assert (folder / "T01-summary.docx").stat().st_size > 0

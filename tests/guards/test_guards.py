@@ -93,3 +93,36 @@ def test_cli_start_up_stays_light() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
     assert out.stdout.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_every_error_code_raised_is_in_the_catalogue_with_its_parameters() -> None:
+    """A service raising `BadInput("some.code", …)` shows the catalogue's text: a code missing from it (a typo) or
+    a parameter its Chinese or English text needs but the raise site does not give would show the raw code or
+    the template to the user."""
+    import re
+    import string
+
+    from services.errors import MESSAGES
+
+    problems, checked = [], 0
+    for folder in ("services", "web", "shuzhi_cli", "notifications", "flows"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args):
+                    continue
+                first = node.exc.args[0]
+                if not (isinstance(first, ast.Constant) and isinstance(first.value, str)
+                        and re.fullmatch(r"[a-z_]+\.[a-z_]+", first.value)):
+                    continue
+                where, checked = f"{path.relative_to(ROOT)}:{node.lineno}", checked + 1
+                if first.value not in MESSAGES:
+                    problems.append(f"{where}: '{first.value}' is not in the catalogue")
+                    continue
+                given = {k.arg for k in node.exc.keywords}
+                if None in given:  # **params: not checkable here
+                    continue
+                for text in MESSAGES[first.value]:
+                    needed = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+                    if needed - given:
+                        problems.append(f"{where}: '{first.value}' needs {sorted(needed - given)}")
+    assert checked > 100 and problems == []

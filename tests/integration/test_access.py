@@ -163,7 +163,9 @@ def test_provision_creates_one_account_per_unit_idempotently_and_disables_depart
     import_orgs(any_db, path, now=NOW)
     create_user(any_db, "13900000012", "viewer", GOOD)  # a hand-made account holding V002's phone: left alone
     secretaries, reviewers = provision_accounts(any_db, now=NOW)
-    assert (secretaries.candidates, secretaries.created, secretaries.conflicts, secretaries.no_phone) == (7, 6, 1, 2)
+    # XG is the prefecture: it has no cycle, so no secretary account (its phone 13900000000 makes none)
+    assert (secretaries.candidates, secretaries.created, secretaries.conflicts, secretaries.no_phone) == (6, 5, 1, 2)
+    assert "13900000000" not in _users(any_db)
     assert (reviewers.candidates, reviewers.created) == (4, 4)  # XG, HC, T01, T02 organize
     users = _users(any_db)
     assert users["13900000011"] == ("secretary", "V001", True, "13900000011")
@@ -174,7 +176,7 @@ def test_provision_creates_one_account_per_unit_idempotently_and_disables_depart
 
     again = provision_accounts(any_db, now=NOW)
     assert [(r.created, r.updated, r.deactivated) for r in again] == [(0, 0, 0), (0, 0, 0)]
-    assert again[0].unchanged == 6 and again[1].unchanged == 4
+    assert again[0].unchanged == 5 and again[1].unchanged == 4
 
     # V001's phone changes; C001 leaves the tree
     with any_db.begin() as conn:
@@ -194,7 +196,7 @@ def test_provision_under_a_subtree_touches_only_that_subtree(sqlite_db: Database
     (result,) = provision_accounts(sqlite_db, under="T01", roles=("secretary",), now=NOW)
     assert result.created == 3 and set(_users(sqlite_db)) == {"13900000002", "13900000011", "13900000012"}
     (whole,) = provision_accounts(sqlite_db, roles=("secretary",), now=NOW)
-    assert (whole.created, whole.unchanged) == (4, 3)
+    assert (whole.created, whole.unchanged) == (3, 3)  # HC, T02, C001: not the prefecture XG
 
 
 # --- passwords, throttling, management ---------------------------------------------------------------------------
@@ -278,9 +280,24 @@ def test_cli_users_provision_counts_human_and_json(cli: Any, tmp_path: Path) -> 
     assert code == 0 and "书记账户：应有 3，新建 3" in out
     code, out, _ = cli("--json", "users", "provision")
     rows = json.loads(out)
-    assert code == 0 and [(r["role"], r["created"], r["unchanged"]) for r in rows] == [("secretary", 4, 3), ("reviewer", 4, 0)]
+    assert code == 0 and [(r["role"], r["created"], r["unchanged"]) for r in rows] == [("secretary", 3, 3), ("reviewer", 4, 0)]
     code, out, _ = cli("users", "list", "--role", "secretary")
     assert code == 0 and "139****0011" in out and "13900000011" in out  # the login name is the phone; the phone column masked
     assert cli("users", "provision", "--under", "NOPE")[0] == 4
     code, out, _ = cli("users", "edit", "review-T01", "--inactive")
     assert code == 0 and "已停用" in out
+
+
+def test_cli_users_add_and_edit_answer_in_chinese(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    (tmp_path / "orgs.csv").write_text(SAMPLE_ORGS, encoding="utf-8")
+    assert cli("init")[0] == 0
+    assert cli("orgs", "import", str(tmp_path / "orgs.csv"))[0] == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(GOOD + "\n"))
+    code, out, _ = cli("users", "add", "admin", "--role", "admin", "--password-stdin")
+    assert (code, out.strip()) == (0, "已创建账户 admin（系统管理员）")
+    code, out, _ = cli("users", "add", "zhang", "--role", "reviewer", "--scope", "T01", "--sms-only", "--phone", "13900000002")
+    assert (code, out.strip()) == (0, "已创建账户 zhang（审核（党委），范围 T01）")
+    code, out, _ = cli("users", "edit", "zhang", "--role", "viewer")
+    assert code == 0 and out.startswith("已更新 zhang：只读") and "viewer" not in out

@@ -92,3 +92,13 @@ def test_M5_cli_refuses_the_bomb_with_exit_2(cli, orgs_csv: Path, plan_file: Pat
     assert code == 2 and "拒绝读取" in err
     code, out, _ = cli("--json", "report", "versions", "--year", "2014", "V001")
     assert code == 0 and out.strip() == "[]"  # nothing stored: the submission did not happen
+
+
+def test_a_refused_report_reads_in_chinese_and_in_english() -> None:
+    with pytest.raises(BadInput) as fake:
+        read_report_bytes("fake.docx", b"not a zip")
+    assert str(fake.value) == "fake.docx：无法作为 .docx 读取（不是有效的 Word 文件）"
+    assert fake.value.render("en") == "fake.docx: cannot read as .docx (not a Word file)"
+    with pytest.raises(BadInput) as long:
+        read_report_bytes("long.txt", "一行\n".encode() * (reports.TEXT_MAX_LINES + 1))
+    assert "拒绝读取" in str(long.value) and long.value.render("en").startswith("long.txt: more than ")

@@ -108,7 +108,11 @@ def test_lagging_page_filters_and_links(client_for: Any) -> None:
     client = client_for("zzb")
     page = client.get("/lagging", params={"year": 2014, "under": "mkz"})
     assert page.status_code == 200 and "匹配到 马口镇党委（T01）" in page.text
-    assert "提醒本页全部（1 个单位）" in page.text and "最近提醒" in page.text and "代为办理" in page.text
+    # the bulk button reminds every unit of the filter, not just the rows shown: its label says so
+    assert "提醒筛选结果全部（1 个单位）" in page.text and "最近提醒" in page.text and "代为办理" in page.text
+    assert "提醒本页全部" not in page.text
+    english = client.get("/lagging", params={"year": 2014, "under": "mkz", "lang": "en"}).text
+    assert "Remind all matching the filter (1 unit)" in english and "提醒筛选结果全部" not in english
     bad = client.get("/lagging", params={"year": 2014, "under": "回龙"})
     assert bad.status_code == 404 and "回龙" in bad.text
     overview = client.get("/overview").text
@@ -117,7 +121,7 @@ def test_lagging_page_filters_and_links(client_for: Any) -> None:
     reviewer = client_for("t01_reviewer").get("/lagging", params={"year": 2014}).text
     assert "/lagging/remind-bulk?year=2014&amp;kind=upward&under=T01" in reviewer  # a reviewer reminds within scope
     viewer = client_for("viewer").get("/lagging", params={"year": 2014}).text
-    assert "提醒本页全部" not in viewer and "显示号码" not in viewer and "139****0001" in viewer
+    assert "提醒筛选结果全部" not in viewer and "显示号码" not in viewer and "139****0001" in viewer
 
 
 # --- exports -----------------------------------------------------------------------------------------------------
@@ -357,3 +361,16 @@ def test_role_may_exactly_what_it_may_issue_12(name: str, case: str, client_for:
         # a secretary is stopped earlier, at the read guard (issue 9: their own unit only), and audited as a read
         audited = _audit(web_app, action) + (_audit(web_app, "read") if name.endswith("secretary") else [])
         assert "denied" in {a.outcome for a in audited}
+
+
+def test_a_service_refusal_is_chinese_in_the_console_and_english_under_lang_en(client_for: Any) -> None:
+    client = client_for("zzb")
+    chinese = client.get("/api/lagging", params={"year": 2014, "step": "nope"})
+    assert chinese.status_code == 400 and chinese.json()["error"].startswith("未知环节 'nope'")
+    assert chinese.json()["code"] == "step.bad"
+    english = client.get("/api/lagging", params={"year": 2014, "step": "nope", "lang": "en"})
+    assert english.status_code == 400 and english.json()["error"].startswith("unknown step 'nope'; steps: ")
+    page = client.get("/lagging", params={"year": 2013, "lang": "zh"})  # the API call above chose English
+    assert page.status_code == 404 and "2013 年度尚未启动述职" in page.text and "has not been launched" not in page.text
+    english_page = client.get("/lagging", params={"year": 2013, "lang": "en"})
+    assert english_page.status_code == 404 and "year 2013 has not been launched" in english_page.text

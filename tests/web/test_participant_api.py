@@ -181,3 +181,55 @@ def test_report_text_is_rendered_as_escaped_html_and_only_in_scope(client_for: C
     assert outsider.get("/review/2014/V001").status_code == 403
     assert outsider.get("/api/cycles/2014/V001/report").status_code == 403
     assert client_for("v001_secretary").get("/my/2014/V002").status_code == 403
+
+
+def test_an_upload_over_20_mb_is_one_catalogue_message_in_both_consoles(client_for: Callable[[str | None], Any],
+                                                                       web_app: Any) -> None:
+    big = ("big.txt", b"x" * (20 * 1024 * 1024 + 1), "text/plain")
+    secretary = client_for("v001_secretary")
+    refused = secretary.post("/api/cycles/2014/V001/report", files={"file": big})
+    assert refused.status_code == 413 and refused.json()["error"] == "述职报告 big.txt 超过 20 MB"
+    english = secretary.post("/api/cycles/2014/V001/report?lang=en", files={"file": big})
+    assert english.status_code == 413 and english.json()["error"] == "big.txt: larger than 20 MB"
+    operator = client_for("zzb")
+    operator.post("/api/cycles/2014/T01/behalf", data={"event": "finish_research"}).raise_for_status()
+    behalf = operator.post("/api/cycles/2014/T01/behalf", data={"event": "submit"}, files={"report": big})
+    assert behalf.status_code == 413 and behalf.json()["error"] == "述职报告 big.txt 超过 20 MB"
+    assert _count(web_app, report_versions) == 0 and _state(web_app, "T01") == "drafting"
+
+
+def test_the_participant_pages_in_english_under_lang_en(client_for: Callable[[str | None], Any], web_app: Any) -> None:
+    import re
+
+    secretary, reviewer = client_for("v001_secretary"), client_for("t01_reviewer")
+    secretary.post("/api/cycles/2014/V001/events", json={"event": "finish_research"}).raise_for_status()
+    _upload(secretary, path=REPORTS / "good.md").raise_for_status()
+    secretary.post("/api/cycles/2014/V001/events", json={"event": "submit"}).raise_for_status()
+    reviewer.post("/api/meetings/2014/T01/open", json={"presiding": "马口书记"}).raise_for_status()
+    code = reviewer.post("/api/meetings/2014/T01/ballots", json={"count": 1}).json()["codes"][0]
+    pages = {
+        "/my": (secretary, "My tasks", "我的待办"),
+        "/my/2014/V001": (secretary, "My report versions", "我的报告版本"),
+        "/review": (reviewer, "Review queue", "审核队列"),
+        "/review/2014/V001": (reviewer, "Automatic pre-check", "自动预审"),
+        "/meetings/2014/T01": (reviewer, "Evaluation meeting", "述职评议会"),
+        f"/vote/{code}": (client_for(None), "Evaluation ballot", "民主测评"),
+    }
+    for path, (client, english, chinese) in pages.items():
+        zh = client.get(path, params={"lang": "zh"})
+        assert zh.status_code == 200 and chinese in zh.text, path
+        en = client.get(path, params={"lang": "en"})
+        assert en.status_code == 200 and english in en.text, path
+        main = en.text.split("<main", 1)[-1].split("</main>")[0]
+        # the page's own words are English; what remains Chinese is data (names, the report, findings)
+        for word in ("我的待办", "审核队列", "自动预审", "述职评议会", "民主测评", "截止", "状态：", "提交测评", "参会人员"):
+            assert word not in re.sub(r"<[^>]+>", " ", main), (path, word)
+    # what the pages say after an action follows the language too (the choice is kept in the session)
+    from tests.web.conftest import csrf_of
+
+    token = csrf_of(reviewer.get("/meetings/2014/T01", params={"lang": "en"}).text)
+    done = reviewer.post("/meetings/2014/T01/attendance", data={"people": "甲\n乙", "csrf_token": token}, follow_redirects=True)
+    assert "2 attendee(s) registered" in done.text and "已登记参会人员" not in done.text
+    empty = reviewer.post("/meetings/2014/T01/comment", data={"org": "V001", "question": "", "comment": "", "csrf_token": token},
+                          follow_redirects=True)
+    assert "the comment and the questions are all empty" in empty.text

@@ -72,6 +72,18 @@ def sign_in_by_sms(page: Any, base: str, app: App, *, name: str, phone: str, sin
     expect(page.get_by_test_id("whoami")).to_contain_text(name)
 
 
+# the tally's card cells whose ::before label reaches into the value beside it, or below the cell
+TALLY_LABELS_OVERLAPPING = """() => Array.from(document.querySelectorAll("[data-testid=tally] td[data-label]")).filter((td) => {
+  const cell = td.getBoundingClientRect();
+  const label = getComputedStyle(td, "::before");
+  const range = document.createRange();
+  range.selectNodeContents(td);
+  const value = range.getBoundingClientRect();
+  const labelBottom = cell.top + parseFloat(getComputedStyle(td).paddingTop) + parseFloat(label.height);
+  return value.left < cell.left + parseFloat(label.width) || labelBottom > cell.bottom + 0.5;
+}).map((td) => td.dataset.label)"""
+
+
 def shot(page: Any, name: str) -> None:
     """A full-page screenshot, and no sideways scrolling at phone width."""
     page.screenshot(path=str(ARTIFACTS / f"participant-{name}.png"), full_page=True)
@@ -185,6 +197,9 @@ def test_a_season_on_phones(browser: Any, web_app: App, tmp_path: Path) -> None:
             expect(rev.get_by_test_id("tally")).to_contain_text("东村党支部")
             expect(rev.get_by_test_id("tally")).to_contain_text("93.3")  # (100 + 80 + 100) / 3
             shot(rev, "13-tally")
+            # on the phone the tally is cards: no label runs into its value, the long 好/较好/一般/差 included
+            overlapping = rev.evaluate(TALLY_LABELS_OVERLAPPING)
+            assert overlapping == [], f"card labels overlapping their values at 390px: {overlapping}"
             rev.get_by_test_id("feedback-V001").click()
 
             # the secretary reads the feedback notice and files the plan and the commitment

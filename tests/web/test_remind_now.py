@@ -42,6 +42,8 @@ def test_lagging_page_button_queues_the_unit_once_a_minute(client_for: Any, web_
     web_clock.advance(minutes=1)
     assert "新入队 1 条" in click()
     assert len(queued(web_app)) == 2
+    client.get("/lagging?year=2014&lang=en")  # the operator switches to English: the notice follows
+    assert "reminder was queued within this minute already: not sent twice" in click()
 
 
 def test_api_reviewer_in_scope_reminds_the_reviewer_owned_step(client_for: Any, web_app: Any) -> None:

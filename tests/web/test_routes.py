@@ -218,6 +218,21 @@ def test_cycle_page_shows_versions_findings_comment_tally_feedback_and_rectifica
     assert extras["feedback"]["markdown"] and extras["agenda"]["comment"].startswith("抓党建")
 
 
+def test_outbox_page_names_statuses_channels_and_kinds_in_the_chosen_language(client_for: Any, web_app: Any) -> None:
+    from services.sweep import remind_now
+
+    remind_now(web_app.db, year=2014, org="T01", kind="upward", now=web_app.now(), by="test")
+    client = client_for("admin")
+    page = client.get("/outbox?year=2014").text
+    for label in ("待发送", "发送失败", "已取消", "短信", "到期提醒"):
+        assert label in page, label
+    assert ">queued<" not in page and ">sms<" not in page
+    english = client.get("/outbox?year=2014&lang=en").text
+    for label in (">queued<", ">cancelled<", ">SMS<", ">reminder<"):
+        assert label in english, label
+    assert "待发送" not in english
+
+
 def test_outbox_and_results_pages_show_real_data(client_for: Any, web_app: Any) -> None:
     client = client_for("admin")
     page = client.get("/lagging")
