@@ -13,7 +13,8 @@ from typing import Any
 # code → (Chinese, English); `{name}` fields come from the error's parameters.
 MESSAGES: dict[str, tuple[str, str]] = {
     # plans and years
-    "plan.too_large": ("计划文件过大（上限 {limit} KB）", "the plan file is larger than {limit} KB"),
+    "plan.too_large": ("计划文件过大（上限 {limit} MB）", "the plan file is larger than {limit} MB"),
+    "plan.encoding": ("计划文件 {name} 不是 UTF-8 文本", "{name}: the plan is not UTF-8 text"),
     "plan.not_toml": ("计划文件不是有效的 TOML：{detail}", "plan: not valid TOML ({detail})"),
     "plan.too_deep": ("计划文件嵌套过深", "plan: lists or tables nested too deeply"),
     "plan.invalid": ("计划文件有 {count} 处问题，未作任何更改：{first}", "plan: {count} problem(s), nothing was changed: {first}"),

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from services.errors import BadInput, NotFound
+from services.errors import BadInput, NotFound, TooLarge
 from services.orgs import in_subtree
 from services.sweep import insert_ignoring_duplicates
 from states.orgs import meeting_level_key
@@ -45,13 +45,24 @@ class LaunchResult:
         }
 
 
-MAX_PLAN_CHARS = 1_000_000  # a plan is a few KB; the web upload limit is the same
+MAX_PLAN_CHARS = 1_000_000  # 1 MB: a plan is a few KB; the CLI, the launch page and the preview refuse more
+
+
+def plan_text_from_bytes(raw: bytes, *, name: str) -> str:
+    """A plan file as uploaded or read from disk: refused whole when too big (never cut) or not UTF-8 — the one
+    check the CLI, the launch page and the launch preview share. Read at most MAX_PLAN_CHARS + 1 bytes to call it."""
+    if len(raw) > MAX_PLAN_CHARS:
+        raise TooLarge("plan.too_large", limit=MAX_PLAN_CHARS // 1_000_000)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput("plan.encoding", name=name) from None
 
 
 def load_plan_text(text: str, *, year: int | None = None) -> YearPlan:
     """Parse and validate a plan file's text (no database); `BadInput` names every problem."""
     if len(text) > MAX_PLAN_CHARS:
-        raise BadInput("plan.too_large", limit=MAX_PLAN_CHARS // 1000)
+        raise BadInput("plan.too_large", limit=MAX_PLAN_CHARS // 1_000_000)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

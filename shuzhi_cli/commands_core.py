@@ -90,18 +90,13 @@ def year_start(
     direct: Annotated[bool, typer.Option("--direct", help="run here even when PREFECT_API_URL is set")] = False,
 ) -> None:
     from services.errors import BadInput
-    from services.years import MAX_PLAN_CHARS
+    from services.years import MAX_PLAN_CHARS, plan_text_from_bytes
 
     st = state(ctx)
     if not plan.is_file():
         raise BadInput("file.missing", name=str(plan))
-    raw = plan.read_bytes()
-    if len(raw) > MAX_PLAN_CHARS:
-        raise BadInput("plan.too_large", limit=MAX_PLAN_CHARS // 1000)
-    try:
-        plan_text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadInput("file.encoding", name=plan.name) from None
+    with plan.open("rb") as handle:
+        plan_text = plan_text_from_bytes(handle.read(MAX_PLAN_CHARS + 1), name=plan.name)
     result = _launch(st, year=year, plan_text=plan_text, by=by, direct=direct)
     if st.json:
         emit_json(result)

@@ -570,11 +570,10 @@ async def preview_page(request: Request, account: User, year: Annotated[int, For
 
     text = plan_text
     if plan_file is not None and plan_file.filename:
-        raw = await plan_file.read(1024 * 1024)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = ""
+        from services.years import MAX_PLAN_CHARS, plan_text_from_bytes
+
+        # refused whole like the launch itself (this read used to cut the file at 1 MB and blank a non-UTF-8 one)
+        text = plan_text_from_bytes(await plan_file.read(MAX_PLAN_CHARS + 1), name=plan_file.filename)
     preview = await run_in_threadpool(preview_launch, _shared(request).db, plan_text=text, year=year) if text.strip() else {
         "ok": False, "problems": ["方案为空：请粘贴方案或点击“按组织树生成方案”"], "levels": []}
     return _render(request, "admin.html", status=200 if preview["ok"] else 400, result=None, problems=[], message="",

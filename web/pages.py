@@ -12,8 +12,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from services import dashboard
 from services.accounts import ROLE_LABELS, Account
-from services.errors import BadInput, PermissionDenied, ShuzhiError
+from services.errors import BadInput, PermissionDenied, ShuzhiError, TooLarge
 from services.permissions import check_fire, may
+from services.years import MAX_PLAN_CHARS, plan_text_from_bytes
 from states.machine import RETURN_EVENTS, STATES, allowed_events
 from storage.tables.core import cycles, orgs
 from web import flash, integrations
@@ -24,7 +25,6 @@ from web.security import check_csrf, client_of, csrf_token, current_account, gua
 router = APIRouter(include_in_schema=False)
 MAX_OFFSET = 10_000_000  # like the API: a bigger offset is a 422, never an overflow in the database (L6)
 MAX_NOTE = 2000  # the return note, capped as the API caps it (L7)
-MAX_PLAN_UPLOAD = 1024 * 1024
 PathYear = Annotated[int, Path(ge=1949, le=9998)]
 QueryYear = Annotated[int | None, Query(ge=1949, le=9998)]
 
@@ -295,15 +295,11 @@ def admin_launch(request: Request, account: User, year: Annotated[int, Form()],
     check_csrf(request, csrf_token)
     text = plan_text
     if plan_file is not None and plan_file.filename:
-        raw = plan_file.file.read(MAX_PLAN_UPLOAD + 1)
-        if len(raw) > MAX_PLAN_UPLOAD:  # refused, never cut (L4)
-            return _admin_result(request, title="launch_year", status=413, message=_say(
-                request, "计划文件过大（上限 1 MB），未启动", "the plan file is larger than 1 MB; nothing was launched"))
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return _admin_result(request, title="launch_year", status=400,
-                                 message=_say(request, "计划文件不是 UTF-8 文本", "the plan is not UTF-8 text"))
+        try:  # refused whole, never cut (L4)
+            text = plan_text_from_bytes(plan_file.file.read(MAX_PLAN_CHARS + 1), name=plan_file.filename)
+        except BadInput as error:
+            return _admin_result(request, title="launch_year", status=413 if isinstance(error, TooLarge) else 400,
+                                 message=_say(request, f"{error.render('zh')}，未启动", f"{error.render('en')}; nothing was launched"))
     form = {"year": year, "plan_text": text}
     try:
         if not text.strip():

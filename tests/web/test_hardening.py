@@ -197,3 +197,18 @@ def test_m6_healthz_answers_while_an_import_is_still_running(asgi: Any, monkeypa
         release.set()
         server.should_exit = True
         thread.join(10)
+
+
+def test_l4_the_launch_preview_refuses_a_plan_it_cannot_read_whole(client_for: Any) -> None:
+    """The preview read the upload cut at 1 MB and showed a non-UTF-8 plan as "方案为空"; it now refuses both the way
+    the launch does, and launches nothing."""
+    client = client_for("admin")
+    token = csrf_of(client.get("/admin").text)
+    big = SAMPLE_PLAN.replace("year = 2014", "year = 2015") + "\n# " + "x" * (1024 * 1024) + "\n"
+    response = client.post("/admin/years/preview", data={"year": "2015", "csrf_token": token},
+                           files={"plan_file": ("plan.toml", big.encode(), "text/plain")})
+    assert response.status_code == 413 and "1 MB" in response.text
+    gbk = client.post("/admin/years/preview", data={"year": "2015", "csrf_token": token},
+                      files={"plan_file": ("plan.toml", "# 方案\n".encode("gb18030") + b"\xff\xfe", "text/plain")})
+    assert gbk.status_code == 400 and "plan.toml" in gbk.text and "UTF-8" in gbk.text
+    assert client.get("/api/years").json() == [2014]
