@@ -6,7 +6,7 @@ One filter (`LaggingFilter`) drives all three, so what an operator sees is what 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -179,17 +179,31 @@ LAGGING_COLUMNS: list[tuple[str, str]] = [
     ("days_late", "逾期天数"), ("organizer_name", "会议组织者"), ("meeting", "会议日期"), ("returns", "退回次数"),
     ("secretary", "书记"), ("phone", "手机"), ("last_reminded", "最近提醒"),
 ]
-# a state's two export labels at once: the state, and the step it owes (Chinese)
-_EXPORT_LABELS = {state: (label, STEP_LABELS.get(STEP_OF_STATE.get(state) or "", "")) for state, label in STATE_LABELS.items()}
+class _Labels(dict[Any, Any]):
+    """A look-up table that computes (and keeps) what it does not hold yet: `map(table.__getitem__, column)` runs
+    in C for every value seen before."""
+
+    def __init__(self, compute: Callable[[Any], Any], known: dict[Any, Any] | None = None) -> None:
+        super().__init__(known or {})
+        self.compute = compute
+
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self.compute(key)
+        return value
 
 
-def export_lagging(db: Database, f: LaggingFilter, *, today: date, full_phone: bool = False) -> Iterator[list[Any]]:
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def export_lagging(db: Database, f: LaggingFilter, *, today: date, full_phone: bool = False) -> Iterator[Sequence[Any]]:
     """Every row of the filtered list as export cells (LAGGING_COLUMNS), in the page's order: one sorted, joined
     query read as a stream (a server-side cursor on PostgreSQL, SQLite's own cursor), STREAM_CHUNK rows at a time,
     so an export of the whole country holds one chunk in memory. "Last reminded" is one grouped query per chunk.
 
-    Per row only dictionary look-ups: the labels per state, and per distinct date (a season has a few dozen) its
-    ISO text and days late; dates are read as stored text on SQLite (no per-row parsing)."""
+    Each chunk is formatted column by column through look-up tables (labels per state, ISO text and days late per
+    distinct date: a season has a few dozen), so no Python code runs per row; dates are read as stored text on
+    SQLite (no per-row parsing)."""
     organizer = orgs.alias("organizer_org")
     due_raw = sa.type_coerce(cycles.c.due, sa.String)  # SQLite: the ISO text; PostgreSQL: the driver's date
     meeting_raw = sa.type_coerce(cycles.c.meeting_on, sa.String)
@@ -198,29 +212,24 @@ def export_lagging(db: Database, f: LaggingFilter, *, today: date, full_phone: b
                   orgs.c.secretary, orgs.c.phone, cycles.c.org_id)
         .select_from(cycles.join(orgs, orgs.c.id == cycles.c.org_id).join(organizer, organizer.c.id == cycles.c.organizer_id))
     )
-    dues: dict[Any, tuple[str | None, int]] = {None: (None, 0)}
-    meetings: dict[Any, str | None] = {None: None}
-    labels = _EXPORT_LABELS
-    mask = None if full_phone else mask_phone
+    state_labels = _Labels(lambda state: state, {s: label for s, label in STATE_LABELS.items()})
+    step_labels = _Labels(lambda state: STEP_LABELS.get(STEP_OF_STATE.get(state) or "", ""))
+    due_texts = _Labels(lambda value: None if value is None else _as_date(value).isoformat())
+    days_late = _Labels(lambda value: 0 if value is None else max((today - _as_date(value)).days, 0))
+    meeting_texts = _Labels(lambda value: None if value is None else _as_date(value).isoformat())
     with db.connect() as conn:
         where = _conditions(conn, f, today)
         result = conn.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(
             query.where(*where).order_by(cycles.c.due, orgs.c.path))
         for chunk in result.partitions(STREAM_CHUNK):
-            last = _last_reminded(conn, f.year, list({r[9] for r in chunk}))
-            for code, name, state, due_value, organizer_name, meeting_value, returns, secretary, phone, org_id in chunk:
-                if due_value not in dues:
-                    due = due_value if isinstance(due_value, date) else date.fromisoformat(str(due_value))
-                    dues[due_value] = (due.isoformat(), max((today - due).days, 0))
-                due_iso, late = dues[due_value]
-                if meeting_value not in meetings:
-                    meetings[meeting_value] = (meeting_value.isoformat() if isinstance(meeting_value, date)
-                                               else str(meeting_value))
-                state_label, step_label = labels.get(state) or (state, "")
-                reminded = last.get(org_id)
-                yield [code, name, state_label, step_label, due_iso, late, organizer_name, meetings[meeting_value],
-                       returns, secretary, phone if mask is None else mask(phone),
-                       _reminded_text(reminded) if reminded is not None else None]
+            code, name, state, due, organizer_name, meeting, returns, secretary, phone, org_id = zip(*chunk, strict=True)
+            reminded = {org: _reminded_text(moment) for org, moment in _last_reminded(conn, f.year, list(set(org_id))).items()}
+            yield from zip(
+                code, name, map(state_labels.__getitem__, state), map(step_labels.__getitem__, state),
+                map(due_texts.__getitem__, due), map(days_late.__getitem__, due), organizer_name,
+                map(meeting_texts.__getitem__, meeting), returns, secretary, phone if full_phone else map(mask_phone, phone),
+                map(reminded.get, org_id), strict=True,
+            )
 
 
 def _reminded_text(moment: datetime) -> str | None:
