@@ -304,3 +304,4 @@ def run(ctx: BenchContext) -> list[BenchRow]:
         rows.extend(_backend(ctx, backend, csv_path, count))
     return rows
 
+

@@ -1,7 +1,8 @@
 """`make bench`: build national-scale databases, run every bench/bench_*.py, print ratios, write bench/results.md.
 
 Environment: SHUZHI_BENCH_SCALE (default 1.0 = ~40,000 towns and ~600,000 villages; 0.05 for a quick look),
-SHUZHI_BENCH_PG (or SHUZHI_TEST_PG) — a PostgreSQL server URL; a database `shuzhi_bench` is (re)created on it.
+SHUZHI_BENCH_PG (or SHUZHI_TEST_PG) — a PostgreSQL server URL; a database `shuzhi_bench` is (re)created on it
+(SHUZHI_BENCH_DBNAME names another, so two benches can share a server).
 """
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ SELF_CONTAINED = {"bench_cli"}  # builds its own databases through the CLI: no b
 
 
 def _fresh_pg(url: str) -> str:
+    name = os.environ.get("SHUZHI_BENCH_DBNAME") or "shuzhi_bench"
+    if not name.replace("_", "").isalnum():
+        raise SystemExit(f"SHUZHI_BENCH_DBNAME: letters, digits and _ only (got {name!r})")
     engine = make_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(sa.text("DROP DATABASE IF EXISTS shuzhi_bench WITH (FORCE)"))
-        conn.execute(sa.text("CREATE DATABASE shuzhi_bench"))
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
     engine.dispose()
-    return sa.engine.make_url(normalize_url(url)).set(database="shuzhi_bench").render_as_string(hide_password=False)
+    return sa.engine.make_url(normalize_url(url)).set(database=name).render_as_string(hide_password=False)
 
 
 def prepare(scale: float, *, load: bool = True) -> BenchContext:

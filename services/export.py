@@ -1,8 +1,12 @@
 """Spreadsheet exports (.xlsx, .csv) streamed with bounded memory, and text that never becomes a formula.
 
-- .xlsx: openpyxl's write-only workbook into a temporary file (rows go to disk as they come), which the caller
-  streams and deletes; every string cell is written as a string (`data_type = 's'`), so `=HYPERLINK(…)` stays
-  text (issue 10 M4).
+- .xlsx: SpreadsheetML written here, a batch of 1,000 rows at a time, straight into a zip that is handed out in
+  chunks as it grows (zipfile on an unseekable sink: sizes go in data descriptors), so nothing waits for the last
+  row and memory holds one batch. openpyxl's write-only mode managed ~800 rows/s on the national list (its own
+  writing was 85 % of the time); this writer builds a batch column by column with C-level joins (see
+  `_batch_xml`), several times faster than the query that feeds it. Every string is an inline string
+  (`t="inlineStr"`): never a formula, whatever it starts with (issue 10 M4); the header row is bold and frozen.
+  openpyxl stays for reading and for the small formatted summary report (services.summary_report).
 - .csv: UTF-8 with a BOM (Excel opens it as UTF-8), produced line by line; a cell that starts with = + - @ or a
   tab / carriage return is prefixed with an apostrophe, as OWASP advises, so a spreadsheet shows it as text.
 """
@@ -11,9 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
-from collections.abc import Iterable, Iterator
+import itertools
+import math
+import re
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +30,11 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
 }
+ROWS_PER_BATCH = 1000  # rows turned into XML (or CSV) at once: one join, one encode, one compress call
+MAX_ROWS = 1_048_575  # a worksheet holds 1,048,576 rows, the header included
+# characters XML 1.0 forbids (and lone surrogates, which UTF-8 cannot encode): dropped from every string
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
 def csv_safe(value: Any) -> Any:
@@ -32,75 +44,308 @@ def csv_safe(value: Any) -> Any:
     return "" if value is None else value
 
 
-def text_cell(sheet: Any, value: Any) -> Any:
-    """A write-only cell; strings are strings whatever they start with (openpyxl makes '=…' a formula)."""
-    # openpyxl turns a string into a formula only when it starts with '=' (+ - @ stay strings in .xlsx): only
-    # those need a cell of their own, the rest go in as plain values (a cell object per value halves the rate)
-    if isinstance(value, str) and value.startswith("="):
-        from openpyxl.cell import WriteOnlyCell
-
-        cell = WriteOnlyCell(sheet)
-        cell.value = value
-        cell.data_type = "s"
-        return cell
-    return value
-
-
 def force_text(cell: Any) -> None:
-    """A normal worksheet's cell holding a string: keep it a string (never a formula)."""
+    """A normal (openpyxl) worksheet's cell holding a string: keep it a string (never a formula)."""
     if isinstance(cell.value, str) and cell.data_type == "f":
         cell.data_type = "s"
 
 
-def write_xlsx(path: Path, header: list[str], rows: Iterable[list[Any]], *, title: str = "Sheet1") -> int:
-    """Rows into `path` with openpyxl's write-only mode; returns the number of data rows."""
-    from openpyxl import Workbook
+# --- .xlsx ---------------------------------------------------------------------------------------------------------
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31] or "Sheet1")
-    sheet.append([text_cell(sheet, h) for h in header])
-    count = 0
-    for row in rows:
-        sheet.append([text_cell(sheet, v) for v in row])
-        count += 1
-    workbook.save(str(path))
-    return count
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    '</Types>'
+)
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="xl/workbook.xml"/></Relationships>'
+)
+_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<bookViews><workbookView/></bookViews>'
+    '<sheets><sheet name="{title}" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+    'Target="worksheets/sheet1.xml"/>'
+    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
+    'Target="styles.xml"/></Relationships>'
+)
+# style 0: the default; style 1: bold (the header row)
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    '</styleSheet>'
+)
+_SHEET_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<sheetViews><sheetView workbookViewId="0">'
+    '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+    '<selection pane="bottomLeft"/></sheetView></sheetViews>'
+    '<sheetFormatPr defaultRowHeight="15"/>'
+)
 
 
-def xlsx_chunks(header: list[str], rows: Iterable[list[Any]], *, title: str = "Sheet1",
-                chunk_size: int = 1 << 16) -> Iterator[bytes]:
-    """An .xlsx file built in a temporary file, then read back in chunks; the file is removed when done."""
-    handle, name = tempfile.mkstemp(suffix=".xlsx", prefix="shuzhi-export-")
-    os.close(handle)
-    path = Path(name)
+def _xml_text(text: str) -> str:
+    """Escaped element text (quotes need no escape outside attributes); forbidden characters are removed later,
+    once per batch."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _display_width(value: Any) -> int:
+    text = "" if value is None else str(value)
+    return sum(2 if ord(c) > 0x2E7F else 1 for c in text[:80])
+
+
+def _sheet_title(title: str) -> str:
+    """A worksheet name Excel accepts: no []:*?/\\, at most 31 characters, not empty."""
+    cleaned = _SHEET_NAME_BAD.sub("_", _ILLEGAL_XML.sub("", title)).strip("'")[:31]
+    return _xml_text(cleaned).replace('"', "&quot;") or "Sheet1"
+
+
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_CONTROLS = [bytes([c]) for c in _CONTROL_BYTES]
+
+
+def _utf8(text: str) -> bytes:
+    """UTF-8 of a piece of the sheet with the characters XML forbids removed: C0 controls are single bytes in
+    UTF-8, deleted with one bytes.translate (a regex over CJK text cost half the writing time); U+FFFE/U+FFFF and
+    lone surrogates are rare enough for the regex."""
     try:
-        write_xlsx(path, header, rows, title=title)
-        with path.open("rb") as stream:
-            while chunk := stream.read(chunk_size):
-                yield chunk
-    finally:
-        path.unlink(missing_ok=True)
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        data = _ILLEGAL_XML.sub("", text).encode("utf-8")
+    if b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
+        data = _ILLEGAL_XML.sub("", data.decode("utf-8")).encode("utf-8")
+    # one memchr per control byte finds none in almost every batch: half the time of an unconditional translate
+    if any(control in data for control in _CONTROLS):
+        data = data.translate(None, _CONTROL_BYTES)
+    return data
 
 
-def csv_chunks(header: list[str], rows: Iterable[list[Any]], *, rows_per_chunk: int = 1000) -> Iterator[bytes]:
-    """A CSV file (UTF-8 with BOM, CRLF), a few hundred rows per chunk."""
+class _Sink(io.RawIOBase):
+    """An unseekable file that keeps what the zip writer wrote until it is taken."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self.parts.append(chunk)
+        self.size += len(chunk)
+        return len(chunk)
+
+    def take(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts, self.size = [], 0
+        return data
+
+
+_STR_OPEN, _STR_CLOSE = '<c t="inlineStr"><is><t xml:space="preserve">', "</t></is></c>"
+_PLAIN_STR_OPEN = '<c t="inlineStr"><is><t>'
+_NUM_OPEN, _NUM_CLOSE = "<c><v>", "</v></c>"
+_NUMBER_TYPES = ({int}, {float}, {int, float})
+
+
+def _cell(value: Any) -> str:
+    """One whole <c> element, for a column whose values are of mixed types: strings inline (never formulas),
+    numbers as numbers, booleans as booleans, dates as ISO text, None as an empty cell."""
+    kind = type(value)
+    if kind is str:
+        return f"{_STR_OPEN}{_xml_text(value)}{_STR_CLOSE}"
+    if value is None:
+        return "<c/>"
+    if kind is bool:
+        return f'<c t="b"><v>{int(value)}</v></c>'
+    if kind is int or (kind is float and math.isfinite(value)):
+        return f"{_NUM_OPEN}{value!r}{_NUM_CLOSE}"
+    if isinstance(value, (date, datetime)):
+        return _cell(value.isoformat())
+    return _cell(str(value))
+
+
+def _escaped(texts: Iterable[str]) -> list[str]:
+    """The texts XML-escaped: joined, escaped and split once (three C-level passes over a column of a batch
+    instead of three calls per cell)."""
+    return _escaped_column(texts)[0]
+
+
+_EDGE_SPACE = tuple(f"{a}{b}" for a in " \t\n\r" for b in "\x00") + tuple(f"\x00{b}" for b in " \t\n\r")
+
+
+def _escaped_column(texts: Iterable[str]) -> tuple[list[str], bool]:
+    """The texts XML-escaped, and whether any of them starts or ends with white space (then the column's cells
+    need xml:space="preserve"; the others go without its 21 bytes per cell)."""
+    items = texts if isinstance(texts, (list, tuple)) else list(texts)
+    joined = "\x00".join(items)
+    if "&" in joined:
+        joined = joined.replace("&", "&amp;")
+    if "<" in joined:
+        joined = joined.replace("<", "&lt;")
+    if ">" in joined:
+        joined = joined.replace(">", "&gt;")
+    values = joined.split("\x00")
+    if len(values) != len(items):  # a text held NUL (forbidden in XML anyway): drop it and split again
+        return _escaped_column([t.replace("\x00", "") for t in items])
+    edged = f"\x00{joined}\x00"
+    return values, any(edge in edged for edge in _EDGE_SPACE)
+
+
+def _batch_xml(batch: list[Any], first_row: int) -> str:
+    """The <row> elements of a batch, built column by column: a column of one type (all text, all numbers, all
+    empty) is escaped or converted in one C-level pass and placed between constant markup; only a column of mixed
+    types goes cell by cell. The rows are then one join over zip()ped columns: no Python code runs per row.
+    Cells carry no reference (`r` is optional in SpreadsheetML: a reader counts them); an empty cell is <c/>."""
+    count = len(batch)
+    width = max(map(len, batch))
+    if min(map(len, batch)) != width:
+        batch = [[*row, *[None] * (width - len(row))] for row in batch]
+    pieces: list[str] = ['<row r="', '">']
+    columns: list[Iterable[str]] = [map(str, range(first_row, first_row + count))]
+    for column in zip(*batch, strict=True):
+        kinds = set(map(type, column))
+        if kinds == {str}:
+            texts, edged = _escaped_column(column)
+            pieces[-1] += _STR_OPEN if edged else _PLAIN_STR_OPEN
+            pieces.append(_STR_CLOSE)
+            columns.append(texts)
+        elif kinds in _NUMBER_TYPES and (float not in kinds or all(map(math.isfinite, column))):
+            pieces[-1] += _NUM_OPEN
+            pieces.append(_NUM_CLOSE)
+            columns.append(map(repr, column))
+        elif kinds == {type(None)}:
+            pieces[-1] += "<c/>"
+        else:
+            pieces.append("")
+            columns.append(map(_cell, column))
+    pieces[-1] += "</row>"
+    # row i = pieces[0] + columns[0][i] + pieces[1] + columns[1][i] + … + pieces[-1]
+    streams: list[Iterable[str]] = []
+    for piece, cells in zip(pieces, columns, strict=False):  # pieces has one more: the row's end
+        streams += [itertools.repeat(piece, count), cells]
+    streams.append(itertools.repeat(pieces[-1], count))
+    return "".join(itertools.chain.from_iterable(zip(*streams, strict=True)))
+
+
+def _sheet_batches(header: list[str], rows: Iterable[Sequence[Any]], counter: list[int]) -> Iterator[str]:
+    """sheet1.xml in pieces: the head (column widths from the header and the first rows), then a batch of rows
+    at a time; counter[0] holds the number of data rows written so far."""
+    iterator = iter(rows)
+    first = list(itertools.islice(iterator, ROWS_PER_BATCH))
+    width = max([len(header), *(len(r) for r in first)])
+    widths = [_display_width(h) for h in header] + [0] * (width - len(header))
+    for row in first[:200]:
+        for i, value in enumerate(row[:width]):
+            widths[i] = max(widths[i], _display_width(value))
+    cols = "".join(f'<col min="{i}" max="{i}" width="{min(max(w, 6), 60) + 2}" customWidth="1"/>'
+                   for i, w in enumerate(widths, start=1))
+    head = "".join(f'<c s="1" t="inlineStr"><is><t xml:space="preserve">{_xml_text(str(h))}</t></is></c>' for h in header)
+    yield f'{_SHEET_HEAD}<cols>{cols}</cols><sheetData><row r="1">{head}</row>'
+    number = 2
+    batch: list[Any] = first
+    while batch:
+        if number + len(batch) > MAX_ROWS + 2:
+            from services.errors import BadInput
+
+            raise BadInput(f"导出超过一张工作表的上限 {MAX_ROWS:,} 行：请缩小筛选")
+        yield _batch_xml(batch, number)
+        number += len(batch)
+        counter[0] += len(batch)
+        batch = list(itertools.islice(iterator, ROWS_PER_BATCH))
+    yield "</sheetData></worksheet>"
+
+
+def xlsx_chunks(header: list[str], rows: Iterable[Sequence[Any]], *, title: str = "Sheet1", chunk_size: int = 1 << 16,
+                counter: list[int] | None = None) -> Iterator[bytes]:
+    """An .xlsx file as a stream of byte chunks of about `chunk_size`, each handed out as soon as it is
+    compressed. `counter`, if given, is a one-item list that receives the number of data rows."""
+    counter = counter if counter is not None else [0]
+    sink = _Sink()
+    # deflate at level 1: ~10× smaller than stored XML for a fraction of the time level 6 would take
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
+        for name, text in (("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _ROOT_RELS),
+                           ("xl/workbook.xml", _WORKBOOK.format(title=_sheet_title(title))),
+                           ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS), ("xl/styles.xml", _STYLES)):
+            book.writestr(name, text)
+        with book.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            for piece in _sheet_batches(header, rows, counter):
+                sheet.write(_utf8(piece))
+                if sink.size >= chunk_size:
+                    yield sink.take()
+    if sink.size:
+        yield sink.take()
+
+
+def write_xlsx(path: Path, header: list[str], rows: Iterable[Sequence[Any]], *, title: str = "Sheet1") -> int:
+    """Rows into the .xlsx file `path` (the streamed writer, to disk); returns the number of data rows."""
+    counter = [0]
+    with Path(path).open("wb") as stream:
+        for chunk in xlsx_chunks(header, rows, title=title, counter=counter):
+            stream.write(chunk)
+    return counter[0]
+
+
+# --- .csv ----------------------------------------------------------------------------------------------------------
+
+def csv_chunks(header: list[str], rows: Iterable[Sequence[Any]], *, rows_per_chunk: int = ROWS_PER_BATCH) -> Iterator[bytes]:
+    """A CSV file (UTF-8 with BOM, CRLF), a batch of rows per chunk."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([csv_safe(h) for h in header])
-    pending = 0
-    for row in rows:
-        writer.writerow([csv_safe(v) for v in row])
-        pending += 1
-        if pending >= rows_per_chunk:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    yield buffer.getvalue().encode("utf-8")
+    iterator = iter(rows)
+    chain, starts = itertools.chain.from_iterable, FORMULA_STARTS
+    probes = tuple("\x00" + c for c in starts)
+    while batch := list(itertools.islice(iterator, rows_per_chunk)):
+        # most batches hold no cell to defuse: one scan of the batch's text says so, instead of a check per cell
+        text = "\x00" + "\x00".join([v for v in chain(batch) if type(v) is str])
+        if any(probe in text for probe in probes):
+            batch = [[("'" + v if isinstance(v, str) and v.startswith(starts) else v) for v in row] for row in batch]
+        writer.writerows(batch)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
 
 
-def chunks(fmt: str, header: list[str], rows: Iterable[list[Any]], *, title: str = "Sheet1") -> Iterator[bytes]:
+def chunks(fmt: str, header: list[str], rows: Iterable[Sequence[Any]], *, title: str = "Sheet1") -> Iterator[bytes]:
     if fmt == "xlsx":
         return xlsx_chunks(header, rows, title=title)
     if fmt == "csv":

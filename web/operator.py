@@ -27,8 +27,7 @@ from services.lagging import (
     LEVEL_LABELS,
     PAGE_COUNT_CAP,
     LaggingFilter,
-    export_rows,
-    iter_lagging,
+    export_lagging,
     lagging_page,
     remind_bulk,
 )
@@ -227,7 +226,7 @@ def _lagging_export(request: Request, account: Account, f: LaggingFilter, fmt: s
         _conditions(conn, f, today)
     if full:
         operator_console(request, account)._audit("reveal_phone", "ok", f"lagging export {f.year} {urlencode(f.as_query())}")
-    rows = export_rows(iter_lagging(db, f, today=today, full_phone=full))
+    rows = export_lagging(db, f, today=today, full_phone=full)
     return _export_response(request, account, fmt, f"滞后单位-{f.year}", [label for _, label in LAGGING_COLUMNS], rows, "滞后单位")
 
 

@@ -1,10 +1,12 @@
-"""Exports: write-only .xlsx read back with openpyxl, CSV with formula-like cells defused."""
+"""Exports: the streamed .xlsx read back with openpyxl, CSV with formula-like cells defused."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from services.export import csv_chunks, csv_safe, write_xlsx, xlsx_chunks
 
@@ -21,11 +23,52 @@ def test_xlsx_strings_stay_text_and_numbers_stay_numbers(tmp_path: Path) -> None
     assert values[0] == ("a", "b", "c", "d", "n", "empty", "中文")
     assert values[1] == ("=1+1", "+86 139", "-x", "@cmd", 5, None, "普通")
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    assert sheet["A1"].font.b and sheet.freeze_panes == "A2"  # a bold header, frozen
 
 
-def test_xlsx_chunks_remove_their_temporary_file(tmp_path: Path) -> None:
-    data = b"".join(xlsx_chunks(["h"], ([str(i)] for i in range(10))))
-    assert data[:2] == b"PK"
+def test_xlsx_chunks_stream_a_zip_before_the_rows_run_out() -> None:
+    produced = 0
+
+    def rows() -> Iterator[list[Any]]:
+        nonlocal produced
+        for i in range(50_000):
+            produced += 1
+            yield [f"V{i:06d}", f"第{i}村" * 5, i]
+
+    stream = xlsx_chunks(["h", "名称", "n"], rows(), chunk_size=1 << 14)
+    first = next(stream)
+    assert first[:2] == b"PK"
+    assert produced < 50_000  # the first bytes leave before the last row is read: streamed, not built whole
+    data = first + b"".join(stream)
+    assert produced == 50_000 and len(data) > 1 << 14
+
+
+def test_a_100000_row_export_reads_back_with_openpyxl(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    def rows() -> Iterator[list[Any]]:
+        for i in range(100_000):
+            if i == 4_242:
+                yield ["=SUM(A1:A9)", "城关镇党委 <&> \x01控制符", 3.5, None, True]
+            elif i == 99_999:
+                yield ["V099999", "最后一行", -7, None, ""]
+            else:
+                yield [f"V{i:06d}", f"马口镇第{i}村党支部", i, None, f"  {i}  "]
+
+    path = tmp_path / "big.xlsx"
+    assert write_xlsx(path, ["编码", "单位", "数", "空", "备注"], rows(), title="滞后单位/2014") == 100_000
+    book = load_workbook(path, read_only=True)
+    assert book.sheetnames == ["滞后单位_2014"]
+    values = list(book.active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    assert len(values) == 100_001
+    assert values[0] == ("编码", "单位", "数", "空", "备注")
+    assert values[1] == ("V000000", "马口镇第0村党支部", 0, None, "  0  ")
+    assert values[4_243] == ("=SUM(A1:A9)", "城关镇党委 <&> 控制符", 3.5, None, True)  # a string, never a formula
+    assert values[-1][:4] == ("V099999", "最后一行", -7, None)
+    assert isinstance(values[50_001][2], int) and values[50_001][2] == 50_000
+    cells = next(book.active.iter_rows(min_row=4_244, max_row=4_244))  # type: ignore[union-attr]
+    assert [c.data_type for c in cells[:3]] == ["s", "s", "n"]
+    book.close()
 
 
 def test_csv_defuses_formulas_and_starts_with_a_bom() -> None:
