@@ -303,5 +303,3 @@ def run(ctx: BenchContext) -> list[BenchRow]:
     for backend, _url in ctx.urls:
         rows.extend(_backend(ctx, backend, csv_path, count))
     return rows
-
-
