@@ -14,12 +14,25 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 BATCH_DEPLOYMENT = "launch-batch/launch-batch"
-BATCHES = 5  # the first in the launch's own run, the others as flow runs: two per worker with two workers
-POLL_SECONDS = 2.0
+MAX_BATCHES = 4  # the first in the launch's own run, the others as flow runs: 2 per worker with two workers
+# A batch flow run costs ~5 s before it inserts anything (a worker poll, a new process, imports, API calls; far
+# more on a loaded machine) while the insert does ~4,000–8,000 organizations a second: below this much work per
+# batch the launch's own run does it sooner itself.
+ORGS_PER_BATCH = 200_000
+POLL_SECONDS = 0.5
+
+
+def batch_count(organizations: int, requested: int | None = None) -> int:
+    """How many batches: `requested` when given, else sized by the tree (1 below 2 × ORGS_PER_BATCH assessed
+    organizations, at most MAX_BATCHES)."""
+    if requested:
+        return max(1, requested)
+    return max(1, min(MAX_BATCHES, organizations // ORGS_PER_BATCH))
 
 
 def split_roots(roots: Sequence[str], batches: int) -> list[list[str]]:
-    """Contiguous groups of subtree roots, as even as the count allows (never an empty group)."""
+    """Contiguous groups of subtree roots in path order, as even as the count allows (never an empty group)."""
+    roots = sorted(roots)
     count = max(1, min(batches, len(roots)))
     size, extra = divmod(len(roots), count)
     groups, start = [], 0
@@ -45,12 +58,17 @@ def run_batch(year: int, paths: Sequence[str], now: str) -> int:
 
 
 @flow(name="launch-batch", log_prints=False, retries=2, retry_delay_seconds=5)
-def launch_batch_flow(year: int, paths: list[str], now: str) -> int:
-    """The cycles of some subtrees of an already prepared year (idempotent: run it again at will)."""
+async def launch_batch_flow(year: int, paths: list[str], now: str) -> int:
+    """The cycles of some subtrees of an already prepared year (idempotent: run it again at will).
+
+    Async only to end sooner (a sync flow run waits up to a second for its heartbeat thread at the end): the
+    work is the same two set-based statements, in a thread."""
+    import asyncio
+
     from flows.runtime import guard_crash_loop
 
     guard_crash_loop()
-    return run_batch(year, paths, now)
+    return await asyncio.to_thread(run_batch, year, paths, now)
 
 
 def _submit(groups: list[list[str]], year: int, now: str, *, first: int) -> list[Any]:
@@ -150,12 +168,12 @@ def launch_markdown(summary: dict[str, Any]) -> str:
 
 @flow(name="launch-year", log_prints=False)
 def launch_year_flow(year: int, plan_text: str, now: str | None = None, by: str = "admin",
-                     batches: int = BATCHES) -> dict[str, Any]:
+                     batches: int | None = None) -> dict[str, Any]:
     """Launch a year (idempotent like `shuzhi year start`): prepare, batches of subtrees, finalize.
 
-    As a deployment this run does the first batch itself and the others are `launch-batch` flow runs spread
-    over the pool's workers (running while this one works); run directly (no
-    deployment) they are tasks in this process. Database hiccups are retried by the tasks; a crash of this run
+    `batches`: how many (default: sized by the tree, see `batch_count`). As a deployment this run does the first
+    batch itself and the others are `launch-batch` flow runs spread over the pool's workers (running while this
+    one works); run directly (no deployment) they are tasks in this process. Database hiccups are retried by the tasks; a crash of this run
     (its machine lost) is re-run by the automations of deploy/automations.yaml."""
     from flows.runtime import flow_now, guard_crash_loop
     from services.years import load_plan_text
@@ -164,7 +182,7 @@ def launch_year_flow(year: int, plan_text: str, now: str | None = None, by: str 
     load_plan_text(plan_text, year=year)  # a bad plan fails the run before anything is written
     when = flow_now(now).isoformat()
     prepared: Any = prepare_task(year, plan_text, when, by)
-    groups = split_roots(prepared.roots, batches)
+    groups = split_roots(prepared.roots, batch_count(prepared.organizations, batches))
     if _in_deployment() and len(groups) > 1:
         # the other batches go to the pool; this run does the first itself while their processes start
         runs = _submit(groups[1:], year, when, first=1)
