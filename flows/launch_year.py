@@ -142,6 +142,36 @@ def _finalize(prepared: Any) -> dict[str, Any]:
         db.dispose()
 
 
+def _launch_whole(year: int, plan_text: str, now: str, by: str) -> dict[str, Any]:
+    """The plain launch (`shuzhi year start --direct`): prepare, the tree in two statements, finalize, one
+    transaction."""
+    from flows.runtime import flow_settings
+    from services.clock import parse_when
+    from services.years import start_year
+    from storage.db import Database
+
+    db = Database(flow_settings().db_url)
+    try:
+        return start_year(db, plan_text=plan_text, year=year, now=parse_when(now), by=by).as_dict()
+    finally:
+        db.dispose()
+
+
+def _assessed() -> int:
+    from flows.runtime import flow_settings
+    from services.years import assessed_count
+    from storage.db import Database
+
+    db = Database(flow_settings().db_url)
+    try:
+        return assessed_count(db)
+    finally:
+        db.dispose()
+
+
+size_task = task(name="count-organizations", retries=2, retry_delay_seconds=5)(_assessed)
+whole_task = task(name="launch-whole-tree", retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)(
+    _launch_whole)
 prepare_task = task(name="prepare-launch", retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)(_prepare)
 finalize_task = task(name="finalize-launch", retries=2, retry_delay_seconds=5)(_finalize)
 batch_task = task(name="launch-subtrees", retries=2, retry_delay_seconds=5)(run_batch)
@@ -171,7 +201,8 @@ def launch_year_flow(year: int, plan_text: str, now: str | None = None, by: str 
                      batches: int | None = None) -> dict[str, Any]:
     """Launch a year (idempotent like `shuzhi year start`): prepare, batches of subtrees, finalize.
 
-    `batches`: how many (default: sized by the tree, see `batch_count`). As a deployment this run does the first
+    `batches`: how many (default: sized by the tree, see `batch_count`); one batch is the plain launch in one
+    task and one transaction. With several, as a deployment this run does the first
     batch itself and the others are `launch-batch` flow runs spread over the pool's workers (running while this
     one works); run directly (no deployment) they are tasks in this process. Database hiccups are retried by the tasks; a crash of this run
     (its machine lost) is re-run by the automations of deploy/automations.yaml."""
@@ -181,8 +212,15 @@ def launch_year_flow(year: int, plan_text: str, now: str | None = None, by: str 
     guard_crash_loop()
     load_plan_text(plan_text, year=year)  # a bad plan fails the run before anything is written
     when = flow_now(now).isoformat()
+    count = batch_count(0 if batches else size_task(), batches)
+    if count == 1:
+        # one batch: exactly the plain launch, in one task (a first launch inserts without conflict checks)
+        summary = {**whole_task(year, plan_text, when, by), "batches": 1, "subtrees": 1}
+        create_markdown_artifact(key=f"launch-{year}", markdown=launch_markdown(summary),
+                                 description=f"launch of {year}")
+        return summary
     prepared: Any = prepare_task(year, plan_text, when, by)
-    groups = split_roots(prepared.roots, batch_count(prepared.organizations, batches))
+    groups = split_roots(prepared.roots, count)
     if _in_deployment() and len(groups) > 1:
         # the other batches go to the pool; this run does the first itself while their processes start
         runs = _submit(groups[1:], year, when, first=1)

@@ -135,7 +135,6 @@ class PreparedLaunch:
     meetings_created: int
     meetings_existing: int
     roots: list[str]
-    organizations: int = 0  # assessed organizations (sizes the batches; counted when the roots are listed)
 
 
 def _prepare(conn: sa.Connection, *, plan: YearPlan, plan_text: str, year: int, stamp: datetime, by: str,
@@ -168,9 +167,7 @@ def _prepare(conn: sa.Connection, *, plan: YearPlan, plan_text: str, year: int, 
     before = 0 if fresh else _count_cycles(conn, year)
     return PreparedLaunch(year=year, stamp=stamp, relaunch=launched, fresh=fresh, before=before,
                           meetings_created=len(new_meetings),
-                          meetings_existing=len(existing_meetings), roots=_cascade_roots(conn) if roots else ["/"],
-                          organizations=conn.execute(sa.select(sa.func.count()).select_from(orgs)
-                                                     .where(orgs.c.kind != "prefecture")).scalar_one() if roots else 0)
+                          meetings_existing=len(existing_meetings), roots=_cascade_roots(conn) if roots else ["/"])
 
 
 def prepare_launch(db: Database, *, plan_text: str, year: int, now: datetime, by: str = "admin") -> PreparedLaunch:
@@ -340,6 +337,13 @@ def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path
     ).where(assessed)
     created += insert(own)
     return created
+
+
+def assessed_count(db: Database) -> int:
+    """How many organizations a launch gives cycles to (what sizes a distributed launch's batches)."""
+    with db.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(orgs).where(orgs.c.kind != "prefecture"))
+                   .scalar_one())
 
 
 def cascade_roots(db: Database) -> list[str]:
