@@ -7,8 +7,14 @@ process workers). Then a second launch (next year) on the same tree, and the mac
 lost (kill -9 of the worker and everything under it): death → the run re-queued and running again → completed,
 with the shipped automations (heartbeats every 30 s, zombie after 90 s).
 
+Between them, a launch of the next year forced into 2 batches (the launch's run does one, a `launch-batch` run on
+a worker the other), timed from its creation to its end. The report splits each Prefect launch with Prefect's
+own timestamps (created → started: the worker's poll and the flow-run process's start; started → ended) and
+gives the load average next to the figures (the machine may be shared).
+
 Environment: SHUZHI_BENCH_SCALE (default 0.1; 1.0 = the national tree, ~671,000 organizations),
-SHUZHI_BENCH_PG or SHUZHI_TEST_PG (Shuzhi's and Prefect's databases on that PostgreSQL server; else SQLite).
+SHUZHI_BENCH_PG or SHUZHI_TEST_PG (Shuzhi's and Prefect's databases on that PostgreSQL server; else SQLite),
+SHUZHI_E2E_DB_PREFIX (the prefix of those throw-away databases' names, default `e2e_`).
 """
 
 from __future__ import annotations
@@ -47,8 +53,34 @@ def _timed_cli(args: list[str], env: dict[str, str]) -> float:
     return seconds
 
 
-def _next_year_plan() -> str:
-    return PLAN.replace("2015-", "2016-").replace("2014", "2015")
+def _plan_of(year: int) -> str:
+    return PLAN.replace("2015-", f"{year + 1}-").replace("2014", str(year))
+
+
+def _seconds(run: dict[str, Any], start: str, end: str, *, later: dict[str, Any] | None = None) -> float:
+    """Seconds from `run[start]` to `run[end]` (or to `later[end]`), from Prefect's timestamps."""
+    from datetime import datetime
+
+    other = run if later is None else later
+    if not run.get(start) or not other.get(end):
+        return float("nan")
+    return (datetime.fromisoformat(other[end]) - datetime.fromisoformat(run[start])).total_seconds()
+
+
+def _split(mode2: Mode2, launch: dict[str, Any], prefix: str) -> str:
+    """created → started → ended of the launch run and of its batch runs, from Prefect's records."""
+    parts = [f"launch run: {_seconds(launch, 'created', 'start_time'):.1f} s to start, "
+             f"{_seconds(launch, 'start_time', 'end_time'):.1f} s running"]
+    for run in sorted(mode2.flow_runs("launch-batch/launch-batch"), key=lambda r: r["name"]):
+        if run["name"].startswith(prefix):
+            parts.append(f"{run['name']}: created {_seconds(launch, 'start_time', 'created', later=run):.1f} s after the launch "
+                         f"started, {_seconds(run, 'created', 'start_time'):.1f} s to start, "
+                         f"{_seconds(run, 'start_time', 'end_time'):.1f} s running")
+    return "; ".join(parts)
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main() -> int:
@@ -58,7 +90,7 @@ def main() -> int:
     (work / "plain").mkdir()
     plan = work / "plan-2014.toml"
     plan.write_text(PLAN, encoding="utf-8")
-    figures: dict[str, Any] = {"scale": scale, "backend": "postgresql" if pg else "sqlite"}
+    figures: dict[str, Any] = {"scale": scale, "backend": "postgresql" if pg else "sqlite", "load_start": _load()}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SHUZHI_"))}
     with databases(work / "plain", pg) as (plain_url, _), databases(work, pg) as (prefect_db_url, prefect_url):
         plain_db, db = _tree(plain_url, scale), _tree(prefect_db_url, scale)
@@ -79,14 +111,24 @@ def main() -> int:
             env = {**mode2.client_env, "SHUZHI_DB": prefect_db_url}
             figures["prefect_s"] = _timed_cli(["year", "start", "2014", "--plan", str(plan)], env)
             figures["ratio"] = figures["prefect_s"] / figures["plain_s"]
+            first = mode2.flow_runs("launch-year/launch-year")[0]
+            figures["split_2014"] = _split(mode2, first, "launch-2014")
+            figures["launch_2014_s"] = _seconds(first, "created", "end_time")
+
+            two = mode2.run("launch-year/launch-year", {"year": 2015, "plan_text": _plan_of(2015),
+                                                        "now": "2015-11-25T09:00+08:00", "batches": 2})
+            mode2.finished(two, timeout=1800)
+            two_run = mode2.get(f"/flow_runs/{two}")
+            figures["two_batches_s"] = _seconds(two_run, "created", "end_time")
+            figures["split_2015"] = _split(mode2, two_run, "launch-2015")
             figures["workers_used"] = sorted(set(mode2.worker_of().values()))
 
-            launch = mode2.run("launch-year/launch-year", {"year": 2015, "plan_text": _next_year_plan(),
-                                                           "now": "2015-11-25T09:00+08:00", "batches": BATCHES})
+            launch = mode2.run("launch-year/launch-year", {"year": 2016, "plan_text": _plan_of(2016),
+                                                           "now": "2016-11-25T09:00+08:00", "batches": BATCHES})
 
             def launcher() -> str | None:
                 owner = mode2.worker_of()
-                batches = [r["id"] for r in mode2.flow_runs("launch-batch/launch-batch") if r["name"].startswith("launch-2015")]
+                batches = [r["id"] for r in mode2.flow_runs("launch-batch/launch-batch") if r["name"].startswith("launch-2016")]
                 return owner.get(launch) if batches and launch in owner and mode2.state(launch) == "RUNNING" else None
 
             victim = mode2.wait("the 2015 launch running with its batches", launcher, 600)
@@ -101,10 +143,11 @@ def main() -> int:
             figures["death_to_running_s"] = time.perf_counter() - killed
             mode2.finished(launch, timeout=1800)
             figures["death_to_completed_s"] = time.perf_counter() - killed
+            figures["load_end"] = _load()
             with db.connect() as conn:
-                figures["cycles_2015"] = conn.exec_driver_sql("SELECT count(*) FROM cycles WHERE year = 2015").scalar()
-                figures["duplicates_2015"] = conn.exec_driver_sql(
-                    "SELECT count(*) FROM (SELECT org_id, kind FROM cycles WHERE year = 2015 GROUP BY org_id, kind "
+                figures["cycles"] = dict(conn.exec_driver_sql("SELECT year, count(*) FROM cycles GROUP BY year").all())
+                figures["duplicates"] = conn.exec_driver_sql(
+                    "SELECT count(*) FROM (SELECT year, org_id, kind FROM cycles GROUP BY year, org_id, kind "
                     "HAVING count(*) > 1) d").scalar()
         finally:
             mode2.stop_all()
@@ -112,14 +155,20 @@ def main() -> int:
             db.dispose()
     report = "\n".join([
         f"# Launch through Prefect (scale {scale}, {figures['backend']}, {figures['organizations']} organizations)", "",
+        f"Load average (1/5/15 min) at the start {figures['load_start']}, at the end {figures['load_end']}.", "",
         "| what | seconds |", "|---|---|",
-        f"| plain CLI `shuzhi year start --direct` | {figures['plain_s']:.1f} |",
-        f"| through Prefect, 2 workers, {BATCHES} batches (`shuzhi year start` with PREFECT_API_URL) | {figures['prefect_s']:.1f} |",
+        f"| plain CLI `shuzhi year start --direct` (2014) | {figures['plain_s']:.1f} |",
+        f"| through Prefect, 2 workers, batches sized by the tree (`shuzhi year start` with PREFECT_API_URL, 2014) "
+        f"| {figures['prefect_s']:.1f} |",
         f"| ratio Prefect / plain (target ≤ 1.2) | {figures['ratio']:.2f} |",
-        f"| worker's machine lost → the launch running again | {figures['death_to_running_s']:.1f} |",
-        f"| worker's machine lost → the launch completed | {figures['death_to_completed_s']:.1f} |", "",
-        f"Workers used: {', '.join(figures['workers_used'])}; cycles of 2015 after the recovery: {figures['cycles_2015']}, "
-        f"duplicated: {figures['duplicates_2015']}.", ""])
+        f"| the same launch in Prefect's records, created → ended | {figures['launch_2014_s']:.1f} |",
+        f"| 2015 forced into 2 batches (one a `launch-batch` run), created → ended | {figures['two_batches_s']:.1f} |",
+        f"| 2016 ({BATCHES} batches): worker's machine lost → the launch running again | {figures['death_to_running_s']:.1f} |",
+        f"| 2016: worker's machine lost → the launch completed | {figures['death_to_completed_s']:.1f} |", "",
+        f"- 2014: {figures['split_2014']}.",
+        f"- 2015: {figures['split_2015']}.",
+        f"- Workers used: {', '.join(figures['workers_used'])}; cycles per year: {figures['cycles']}, "
+        f"duplicated: {figures['duplicates']}.", ""])
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "prefect.md").write_text(report, encoding="utf-8")
     print(report)

@@ -14,12 +14,25 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 
 BATCH_DEPLOYMENT = "launch-batch/launch-batch"
-BATCHES = 5  # the first in the launch's own run, the others as flow runs: two per worker with two workers
-POLL_SECONDS = 2.0
+MAX_BATCHES = 4  # the first in the launch's own run, the others as flow runs: 2 per worker with two workers
+# A batch flow run costs ~5 s before it inserts anything (a worker poll, a new process, imports, API calls; far
+# more on a loaded machine) while the insert does ~4,000–8,000 organizations a second: below this much work per
+# batch the launch's own run does it sooner itself.
+ORGS_PER_BATCH = 200_000
+POLL_SECONDS = 0.5
+
+
+def batch_count(organizations: int, requested: int | None = None) -> int:
+    """How many batches: `requested` when given, else sized by the tree (1 below 2 × ORGS_PER_BATCH assessed
+    organizations, at most MAX_BATCHES)."""
+    if requested:
+        return max(1, requested)
+    return max(1, min(MAX_BATCHES, organizations // ORGS_PER_BATCH))
 
 
 def split_roots(roots: Sequence[str], batches: int) -> list[list[str]]:
-    """Contiguous groups of subtree roots, as even as the count allows (never an empty group)."""
+    """Contiguous groups of subtree roots in path order, as even as the count allows (never an empty group)."""
+    roots = sorted(roots)
     count = max(1, min(batches, len(roots)))
     size, extra = divmod(len(roots), count)
     groups, start = [], 0
@@ -45,12 +58,17 @@ def run_batch(year: int, paths: Sequence[str], now: str) -> int:
 
 
 @flow(name="launch-batch", log_prints=False, retries=2, retry_delay_seconds=5)
-def launch_batch_flow(year: int, paths: list[str], now: str) -> int:
-    """The cycles of some subtrees of an already prepared year (idempotent: run it again at will)."""
+async def launch_batch_flow(year: int, paths: list[str], now: str) -> int:
+    """The cycles of some subtrees of an already prepared year (idempotent: run it again at will).
+
+    Async only to end sooner (a sync flow run waits up to a second for its heartbeat thread at the end): the
+    work is the same two set-based statements, in a thread."""
+    import asyncio
+
     from flows.runtime import guard_crash_loop
 
     guard_crash_loop()
-    return run_batch(year, paths, now)
+    return await asyncio.to_thread(run_batch, year, paths, now)
 
 
 def _submit(groups: list[list[str]], year: int, now: str, *, first: int) -> list[Any]:
@@ -124,6 +142,36 @@ def _finalize(prepared: Any) -> dict[str, Any]:
         db.dispose()
 
 
+def _launch_whole(year: int, plan_text: str, now: str, by: str) -> dict[str, Any]:
+    """The plain launch (`shuzhi year start --direct`): prepare, the tree in two statements, finalize, one
+    transaction."""
+    from flows.runtime import flow_settings
+    from services.clock import parse_when
+    from services.years import start_year
+    from storage.db import Database
+
+    db = Database(flow_settings().db_url)
+    try:
+        return start_year(db, plan_text=plan_text, year=year, now=parse_when(now), by=by).as_dict()
+    finally:
+        db.dispose()
+
+
+def _assessed() -> int:
+    from flows.runtime import flow_settings
+    from services.years import assessed_count
+    from storage.db import Database
+
+    db = Database(flow_settings().db_url)
+    try:
+        return assessed_count(db)
+    finally:
+        db.dispose()
+
+
+size_task = task(name="count-organizations", retries=2, retry_delay_seconds=5)(_assessed)
+whole_task = task(name="launch-whole-tree", retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)(
+    _launch_whole)
 prepare_task = task(name="prepare-launch", retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)(_prepare)
 finalize_task = task(name="finalize-launch", retries=2, retry_delay_seconds=5)(_finalize)
 batch_task = task(name="launch-subtrees", retries=2, retry_delay_seconds=5)(run_batch)
@@ -150,12 +198,13 @@ def launch_markdown(summary: dict[str, Any]) -> str:
 
 @flow(name="launch-year", log_prints=False)
 def launch_year_flow(year: int, plan_text: str, now: str | None = None, by: str = "admin",
-                     batches: int = BATCHES) -> dict[str, Any]:
+                     batches: int | None = None) -> dict[str, Any]:
     """Launch a year (idempotent like `shuzhi year start`): prepare, batches of subtrees, finalize.
 
-    As a deployment this run does the first batch itself and the others are `launch-batch` flow runs spread
-    over the pool's workers (running while this one works); run directly (no
-    deployment) they are tasks in this process. Database hiccups are retried by the tasks; a crash of this run
+    `batches`: how many (default: sized by the tree, see `batch_count`); one batch is the plain launch in one
+    task and one transaction. With several, as a deployment this run does the first
+    batch itself and the others are `launch-batch` flow runs spread over the pool's workers (running while this
+    one works); run directly (no deployment) they are tasks in this process. Database hiccups are retried by the tasks; a crash of this run
     (its machine lost) is re-run by the automations of deploy/automations.yaml."""
     from flows.runtime import flow_now, guard_crash_loop
     from services.years import load_plan_text
@@ -163,8 +212,15 @@ def launch_year_flow(year: int, plan_text: str, now: str | None = None, by: str 
     guard_crash_loop()
     load_plan_text(plan_text, year=year)  # a bad plan fails the run before anything is written
     when = flow_now(now).isoformat()
+    count = batch_count(0 if batches else size_task(), batches)
+    if count == 1:
+        # one batch: exactly the plain launch, in one task (a first launch inserts without conflict checks)
+        summary = {**whole_task(year, plan_text, when, by), "batches": 1, "subtrees": 1}
+        create_markdown_artifact(key=f"launch-{year}", markdown=launch_markdown(summary),
+                                 description=f"launch of {year}")
+        return summary
     prepared: Any = prepare_task(year, plan_text, when, by)
-    groups = split_roots(prepared.roots, batches)
+    groups = split_roots(prepared.roots, count)
     if _in_deployment() and len(groups) > 1:
         # the other batches go to the pool; this run does the first itself while their processes start
         runs = _submit(groups[1:], year, when, first=1)

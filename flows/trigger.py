@@ -23,7 +23,7 @@ def run_launch_deployment(*, year: int, plan_text: str, by: str, now: str | None
     from services.errors import ShuzhiError
 
     run: Any = run_deployment(LAUNCH_DEPLOYMENT, parameters=launch_parameters(year=year, plan_text=plan_text, by=by, now=now),
-                         as_subflow=False, poll_interval=2)
+                         as_subflow=False, poll_interval=0.5)
     state = run.state
     if state is None or not state.is_completed():
         kind = state.type.value if state else "UNKNOWN"

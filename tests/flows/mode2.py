@@ -181,15 +181,17 @@ class Mode2:
 
 @contextmanager
 def databases(tmp: Path, pg_url: str | None) -> Iterator[tuple[str, str | None]]:
-    """Shuzhi's and Prefect's databases: on PostgreSQL (two throw-away databases) when SHUZHI_TEST_PG is set,
-    else a SQLite file for Shuzhi and Prefect's default SQLite."""
+    """Shuzhi's and Prefect's databases: on PostgreSQL (two throw-away databases, named SHUZHI_E2E_DB_PREFIX
+    (default `e2e_`) + shuzhi/prefect + a random suffix) when SHUZHI_TEST_PG is set, else a SQLite file for Shuzhi
+    and Prefect's default SQLite."""
     if not pg_url:
         yield f"sqlite:///{tmp / 'shuzhi.db'}", None
         return
     from storage.db import make_engine
 
     suffix = uuid.uuid4().hex[:10]
-    names = {"shuzhi": f"e2e_shuzhi_{suffix}", "prefect": f"e2e_prefect_{suffix}"}
+    prefix = os.environ.get("SHUZHI_E2E_DB_PREFIX", "e2e_")  # a shared server: each user's own name space
+    names = {"shuzhi": f"{prefix}shuzhi_{suffix}", "prefect": f"{prefix}prefect_{suffix}"}
     admin = make_engine(pg_url, isolation_level="AUTOCOMMIT")
     base = sa.engine.make_url(pg_url)
     try:

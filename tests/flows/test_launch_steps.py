@@ -48,6 +48,22 @@ def test_prepare_batches_finalize_equal_one_transaction(any_db: Database, tmp_pa
     assert _cycles(any_db) == distributed
 
 
+def test_a_batch_of_several_subtrees_creates_theirs_and_no_other(any_db: Database, tmp_path: Path) -> None:
+    from storage.tables.core import orgs
+
+    (tmp_path / "orgs.csv").write_text(_tree_csv(), encoding="utf-8")
+    import_orgs(any_db, tmp_path / "orgs.csv", now=NOW)
+    prepared = prepare_launch(any_db, plan_text=PLAN, year=2014, now=NOW)
+    per_city = ASSESSED // CITIES
+    # C0 and C2 in one batch (two path ranges, the same two statements), C2 listed twice and out of order
+    assert launch_subtrees(any_db, year=2014, paths=["/P/C2/", "/P/C0/", "/P/C2/"], now=NOW) == 2 * 2 * per_city
+    with any_db.connect() as conn:
+        launched = conn.execute(sa.select(orgs.c.code, sa.func.count()).join(cycles, cycles.c.org_id == orgs.c.id)
+                                .group_by(orgs.c.code)).all()
+    assert {code[:2] for code, _ in launched} == {"C0", "C2"} and {n for _, n in launched} == {2}
+    assert launch_subtrees(any_db, year=2014, paths=prepared.roots, now=NOW) == 2 * 2 * per_city  # the rest only
+
+
 def test_a_batch_refuses_a_year_that_was_not_prepared(any_db: Database) -> None:
     import pytest
 

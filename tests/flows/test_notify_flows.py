@@ -46,6 +46,15 @@ def test_roots_split_into_even_contiguous_batches() -> None:
     groups = split_roots(roots, 4)
     assert [len(g) for g in groups] == [3, 3, 2, 2] and [r for g in groups for r in g] == roots
     assert split_roots(roots[:2], 8) == [[roots[0]], [roots[1]]]
+    assert split_roots(list(reversed(roots)), 4) == groups  # in path order whatever the order given
+
+
+def test_batches_are_sized_by_the_tree_unless_asked() -> None:
+    from flows.launch_year import batch_count
+
+    # a batch flow run costs a process start: a province is launched in the launch's own run, the country in 3
+    assert [batch_count(n) for n in (16, 100_670, 399_999, 671_130, 5_000_000)] == [1, 1, 1, 3, 4]
+    assert batch_count(16, 4) == 4 and batch_count(671_130, 1) == 1
 
 
 @pytest.mark.prefect
