@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.errors import BadInput, NotFound, TooLarge
-from services.orgs import in_subtree
+from services.orgs import in_subtree, subtree_bounds
 from services.sweep import insert_ignoring_duplicates
 from states.orgs import meeting_level_key
 from states.plan import PlanError, YearPlan, parse_plan, plan_from_stored, plan_to_dict
@@ -291,7 +291,19 @@ def cascade_subtree(conn: sa.Connection, *, year: int, plan: YearPlan, root_path
     nothing can conflict)."""
     roots = outermost([root_path] if isinstance(root_path, str) else root_path)
     whole = "/" in roots
-    in_roots = sa.or_(*(in_subtree(orgs.c.path, root) for root in roots))
+    if len(roots) > 1 and not whole:
+        # one path range from the first root to the last, less the other cascade roots lying inside it (none for a
+        # batch of the launch flow: its roots are consecutive): the plain launch's plan, where 280 OR'ed ranges
+        # made PostgreSQL take ~6× longer (106 s against 16 s at scale 0.2). Between consecutive roots lie only top
+        # organizations: a prefecture is not assessed; an assessed one gets its cycles once (ON CONFLICT).
+        low, high = subtree_bounds(roots[0])[0], subtree_bounds(roots[-1])[1]
+        chosen = set(roots)
+        others = [r for r in _cascade_roots(conn) if low <= r < high and r not in chosen
+                  and not any(r.startswith(c) for c in roots)]
+        in_roots = sa.and_(orgs.c.path >= low, orgs.c.path < high,
+                           *(sa.not_(in_subtree(orgs.c.path, r)) for r in outermost(others)))
+    else:
+        in_roots = sa.or_(*(in_subtree(orgs.c.path, root) for root in roots))
     assessed = sa.and_(orgs.c.kind != "prefecture", sa.true() if whole else in_roots)
     if whole:
         source: Any = orgs
