@@ -351,10 +351,17 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
         query = query.where(sa.not_(quiet))
     # sign-in codes first, through their partial index (literal predicate, so both planners match it): a code queued
     # behind the morning's backlog would otherwise wait hours under the rate limit and expire after 5 minutes
-    codes = query.where(sa.text(f"outbox.{OTP_QUEUED.replace(' AND ', ' AND outbox.')}")).order_by(outbox.c.id).limit(batch)
+    # (SQLite is told the index — left to itself it walks every queued row of (status, id) looking for a code —
+    # and SQLAlchemy renders no SQLite table hint: hence the text)
+    postgresql = conn.dialect.name == "postgresql"
+    codes = sa.text(
+        f"SELECT id, channel, address, year, template FROM outbox{'' if postgresql else ' INDEXED BY ix_outbox_otp_queued'} "
+        f"WHERE {OTP_QUEUED} AND channel = 'sms' AND (next_attempt_at IS NULL OR next_attempt_at <= :stamp) "
+        f"ORDER BY id LIMIT :batch{' FOR UPDATE SKIP LOCKED' if postgresql else ''}"
+    ).bindparams(sa.bindparam("stamp", stamp, type_=outbox.c.next_attempt_at.type), batch=batch)
     query = query.where(outbox.c.template != OTP_TEMPLATE, outbox.c.id > after_id).order_by(outbox.c.id).limit(batch)
-    if conn.dialect.name == "postgresql":
-        codes, query = codes.with_for_update(skip_locked=True), query.with_for_update(skip_locked=True)
+    if postgresql:
+        query = query.with_for_update(skip_locked=True)
     urgent = list(conn.execute(codes)) if sms_on else []
     backlog = list(conn.execute(query))
     if not backlog and not urgent:
