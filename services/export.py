@@ -213,13 +213,7 @@ def _escaped_column(texts: Iterable[str]) -> tuple[list[str], bool]:
     """The texts XML-escaped, and whether any of them starts or ends with white space (then the column's cells
     need xml:space="preserve"; the others go without its 21 bytes per cell)."""
     items = texts if isinstance(texts, (list, tuple)) else list(texts)
-    joined = "\x00".join(items)
-    if "&" in joined:
-        joined = joined.replace("&", "&amp;")
-    if "<" in joined:
-        joined = joined.replace("<", "&lt;")
-    if ">" in joined:
-        joined = joined.replace(">", "&gt;")
+    joined = _xml_text("\x00".join(items))  # one escape over the whole column
     values = joined.split("\x00")
     if len(values) != len(items):  # a text held NUL (forbidden in XML anyway): drop it and split again
         return _escaped_column([t.replace("\x00", "") for t in items])
