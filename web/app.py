@@ -208,8 +208,7 @@ def unexpected_error(request: Request, error: BaseException) -> Response:
                   error, frames)
     else:
         log.error("error %s on %s %s: %s\n%s", ident, request.method, request.url.path, type(error).__name__, frames)
-    lang = "en" if request.query_params.get("lang") == "en" else "zh"
-    message = render_message("internal", {"error_id": ident}, lang)
+    message = render_message("internal", {"error_id": ident}, request_language(request))
     if wants_json(request):
         return JSONResponse({"error": message, "code": "internal", "error_id": ident, "problems": []}, status_code=500)
     body = (f"<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>500</title>"

@@ -117,6 +117,11 @@ EN_LEVELS = {Level.PREFECTURE: "Prefecture", Level.CITY: "City", Level.TOWN: "To
              Level.GRASSROOTS: "Villages, communities & others"}
 
 
+def say(request: Request, zh: str, en: str) -> str:
+    """The Chinese or the English of a message, in the reader's language."""
+    return en if language(request) == "en" else zh
+
+
 def language(request: Request) -> str:
     chosen = request.query_params.get("lang")
     if chosen in ("zh", "en"):

@@ -38,7 +38,7 @@ from states.orgs import mask_contact
 from storage.tables.core import cycles, orgs
 from web.actions import MAX_UPLOAD, Console
 from web.flash import flash
-from web.i18n import language
+from web.i18n import language, say
 from web.security import bearer_token, check_csrf, client_of, current_account, guard_read
 
 router = APIRouter()
@@ -505,9 +505,9 @@ async def bulk_remind(request: Request, account: User) -> Response:
     except ShuzhiError as error:
         flash(error.render(language(request)), error=True, scope=request.scope)
         return RedirectResponse(back, status_code=303)
-    message = (f"reminded {done['units']:,} unit(s): {done['messages']:,} message(s) queued (a second click within "
-               "the minute sends nothing twice)" if language(request) == "en" else
-               f"已批量提醒 {done['units']:,} 个单位，新入队 {done['messages']:,} 条消息（同一分钟内重复点击不会重复发送）")
+    message = say(request, f"已批量提醒 {done['units']:,} 个单位，新入队 {done['messages']:,} 条消息（同一分钟内重复点击不会重复发送）",
+                  f"reminded {done['units']:,} unit(s): {done['messages']:,} message(s) queued (a second click within "
+                  "the minute sends nothing twice)")
     flash(message, scope=request.scope)
     return RedirectResponse(back, status_code=303)
 

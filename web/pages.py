@@ -19,7 +19,7 @@ from states.machine import RETURN_EVENTS, STATES, allowed_events
 from storage.tables.core import cycles, orgs
 from web import flash, integrations
 from web.actions import MAX_UPLOAD, Console
-from web.i18n import Labels, language
+from web.i18n import Labels, language, say
 from web.security import check_csrf, client_of, csrf_token, current_account, guard_read
 
 router = APIRouter(include_in_schema=False)
@@ -102,9 +102,6 @@ def _back(url: str, message: str = "", error: bool = False) -> RedirectResponse:
 
 
 # sign in / out, "/" and the accounts pages are in web/accounts.py
-
-def _say(request: Request, zh: str, en: str) -> str:
-    return en if language(request) == "en" else zh
 
 
 def _error_text(request: Request, error: ShuzhiError) -> str:
@@ -242,7 +239,7 @@ def fire(request: Request, account: User, year: PathYear, org: str, event: Annot
     check_csrf(request, csrf_token)
     back = f"/cycles/{year}/{quote(org)}?kind={quote(kind)}"
     if len(note) > MAX_NOTE:
-        return _back(back, _say(request, f"说明/理由不能超过 {MAX_NOTE} 个字符（现有 {len(note)} 个），未作任何更改",
+        return _back(back, say(request, f"说明/理由不能超过 {MAX_NOTE} 个字符（现有 {len(note)} 个），未作任何更改",
                                 f"the note is longer than {MAX_NOTE} characters; nothing was changed"), error=True)
     try:
         done = console(request, account).fire(year=year, org=org, event=event, kind=kind, note=note)
@@ -274,7 +271,7 @@ def admin_import(request: Request, account: User, file: Annotated[UploadFile, Fi
     check_csrf(request, csrf_token)
     content = file.file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD:
-        return _admin_result(request, title="import_tree", status=413, message=_say(
+        return _admin_result(request, title="import_tree", status=413, message=say(
             request, f"文件过大（上限 {MAX_UPLOAD // (1024 * 1024)} MB），未导入任何数据",
             f"the file is larger than {MAX_UPLOAD // (1024 * 1024)} MB; nothing was imported"))
     try:
@@ -284,7 +281,7 @@ def admin_import(request: Request, account: User, file: Annotated[UploadFile, Fi
     except ShuzhiError as error:
         return _admin_result(request, title="import_tree", message=_error_text(request, error), problems=error.problems,
                              status=400)
-    return _admin_result(request, title="import_tree", result=result, message=_say(request, "导入完成", "imported"))
+    return _admin_result(request, title="import_tree", result=result, message=say(request, "导入完成", "imported"))
 
 
 @router.post("/admin/years/launch")
@@ -299,11 +296,11 @@ def admin_launch(request: Request, account: User, year: Annotated[int, Form()],
             text = plan_text_from_bytes(plan_file.file.read(MAX_PLAN_CHARS + 1), name=plan_file.filename)
         except BadInput as error:
             return _admin_result(request, title="launch_year", status=413 if isinstance(error, TooLarge) else 400,
-                                 message=_say(request, f"{error.render('zh')}，未启动", f"{error.render('en')}; nothing was launched"))
+                                 message=say(request, f"{error.render('zh')}，未启动", f"{error.render('en')}; nothing was launched"))
     form = {"year": year, "plan_text": text}
     try:
         if not text.strip():
-            raise BadInput("field.empty", field=_say(request, "年度方案（粘贴 TOML 或选择文件）", "plan"))
+            raise BadInput("field.empty", field=say(request, "年度方案（粘贴 TOML 或选择文件）", "plan"))
         result = console(request, account).start_year(year=year, plan_text=text)
     except PermissionDenied:
         raise
@@ -311,7 +308,7 @@ def admin_launch(request: Request, account: User, year: Annotated[int, Form()],
         return _admin_result(request, title="launch_year", message=_error_text(request, error), problems=error.problems,
                              status=400, form=form)
     return _admin_result(request, title="launch_year", result=result, form=form,
-                         message=_say(request, f"{year} 年度已启动", f"{year} launched"))
+                         message=say(request, f"{year} 年度已启动", f"{year} launched"))
 
 
 @router.post("/admin/meetings/move")
@@ -325,7 +322,7 @@ def admin_move(request: Request, account: User, year: Annotated[int, Form()], or
     except ShuzhiError as error:
         return _admin_result(request, title="move_meeting", message=_error_text(request, error), problems=error.problems,
                              status=400)
-    return _admin_result(request, title="move_meeting", result=result, message=_say(request, "会议已调整", "moved"))
+    return _admin_result(request, title="move_meeting", result=result, message=say(request, "会议已调整", "moved"))
 
 
 @router.post("/admin/ballots/issue")
@@ -340,7 +337,7 @@ def admin_ballots(request: Request, account: User, year: Annotated[int, Form()],
         return _admin_result(request, title="issue_ballots", message=_error_text(request, error), problems=error.problems,
                              status=400)
     return _admin_result(request, title="issue_ballots", result=result,
-                         message=_say(request, "测评码已生成（仅显示一次）", "codes issued (shown once)"))
+                         message=say(request, "测评码已生成（仅显示一次）", "codes issued (shown once)"))
 
 
 def _org_code(request: Request, text: str) -> str:

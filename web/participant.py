@@ -18,7 +18,7 @@ from services.errors import BadInput, PermissionDenied, ShuzhiError
 from services.errors import render as render_message
 from states.machine import EVENT_LABELS, STATE_LABELS, STEP_LABELS
 from web import participant_api as desk
-from web.i18n import language
+from web.i18n import language, say
 from web.pages import User, render
 from web.security import check_csrf
 
@@ -113,7 +113,7 @@ async def my_upload(request: Request, account: User, year: int, org: str, file: 
     except ShuzhiError as error:
         flash(request, error.render(language(request)), error=True)
     else:
-        flash(request, _say(request, f"已上传第 {version['version']} 版（{version['file']}），请查看下方的自动预审意见，修改满意后再报送",
+        flash(request, say(request, f"已上传第 {version['version']} 版（{version['file']}），请查看下方的自动预审意见，修改满意后再报送",
                             f"uploaded version {version['version']} ({version['file']}): read the pre-check below, "
                             "and submit once you are satisfied"))
     return back(_cycle_url(year, org, kind))
@@ -132,7 +132,7 @@ def my_submit(request: Request, account: User, year: int, org: str, kind: Annota
         flash(request, error.render(language(request)), error=True)
     else:
         said = f"已{EVENT_LABELS.get(done['event'], done['event'])}，状态：{STATE_LABELS.get(done['to'], done['to'])}"
-        flash(request, _say(request, said,
+        flash(request, say(request, said,
                             f"{done['event'].replace('_', ' ')}: the state is now {done['to'].replace('_', ' ')}"))
     return back(_cycle_url(year, org, kind))
 
@@ -161,7 +161,7 @@ def my_plan(request: Request, account: User, year: int, org: str, kind: Annotate
     else:
         saved = [(f"整改事项 {result['added']} 项", f"{result['added']} item(s)")] if result["added"] else []
         saved += [("公开承诺", "the public commitment")] if result["commitment"] else []
-        flash(request, _say(request, "已保存" + "、".join(zh for zh, _ in saved), "saved " + ", ".join(en for _, en in saved)))
+        flash(request, say(request, "已保存" + "、".join(zh for zh, _ in saved), "saved " + ", ".join(en for _, en in saved)))
     return back(_cycle_url(year, org, kind) + "#plan")
 
 
@@ -177,7 +177,7 @@ def my_file(request: Request, account: User, year: int, org: str, kind: Annotate
     except ShuzhiError as error:
         flash(request, error.render(language(request)), error=True)
     else:
-        flash(request, _say(request, "整改方案及公开承诺已备案", "the rectification plan and the commitment are filed"))
+        flash(request, say(request, "整改方案及公开承诺已备案", "the rectification plan and the commitment are filed"))
     return back(_cycle_url(year, org, kind) + "#plan")
 
 
@@ -238,7 +238,7 @@ def review_decide(request: Request, account: User, year: int, org: str, event: A
     except ShuzhiError as error:
         flash(request, error.render(language(request)), error=True)
         return back(f"/review/{year}/{quote(org)}?kind={quote(kind)}")
-    flash(request, _say(request, f"{org}：{EVENT_LABELS[event]}" + (f"（理由：{reason}）" if event != "approve" else ""),
+    flash(request, say(request, f"{org}：{EVENT_LABELS[event]}" + (f"（理由：{reason}）" if event != "approve" else ""),
                         f"{org}: {event}" + (f" (reason: {reason})" if event != "approve" else "")))
     following = next_in_queue(shared.db, actor=account.actor, today=shared.app.today(), year=year, after=org, kind=kind)
     if following is None:
@@ -260,9 +260,6 @@ def meeting_page(request: Request, account: User, year: int, organizer: str) -> 
                 organizer=organizer)
 
 
-def _say(request: Request, zh: str, en: str) -> str:
-    return en if language(request) == "en" else zh
-
 
 def _meeting_action(request: Request, account: User, year: int, organizer: str, csrf: str, done: tuple[str, str],
                     call: Any) -> Response:
@@ -276,7 +273,7 @@ def _meeting_action(request: Request, account: User, year: int, organizer: str, 
     except ShuzhiError as error:
         flash(request, "；".join(error.problems) or error.render(language(request)), error=True)
     else:
-        flash(request, _say(request, *done))
+        flash(request, say(request, *done))
     return back(_meeting_url(year, organizer))
 
 
