@@ -38,7 +38,7 @@ from services.accounts import (
 from services.errors import BadInput, Conflict
 from storage.db import Database, to_db_time
 from storage.tables.core import orgs, years
-from storage.tables.notify import outbox
+from storage.tables.notify import OTP_TEMPLATE, outbox
 from storage.tables.web import otp_codes, web_users
 
 CODE_DIGITS = 6
@@ -123,7 +123,7 @@ def _queue_sms(conn: sa.Connection, *, code_id: int, phone: str, code: str, acco
     if year is None or org_id is None:
         return False
     row = {"key": f"otp:{code_id}:sms", "year": year, "org_id": org_id, "recipient_org_id": org_id, "cycle_kind": None,
-           "step": None, "template": "otp", "channel": "sms", "address": phone, "due": None, "note": code,
+           "step": None, "template": OTP_TEMPLATE, "channel": "sms", "address": phone, "due": None, "note": code,
            "status": "queued", "attempts": 0, "created_at": stamp}
     insert: Any = postgresql.insert(outbox) if conn.dialect.name == "postgresql" else sqlite.insert(outbox)
     conn.execute(insert.values(row).on_conflict_do_nothing())

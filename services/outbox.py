@@ -45,7 +45,7 @@ from states.machine import STEP_LABELS, STEP_OF_STATE
 from states.plan import ReminderRules, plan_from_stored
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import cycles, orgs, years
-from storage.tables.notify import OTP_QUEUED, channel_pauses, outbox, sms_slots
+from storage.tables.notify import OTP_QUEUED, OTP_TEMPLATE, channel_pauses, outbox, sms_slots
 
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(minutes=1)  # 1, 4, 16, 64 minutes, ~4 h: a provider outage of an afternoon is ridden out
@@ -69,6 +69,7 @@ TEMPLATE_LABELS: dict[str, tuple[str, str]] = {
     "reminder": ("到期提醒", "reminder"), "due_today": ("今日截止提醒", "due today"), "overdue": ("逾期通知", "overdue"),
     "escalation": ("逾期督办", "escalation"), "returned": ("退回通知", "returned"), "feedback": ("反馈通知", "feedback"),
     "work_plan": ("工作方案提醒", "work plan reminder"), "digest": ("汇总", "digest"),
+    OTP_TEMPLATE: ("登录验证码", "sign-in code"),
 }
 
 
@@ -85,7 +86,6 @@ def outbox_counts_text(counts: dict[str, int], lang: str = "zh") -> str:
 PLAN_TZ = ZoneInfo("Asia/Shanghai")
 SMS_LIMIT_LOCK = 7_305_001  # pg_advisory_xact_lock key serialising the SMS slot count across dispatchers
 CLOCK_SKEW = timedelta(seconds=5)  # the rate window's upper edge past `now`: dispatchers' clocks differ a little
-OTP_TEMPLATE = "otp"  # the sign-in code (services/otp.py): never held by quiet hours, never folded into a digest
 
 
 def backoff(attempts: int) -> timedelta:

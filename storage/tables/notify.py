@@ -10,7 +10,8 @@ from storage.tables.base import UtcDateTime, metadata
 # year:org:cycle kind:step:message type:threshold-or-day:channel — UNIQUE, so re-sweeps and concurrent
 # sweeps insert nothing twice (INSERT … SELECT … ON CONFLICT DO NOTHING).
 # the predicate of the partial index below, written as literals so both planners can match a query to it
-OTP_QUEUED = "status = 'queued' AND template = 'otp'"
+OTP_TEMPLATE = "otp"  # the sign-in code (services/otp.py): never held by quiet hours, never folded into a digest
+OTP_QUEUED = f"status = 'queued' AND template = '{OTP_TEMPLATE}'"
 
 outbox = sa.Table(
     "outbox",
