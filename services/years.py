@@ -377,14 +377,9 @@ def assessed_count(db: Database) -> int:
                    .scalar_one())
 
 
-def cascade_roots(db: Database) -> list[str]:
-    """Paths of the subtrees a cascade can be cut into: the cities under each top organization, in order
-    (plus any top organization that is itself assessed). Lets a launch fan out over several machines."""
-    with db.connect() as conn:
-        return _cascade_roots(conn)
-
-
 def _cascade_roots(conn: sa.Connection) -> list[str]:
+    """Paths of the subtrees a launch is cut into: the children of each top organization, in order (plus any top
+    organization that is itself assessed)."""
     top = orgs.alias("top")
     paths = list(conn.execute(
         sa.select(orgs.c.path).select_from(orgs.join(top, top.c.id == orgs.c.parent_id))
