@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,12 +44,43 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+class _Scope:
+    """The connection a unit of work (one web request) reads through: opened at its first read, closed at its end."""
+
+    __slots__ = ("connection", "depth", "open")
+
+    def __init__(self) -> None:
+        self.connection: Connection | None = None
+        self.depth = 0
+        self.open = True
+
+
 class Database:
     """One engine and the ways to use it; built by entry points, never at import."""
 
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = normalize_url(url)
         self.engine = engine or make_engine(self.url)
+        self._scope: ContextVar[_Scope | None] = ContextVar(f"shuzhi_db_scope_{id(self)}", default=None)
+
+    @contextmanager
+    def scope(self) -> Iterator[None]:
+        """Every `connect()` inside shares one pooled connection, checked out at the first read.
+
+        A console page reads through 5-10 `connect()` blocks (the account, the years, the page, each permission
+        the template asks); each was a pool checkout with its pre-ping round trip and a rollback at checkin.
+        Writes (`begin()`) keep their own connection and transaction. Each outermost `connect()` block ends with a
+        rollback, so a read after a write in the same scope sees the write (SQLite snapshots) and no transaction
+        stays open while the page renders."""
+        scope = _Scope()
+        token = self._scope.set(scope)
+        try:
+            yield
+        finally:
+            self._scope.reset(token)
+            scope.open = False
+            if scope.connection is not None:
+                scope.connection.close()
 
     @property
     def is_sqlite(self) -> bool:
@@ -66,8 +98,25 @@ class Database:
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        with self.engine.connect() as connection:
+        scope = self._scope.get()
+        if scope is None or not scope.open:
+            with self.engine.connect() as connection:
+                yield connection
+            return
+        if scope.connection is None or scope.connection.closed or scope.connection.invalidated:
+            scope.connection = self.engine.connect()
+        connection = scope.connection
+        scope.depth += 1
+        try:
             yield connection
+        finally:
+            scope.depth -= 1
+            if scope.depth == 0 and connection.in_transaction():
+                try:
+                    connection.rollback()
+                except sa.exc.DBAPIError:  # a connection the server dropped: the next read checks out another
+                    scope.connection = None
+                    connection.invalidate()
 
     def upgrade(self) -> str:
         """Bring the schema to the newest migration (`shuzhi init`); safe to repeat. Returns the head."""

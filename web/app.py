@@ -83,22 +83,7 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
     )
     web.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    @web.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        from web.flash import remember
-
-        remember(request)
-        try:
-            response: Response = await call_next(request)
-        except Exception as error:  # the last resort: an id for the log and the user, never the data
-            response = unexpected_error(request, error)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'"
-        )
-        return response
+    web.add_middleware(SecurityHeaders)
 
     @web.exception_handler(ShuzhiError)
     async def service_error(request: Request, error: ShuzhiError) -> Response:
@@ -157,7 +142,65 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
     def favicon() -> Response:
         return Response(status_code=204)
 
+    web.add_middleware(OneConnection, db=core.db)  # outermost: the scope spans the response, streamed bodies included
     return web
+
+
+class SecurityHeaders:
+    """Headers every response carries, and the last resort for an error no handler took: an id for the log and the
+    user, never the data. Plain ASGI: a `BaseHTTPMiddleware` ran each request through an extra task and streams."""
+
+    HEADERS = (
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'"),
+    )
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from starlette.datastructures import MutableHeaders
+
+        from web.flash import remember
+
+        remember(Request(scope))
+        started = False
+
+        async def send_with_headers(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                for name, value in self.HEADERS:
+                    headers.setdefault(name, value)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as error:
+            if started:  # the response is under way: nothing better to send than the cut
+                raise
+            await unexpected_error(Request(scope), error)(scope, receive, send_with_headers)
+
+
+class OneConnection:
+    """Each request reads through one pooled connection (storage.db.Database.scope), closed when the response,
+    a streamed export included, has been sent."""
+
+    def __init__(self, app: Any, db: Any) -> None:
+        self.app, self.db = app, db
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.db.scope():
+            await self.app(scope, receive, send)
 
 
 log = logging.getLogger("shuzhi.web")
