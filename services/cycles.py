@@ -356,40 +356,46 @@ def _iso(value: Any) -> str | None:
 def show_cycle(db: Database, *, year: int, org: str, kind: str = "upward", today: date | None = None) -> dict[str, Any]:
     _check_kind(kind)
     with db.connect() as conn:
-        row = find_cycle(conn, year=year, org=org, kind=kind)
-        events = conn.execute(
-            sa.select(history).where(history.c.cycle_id == row.id).order_by(history.c.at, history.c.id)
-        )
-        step = STEP_OF_STATE.get(row.state)
-        deadlines = {
-            step_name: row._mapping[column].isoformat()
-            for step_name, column in DUE_COLUMN_OF_STEP.items()
-            if column
-        }
-        return {
-            "org": org,
-            "kind": kind,
-            "year": year,
-            "state": row.state,
-            "step": step,
-            "due": row.due.isoformat() if row.due else None,
-            "overdue": is_overdue(row.due, today) if today else None,
-            "meeting": row.meeting_on.isoformat(),
-            "returns": row.returns,
-            "version": row.version,
-            "deadlines": deadlines,
-            "history": [
-                {
-                    "from": h.from_state,
-                    "to": h.to_state,
-                    "event": h.event,
-                    "by": h.by,
-                    "at": _local_iso(h.at),
-                    "note": h.note,
-                }
-                for h in events
-            ],
-        }
+        return cycle_view(conn, find_cycle(conn, year=year, org=org, kind=kind), year=year, org=org, kind=kind,
+                          today=today)
+
+
+_HISTORY_OF = sa.select(history).where(history.c.cycle_id == sa.bindparam("cycle_id")).order_by(history.c.at, history.c.id)
+
+
+def cycle_view(conn: sa.Connection, row: CycleRow, *, year: int, org: str, kind: str, today: date | None) -> dict[str, Any]:
+    """A loaded cycle as `show_cycle` reports it: state, deadlines, history."""
+    events = conn.execute(_HISTORY_OF, {"cycle_id": row.id})
+    step = STEP_OF_STATE.get(row.state)
+    deadlines = {
+        step_name: row._mapping[column].isoformat()
+        for step_name, column in DUE_COLUMN_OF_STEP.items()
+        if column
+    }
+    return {
+        "org": org,
+        "kind": kind,
+        "year": year,
+        "state": row.state,
+        "step": step,
+        "due": row.due.isoformat() if row.due else None,
+        "overdue": is_overdue(row.due, today) if today else None,
+        "meeting": row.meeting_on.isoformat(),
+        "returns": row.returns,
+        "version": row.version,
+        "deadlines": deadlines,
+        "history": [
+            {
+                "from": h.from_state,
+                "to": h.to_state,
+                "event": h.event,
+                "by": h.by,
+                "at": _local_iso(h.at),
+                "note": h.note,
+            }
+            for h in events
+        ],
+    }
 
 
 def _local_iso(moment: datetime) -> str:

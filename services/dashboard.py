@@ -3,6 +3,7 @@ a cycle's page. Aggregate SQL only: nothing here loads every cycle of a year."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -11,8 +12,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import GenericFunction
 
-from services.cycles import CYCLE_KINDS, reminder_window_days, show_cycle
+from services.cycles import CYCLE_KINDS, cycle_view, find_cycle, reminder_window_days
 from services.errors import BadInput, NotFound
 from services.orgs import subtree_bounds
 from states.deadlines import due_of_state, is_overdue, lagging_horizon
@@ -232,6 +235,54 @@ def _crumbs(conn: sa.Connection, path: str) -> list[dict[str, str]]:
     return [{"code": c, "name": names.get(c, c)} for c in codes]
 
 
+class _strpos(GenericFunction[int]):
+    """The 1-based position of a substring (0 when absent): `strpos` on PostgreSQL, `instr` on SQLite."""
+
+    type = sa.Integer()
+    name = "strpos"
+    inherit_cache = True
+
+
+@compiles(_strpos, "sqlite")
+def _instr(element: _strpos, compiler: Any, **kw: Any) -> str:
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
+@functools.cache
+def _subtree_summary() -> sa.Select[str, int, Any, Any, Any, Any]:
+    """Per child on a page of the drill-down, the cycles below it: one statement whatever the page.
+
+    A page of children is contiguous in path order, so their subtrees together are one indexed path range
+    (`below`, materialized: left to itself the planner reads every cycle of the year through the (year, kind, …)
+    index). Each organization below belongs to the child whose path is its own path cut after the next '/'
+    past the parent's path (`:cut` characters): a linear GROUP BY. A CASE over each child's range had 150
+    parameters, built on every page, and was evaluated up to 50 times per row."""
+    below = (sa.select(orgs.c.id, orgs.c.path)
+             .where(orgs.c.path > sa.bindparam("low"), orgs.c.path < sa.bindparam("high"))
+             .cte("below").prefix_with("MATERIALIZED"))
+    cut = sa.bindparam("cut", type_=sa.Integer)
+    child_length = cut + _strpos(sa.func.substr(below.c.path, cut + 1), "/")
+    child_path = sa.func.substr(below.c.path, 1, child_length, type_=sa.String).label("child")
+    due_by, before = sa.bindparam("horizon", type_=sa.Date), sa.bindparam("today", type_=sa.Date)
+    return (
+        sa.select(
+            child_path,
+            sa.func.count(cycles.c.id),
+            sa.func.sum(sa.case((cycles.c.state == "closed", 1), else_=0)),
+            sa.func.sum(sa.case((cycles.c.due <= due_by, 1), else_=0)),
+            sa.func.sum(sa.case((cycles.c.due < before, 1), else_=0)),
+            sa.func.sum(sa.case((cycles.c.state.in_(("researching", "drafting", "revising")), 1), else_=0)),
+        )
+        .select_from(below.join(cycles, sa.and_(cycles.c.org_id == below.c.id, cycles.c.year == sa.bindparam("year"),
+                                                cycles.c.kind == sa.bindparam("kind"))))
+        .where(sa.func.length(below.c.path) > child_length)  # below a child, not the child itself
+        .group_by(child_path)
+    )
+
+
+_own = cycles.alias("own")  # built once: an alias sets up its columns anew each time it is made
+
+
 def drill(db: Database, *, year: int, today: date, code: str | None = None, kind: str = "upward",
           offset: int = 0, limit: int = 50) -> dict[str, Any]:
     """One node of the tree and a page of its children: each child's own cycle (state, step, due) and a summary of
@@ -248,7 +299,7 @@ def drill(db: Database, *, year: int, today: date, code: str | None = None, kind
         node = _org(conn, code) if code else None
         parent_filter = orgs.c.parent_id == node.id if node is not None else orgs.c.parent_id.is_(None)
         total_children = conn.execute(sa.select(sa.func.count()).select_from(orgs).where(parent_filter)).scalar_one()
-        own = cycles.alias("own")
+        own = _own
         children = conn.execute(
             sa.select(orgs.c.id, orgs.c.code, orgs.c.name, orgs.c.kind, orgs.c.path, orgs.c.secretary,
                       own.c.state, own.c.due, own.c.meeting_on, own.c.returns)
@@ -260,38 +311,15 @@ def drill(db: Database, *, year: int, today: date, code: str | None = None, kind
         ).all()
         summaries: dict[int, dict[str, int]] = {}
         if children:
-            # A page of children is contiguous in path order, so their subtrees together are one indexed path
-            # range; a CASE over the children's own ranges says which child each organization below falls under.
-            bounds = [(c.id, *subtree_bounds(c.path)) for c in children]
-            # the organizations below first (materialized), then their cycles: left to itself the planner reads
-            # every cycle of the year through the (year, kind, …) index
-            below = (
-                sa.select(orgs.c.id, orgs.c.path)
-                .where(orgs.c.path > bounds[0][1], orgs.c.path < bounds[-1][2])
-                .cte("below").prefix_with("MATERIALIZED")
-            )
-            under_child = sa.case(
-                *[(sa.and_(below.c.path > low, below.c.path < high), child_id) for child_id, low, high in bounds],
-                else_=None,
-            ).label("child")
-            for row in conn.execute(
-                sa.select(
-                    under_child,
-                    sa.func.count(cycles.c.id),
-                    sa.func.sum(sa.case((cycles.c.state == "closed", 1), else_=0)),
-                    sa.func.sum(sa.case((cycles.c.due <= horizon, 1), else_=0)),
-                    sa.func.sum(sa.case((cycles.c.due < today, 1), else_=0)),
-                    sa.func.sum(sa.case((cycles.c.state.in_(("researching", "drafting", "revising")), 1), else_=0)),
-                )
-                .select_from(
-                    below.join(cycles, sa.and_(cycles.c.org_id == below.c.id, cycles.c.year == year, cycles.c.kind == kind))
-                )
-                .group_by(under_child)
-            ):
-                if row[0] is None:
+            params = {"low": children[0].path, "high": subtree_bounds(children[-1].path)[1],
+                      "cut": len(node.path) if node is not None else 1, "year": year, "kind": kind,
+                      "horizon": horizon, "today": today}
+            id_of = {c.path: c.id for c in children}
+            for row in conn.execute(_subtree_summary(), params):
+                if row[0] not in id_of:  # below the last child's range start but not on this page: impossible
                     continue
-                summaries[row[0]] = {"cycles": row[1], "closed": int(row[2] or 0), "lagging": int(row[3] or 0),
-                                     "overdue": int(row[4] or 0), "not_submitted": int(row[5] or 0)}
+                summaries[id_of[row[0]]] = {"cycles": row[1], "closed": int(row[2] or 0), "lagging": int(row[3] or 0),
+                                            "overdue": int(row[4] or 0), "not_submitted": int(row[5] or 0)}
         node_cycle = None
         if node is not None:
             mine = conn.execute(
@@ -350,19 +378,24 @@ def _cycle_summary(state: str, due: date | None, meeting_on: date | None, today:
             "overdue": is_overdue(due, today), "meeting": meeting_on.isoformat() if meeting_on else None}
 
 
+_organizer = orgs.alias("organizer")
+_UNIT_OF_CYCLE = (  # the unit, the committee that organizes its meeting and the meeting's date: one read
+    sa.select(orgs.c.name, orgs.c.kind, orgs.c.secretary, orgs.c.phone, orgs.c.email, orgs.c.path,
+              _organizer.c.code.label("organizer"), _organizer.c.name.label("organizer_name"), meetings.c.held_on)
+    .select_from(orgs.join(_organizer, _organizer.c.id == sa.bindparam("organizer_id"))
+                 .outerjoin(meetings, meetings.c.id == sa.bindparam("meeting_id")))
+    .where(orgs.c.id == sa.bindparam("org_id"))
+)
+
+
 def cycle_page(db: Database, *, year: int, org: str, kind: str = "upward", today: date) -> dict[str, Any]:
     """Everything a cycle's page shows: state, deadlines, history, the unit and who organizes its meeting."""
-    data = show_cycle(db, year=year, org=org, kind=kind, today=today)
+    _check(kind)
     with db.connect() as conn:
-        unit = _org(conn, org)
-        cycle = conn.execute(
-            sa.select(cycles.c.organizer_id, cycles.c.meeting_id).where(
-                cycles.c.org_id == unit.id, cycles.c.year == year, cycles.c.kind == kind)
-        ).one()
-        organizer = conn.execute(sa.select(orgs.c.code, orgs.c.name).where(orgs.c.id == cycle.organizer_id)).one()
-        held_on = None
-        if cycle.meeting_id is not None:
-            held_on = conn.execute(sa.select(meetings.c.held_on).where(meetings.c.id == cycle.meeting_id)).scalar()
+        row = find_cycle(conn, year=year, org=org, kind=kind)
+        data = cycle_view(conn, row, year=year, org=org, kind=kind, today=today)
+        unit = conn.execute(_UNIT_OF_CYCLE, {"organizer_id": row.organizer_id, "meeting_id": row.meeting_id,
+                                             "org_id": row.org_id}).one()
         data.update(
             {
                 "name": unit.name,
@@ -370,9 +403,9 @@ def cycle_page(db: Database, *, year: int, org: str, kind: str = "upward", today
                 "secretary": unit.secretary,
                 "phone": mask_phone(unit.phone),
                 "email": mask_email(unit.email),
-                "organizer": organizer.code,
-                "organizer_name": organizer.name,
-                "meeting_held_on": held_on.isoformat() if held_on else None,
+                "organizer": unit.organizer,
+                "organizer_name": unit.organizer_name,
+                "meeting_held_on": unit.held_on.isoformat() if unit.held_on else None,
                 "crumbs": _crumbs(conn, unit.path),
             }
         )

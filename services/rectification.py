@@ -142,6 +142,20 @@ def list_items(
         return [_item_dict(r) for r in conn.execute(query)]
 
 
+_ITEMS_OF = (
+    sa.select(rectification_items, orgs.c.code, cycles.c.kind, cycles.c.year)
+    .select_from(rectification_items.join(cycles, cycles.c.id == rectification_items.c.cycle_id)
+                 .join(orgs, orgs.c.id == cycles.c.org_id))
+    .where(rectification_items.c.cycle_id == sa.bindparam("cycle_id"))
+    .order_by(rectification_items.c.id)
+)
+
+
+def items_of(conn: sa.Connection, cycle_id: int) -> list[dict[str, Any]]:
+    """One cycle's rectification items, in the order they were filed (as `list_items` lists them for one unit)."""
+    return [_item_dict(r) for r in conn.execute(_ITEMS_OF, {"cycle_id": cycle_id})]
+
+
 def commitment_of(conn: sa.Connection, cycle_id: int) -> dict[str, Any] | None:
     row = conn.execute(sa.select(commitments).where(commitments.c.cycle_id == cycle_id)).first()
     if row is None:

@@ -317,11 +317,16 @@ def _version_dict(r: sa.Row[Any], *, with_text: bool = False) -> dict[str, Any]:
 
 def list_versions(db: Database, *, year: int, org: str, kind: str = "upward") -> list[dict[str, Any]]:
     with db.connect() as conn:
-        cycle_id = find_cycle(conn, year=year, org=org, kind=kind).id
-        rows = conn.execute(
-            sa.select(report_versions).where(report_versions.c.cycle_id == cycle_id).order_by(report_versions.c.version)
-        )
-        return [_version_dict(r) for r in rows]
+        return versions_of(conn, find_cycle(conn, year=year, org=org, kind=kind).id)
+
+
+_VERSIONS_OF = (sa.select(report_versions).where(report_versions.c.cycle_id == sa.bindparam("cycle_id"))
+                .order_by(report_versions.c.version))
+
+
+def versions_of(conn: sa.Connection, cycle_id: int) -> list[dict[str, Any]]:
+    """Every report version of one cycle, oldest first, with the checker's findings (no text)."""
+    return [_version_dict(r) for r in conn.execute(_VERSIONS_OF, {"cycle_id": cycle_id})]
 
 
 def get_version(db: Database, *, year: int, org: str, kind: str = "upward", version: int | None = None) -> dict[str, Any]:

@@ -85,8 +85,8 @@ def cycle_extras(db: Database, *, year: int, org: str, kind: str) -> dict[str, A
     A part that does not exist yet (no report submitted, nobody voted…) is None or an empty list."""
     from services.ballots import cycle_tally
     from services.meetings import agenda_of
-    from services.rectification import commitment_of, list_items
-    from services.reports import list_versions
+    from services.rectification import commitment_of, items_of
+    from services.reports import versions_of
     from storage.tables.core import cycles, orgs
     from storage.tables.review import feedback_notices
 
@@ -103,15 +103,14 @@ def cycle_extras(db: Database, *, year: int, org: str, kind: str) -> dict[str, A
             sa.select(feedback_notices.c.markdown, feedback_notices.c.created_at, feedback_notices.c.created_by)
             .where(feedback_notices.c.cycle_id == cycle_id)
         ).first()
-        commitment = commitment_of(conn, cycle_id)
-    return {
-        "reports": list_versions(db, year=year, org=org, kind=kind),
-        "agenda": _plain(dict(agenda._mapping)) if agenda is not None else None,
-        "tally": tally if tally["ballots"] or tally.get("frozen") else None,
-        "feedback": _plain(dict(notice._mapping)) if notice is not None else None,
-        "commitment": commitment,
-        "rectification": list_items(db, year=year, org=org, kind=kind),
-    }
+        return {
+            "reports": versions_of(conn, cycle_id),
+            "agenda": _plain(dict(agenda._mapping)) if agenda is not None else None,
+            "tally": tally if tally["ballots"] or tally.get("frozen") else None,
+            "feedback": _plain(dict(notice._mapping)) if notice is not None else None,
+            "commitment": commitment_of(conn, cycle_id),
+            "rectification": items_of(conn, cycle_id),
+        }
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

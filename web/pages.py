@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from services import dashboard
 from services.accounts import ROLE_LABELS, Account
 from services.errors import BadInput, PermissionDenied, ShuzhiError, TooLarge
-from services.permissions import check_fire, may
+from services.permissions import check_fire, event_allowed_for_role, may
 from services.years import MAX_PLAN_CHARS, plan_text_from_bytes
 from states.machine import RETURN_EVENTS, STATES, allowed_events
 from storage.tables.core import cycles, orgs
@@ -136,12 +136,16 @@ def cycle_page(request: Request, account: User, year: PathYear, org: str, kind: 
     shared = _state(request)
     data = dashboard.cycle_page(shared.db, year=year, org=org, kind=kind, today=shared.app.today())
     extras = integrations.cycle_extras(shared.db, year=year, org=org, kind=kind)
-    events = [e for e in allowed_events(data["state"]) if _may_fire(request, account, year, org, kind, e)]
+    events = _events_for(request, account, year, org, kind, allowed_events(data["state"]))
     return render(request, "cycle.html", c=data, extras=extras, events=events, return_events=RETURN_EVENTS,
                   year=year, kind=kind)
 
 
-def _may_fire(request: Request, account: Account, year: int, org: str, kind: str, event: str) -> bool:
+def _events_for(request: Request, account: Account, year: int, org: str, kind: str, events: list[str]) -> list[str]:
+    """The events of this state the account may fire on this cycle (the buttons the page shows)."""
+    events = [e for e in events if event_allowed_for_role(account.actor.role, e)]
+    if not events:
+        return []
     with _state(request).db.connect() as conn:
         row = conn.execute(
             sa.select(cycles.c.organizer_id, orgs.c.code.label("org_code"))
@@ -149,12 +153,16 @@ def _may_fire(request: Request, account: Account, year: int, org: str, kind: str
             .where(orgs.c.code == org, cycles.c.year == year, cycles.c.kind == kind)
         ).first()
         if row is None:
-            return False
-        try:
-            check_fire(conn, account.actor, SimpleNamespace(organizer_id=row.organizer_id, org_code=row.org_code), event)  # type: ignore[arg-type]
-        except PermissionDenied:
-            return False
-    return True
+            return []
+        cycle = SimpleNamespace(organizer_id=row.organizer_id, org_code=row.org_code)
+        allowed = []
+        for event in events:
+            try:
+                check_fire(conn, account.actor, cycle, event)  # type: ignore[arg-type]
+            except PermissionDenied:
+                continue
+            allowed.append(event)
+    return allowed
 
 
 @router.post("/lagging/remind")
