@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.actors import ROLES, Actor
-from services.errors import BadInput, Conflict, NotFound, PermissionDenied, Refused
+from services.errors import BadInput, Conflict, NotFound, PermissionDenied, Problem, Refused
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import orgs
 from storage.tables.web import login_throttle, web_audit, web_tokens, web_users
@@ -61,12 +61,12 @@ def common_passwords() -> frozenset[str]:
 
 def password_problems(password: str, *, name: str = "") -> list[str]:
     """The password policy (issue 10 L9, issue 12): at least MIN_PASSWORD characters, not a common password."""
-    problems = []
+    problems: list[str] = []
     if len(password) < MIN_PASSWORD:
-        problems.append(f"密码：至少 {MIN_PASSWORD} 个字符")
+        problems.append(Problem("password.too_short", limit=MIN_PASSWORD))
     lowered = password.lower()
     if lowered in common_passwords() or len(set(password)) <= 2 or (name and lowered == name.lower()):
-        problems.append("密码：过于常见或容易猜到，请换一个")
+        problems.append(Problem("password.common"))
     return problems
 
 
@@ -144,24 +144,26 @@ def _account(row: Any) -> Account:
 
 
 def _scope_problems(conn: sa.Connection, role: str, scope: str | None) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if role not in ROLES:
-        problems.append(f"角色：'{role}' 不是 {', '.join(ROLES)} 之一")
+        problems.append(Problem("account.role_bad", role=role, choices=", ".join(ROLES)))
     if role in SCOPED_ROLES and not scope:
-        problems.append(f"范围：{ROLE_LABELS.get(role, role)}账户需要一个组织代码（{'所审核的党委' if role == 'reviewer' else '本单位'}）")
+        problems.append(Problem("account.scope_needed", role=role, role_label=ROLE_LABELS.get(role, role),
+                                what="所审核的党委" if role == "reviewer" else "本单位",
+                                what_en="the committee it reviews" if role == "reviewer" else "its own unit"))
     if scope and conn.execute(sa.select(orgs.c.id).where(orgs.c.code == scope)).first() is None:
-        problems.append(f"范围：没有代码为 '{scope}' 的组织")
+        problems.append(Problem("account.scope_unknown", scope=scope))
     return problems
 
 
 def _validate(conn: sa.Connection, name: str, role: str, password: str | None, scope: str | None,
               phone: str | None) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if not name or len(name) > 100 or any(ch.isspace() or not ch.isprintable() for ch in name):
-        problems.append("用户名：1–100 个字符，不含空格")
+        problems.append(Problem("account.name_bad"))
     problems += _scope_problems(conn, role, scope)
     if phone and not re.fullmatch(r"1[3-9]\d{9}", normalize_phone(phone)):
-        problems.append("手机号：不是有效的手机号码")
+        problems.append(Problem("account.phone_bad"))
     if password is not None:
         problems += password_problems(password, name=name)
     return problems

@@ -22,6 +22,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "plan: year = {file_year} in the file, but {year} on the command line"),
     "plan.unknown_organizer": ("meetings.by_organizer.{code}：没有编码为 '{code}' 的组织",
                                "meetings.by_organizer.{code}: no organization with code '{code}'"),
+    "plan.meeting_before_parent": ("meetings：{code} 的会议（{date}）早于其本身述职的会议（{parent}，{parent_date}）："
+                                   "述职自上而下逐级进行",
+                                   "meetings: {code}'s meeting ({date}) is before the meeting at which it reports "
+                                   "itself ({parent}, {parent_date}): the cascade runs top-down"),
+    "preview.no_orgs": ("尚未导入组织树：请先导入组织（管理页“导入组织树”）",
+                        "no organizations yet: import the tree first (the admin page, “import the tree”)"),
+    "preview.calendar": ("工作日历缺少数据：{detail}（请在管理端补录当年节假日安排）",
+                         "the working-day calendar lacks data: {detail} (enter the year's holidays on the admin page)"),
     "year.no_orgs": ("尚无组织：请先导入组织架构（shuzhi orgs import FILE）",
                      "no organizations yet: import the tree first (shuzhi orgs import FILE)"),
     "year.bad": ("年度 '{value}' 不是有效的年份", "year '{value}' is not a valid year"),
@@ -74,6 +82,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ballots.count": ("测评码数量 {count} 应在 1 到 {limit} 之间", "{count} codes: give between 1 and {limit}"),
     # accounts
     "password.short": ("密码至少 {limit} 个字符", "password: at least {limit} characters"),
+    "password.too_short": ("密码：至少 {limit} 个字符", "password: at least {limit} characters"),
+    "password.common": ("密码：过于常见或容易猜到，请换一个", "password: too common or too easy to guess; choose another"),
+    "account.name_bad": ("用户名：1–100 个字符，不含空格", "name: 1–100 characters, no spaces"),
+    "account.role_bad": ("角色：'{role}' 不是 {choices} 之一", "role: '{role}' is not one of {choices}"),
+    "account.scope_needed": ("范围：{role_label}账户需要一个组织代码（{what}）",
+                             "scope: a {role} account needs an organization code ({what_en})"),
+    "account.scope_unknown": ("范围：没有代码为 '{scope}' 的组织", "scope: no organization with code '{scope}'"),
+    "account.phone_bad": ("手机号：不是有效的手机号码", "phone: not a valid mobile number"),
     # generic field problems
     "field.too_long": ("{field}：长度不能超过 {limit} 个字符", "{field}: at most {limit} characters"),
     "field.empty": ("{field}：不能为空", "{field}: must not be empty"),
@@ -290,10 +306,32 @@ class ShuzhiError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def problems_in(self, lang: str = "zh") -> list[str]:
+        """The problems in `lang`: a `Problem` from the catalogue is rendered, a plain string is kept as written."""
+        return [p.render(lang) if isinstance(p, Problem) else p for p in self.problems]
+
     def as_dict(self, lang: str = "zh") -> dict[str, Any]:
         """The JSON form the API and `--json` use: the message in `lang`, the code and the problems."""
         return {"error": self.render(lang), "code": self.code or None,
-                "params": {k: _plain(v) for k, v in self.params.items()}, "problems": self.problems}
+                "params": {k: _plain(v) for k, v in self.params.items()}, "problems": self.problems_in(lang)}
+
+
+class Problem(str):
+    """One problem of an error's list, from the catalogue: `Problem("field.empty", field="用户名")`.
+
+    It is the Chinese text wherever a string is expected (the CLI's default, older callers); the console and
+    the API render it in the request's language with `ShuzhiError.problems_in(lang)`."""
+
+    code: str
+    params: dict[str, Any]
+
+    def __new__(cls, code: str, /, **params: Any) -> Problem:
+        problem = super().__new__(cls, render(code, params, "zh"))
+        problem.code, problem.params = code, params
+        return problem
+
+    def render(self, lang: str = "zh") -> str:
+        return render(self.code, self.params, lang)
 
 
 def _plain(value: Any) -> Any:

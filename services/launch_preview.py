@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import ShuzhiError
+from services.errors import Problem, ShuzhiError
 from services.years import _meeting_dates, _organizers, load_plan_text
 from states.orgs import LEVEL_OF_KIND, meeting_level_key
 from storage.db import Database
@@ -60,18 +60,18 @@ def preview_launch(db: Database, *, plan_text: str, year: int) -> dict[str, Any]
     try:
         plan = load_plan_text(plan_text, year=year)
     except ShuzhiError as error:
-        problems.extend(error.problems or [error.message])
+        problems.extend(error.problems or [_as_problem(error)])
         return out
     with db.connect() as conn:
         organizers = _organizers(conn)
         all_codes = set(conn.execute(sa.select(orgs.c.code)).scalars())
         if not all_codes:
-            problems.append("尚未导入组织树：请先导入组织（管理页“导入组织树”）")
+            problems.append(Problem("preview.no_orgs"))
             return out
         try:
             dates = _meeting_dates(plan, organizers, all_codes)
         except ShuzhiError as error:
-            problems.extend(error.problems or [error.message])
+            problems.extend(error.problems or [_as_problem(error)])
             return out
         out["relaunch"] = conn.execute(sa.select(years.c.year).where(years.c.year == year)).first() is not None
         kind_of_org = {o.id: o.kind for o in organizers}
@@ -110,9 +110,9 @@ def preview_launch(db: Database, *, plan_text: str, year: int) -> dict[str, Any]
             for held_on in sorted(set(dates.values())):
                 dues.extend(v for v in plan_step_dues(conn, plan, held_on).values() if isinstance(v, date))
         except ShuzhiError as error:
-            problems.append(error.message)
+            problems.append(_as_problem(error))
         except NotImplementedError as error:  # a year the working-day calendar does not know yet
-            problems.append(f"工作日历缺少数据：{error}（请在管理端补录当年节假日安排）")
+            problems.append(Problem("preview.calendar", detail=str(error)))
     if plan.own_level_deadline is not None:
         dues.append(plan.own_level_deadline)
     levels = [per_level[k] for k in sorted(per_level)]
@@ -126,3 +126,8 @@ def preview_launch(db: Database, *, plan_text: str, year: int) -> dict[str, Any]
         out["earliest"], out["latest"] = min(dues).isoformat(), max(dues).isoformat()
     out["ok"] = not problems
     return out
+
+
+def _as_problem(error: ShuzhiError) -> str:
+    """An error met while previewing, as one problem of the list (in the page's language when catalogued)."""
+    return Problem(error.code, **error.params) if error.code else error.message

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from services.errors import BadInput, NotFound, TooLarge
+from services.errors import BadInput, NotFound, Problem, TooLarge
 from services.orgs import in_subtree, subtree_bounds
 from services.sweep import insert_ignoring_duplicates
 from states.orgs import meeting_level_key
@@ -107,11 +107,8 @@ def _organizers(conn: sa.Connection) -> list[sa.Row[Any]]:
 
 
 def _meeting_dates(plan: YearPlan, organizers: Sequence[sa.Row[Any]], all_codes: set[str]) -> dict[int, date]:
-    problems = [
-        f"meetings.by_organizer.{code}：没有编码为 '{code}' 的组织"
-        for code in plan.by_organizer
-        if code not in all_codes
-    ]
+    problems: list[str] = [Problem("plan.unknown_organizer", code=code) for code in plan.by_organizer
+                           if code not in all_codes]
     dates = {
         o.id: plan.meeting_for(organizer_code=o.code, level_key=meeting_level_key(o.kind)) for o in organizers
     }
@@ -119,10 +116,8 @@ def _meeting_dates(plan: YearPlan, organizers: Sequence[sa.Row[Any]], all_codes:
     for organizer in organizers:
         parent = by_id.get(organizer.parent_id) if organizer.parent_id else None
         if parent is not None and dates[organizer.id] < dates[parent.id]:
-            problems.append(
-                f"meetings：{organizer.code} 的会议（{dates[organizer.id]}）早于其本身述职的会议"
-                f"（{parent.code}，{dates[parent.id]}）：述职自上而下逐级进行"
-            )
+            problems.append(Problem("plan.meeting_before_parent", code=organizer.code, date=dates[organizer.id],
+                                    parent=parent.code, parent_date=dates[parent.id]))
     if problems:
         raise BadInput("plan.invalid", problems=problems, count=len(problems), first=problems[0])
     return dates

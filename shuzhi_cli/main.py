@@ -119,7 +119,7 @@ def _shuzhi_error(error: ShuzhiError, *, json_output: bool = False) -> int:
     stays empty on failure (the contract); `SHUZHI_LANG=en` prints the catalogue's English instead."""
     lang = "en" if os.environ.get("SHUZHI_LANG", "").lower().startswith("en") else "zh"
     if error.problems:
-        for problem in error.problems:
+        for problem in error.problems_in(lang):
             sys.stderr.write(problem + "\n")
     else:
         sys.stderr.write(("error: " if lang == "en" else "错误：") + error.render(lang, with_option=True) + "\n")

@@ -63,6 +63,7 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
     templates.env.filters["local"] = local_time
+    templates.env.filters["in_lang"] = in_lang  # a catalogue Problem in the page's language
     web = FastAPI(
         title="Shuzhi console API",
         version="1",
@@ -270,6 +271,13 @@ def _is_number_out_of_range(error: BaseException) -> bool:
 
 def html(content: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status)
+
+
+def in_lang(text: Any, lang: str) -> str:
+    """A problem of an error's list in `lang` (services.errors.Problem); any other text as written."""
+    from services.errors import Problem
+
+    return text.render(lang) if isinstance(text, Problem) else str(text)
 
 
 def local_time(value: str | None, length: int = 16) -> str:

@@ -157,7 +157,7 @@ def my_plan(request: Request, account: User, year: int, org: str, kind: Annotate
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(request, "；".join(error.problems) or error.render(language(request)), error=True)
+        flash(request, "；".join(error.problems_in(language(request))) or error.render(language(request)), error=True)
     else:
         saved = [(f"整改事项 {result['added']} 项", f"{result['added']} item(s)")] if result["added"] else []
         saved += [("公开承诺", "the public commitment")] if result["commitment"] else []
@@ -271,7 +271,7 @@ def _meeting_action(request: Request, account: User, year: int, organizer: str, 
     except PermissionDenied:
         raise
     except ShuzhiError as error:
-        flash(request, "；".join(error.problems) or error.render(language(request)), error=True)
+        flash(request, "；".join(error.problems_in(language(request))) or error.render(language(request)), error=True)
     else:
         flash(request, say(request, *done))
     return back(_meeting_url(year, organizer))

@@ -212,3 +212,22 @@ def test_users_page_has_no_default_role_and_keeps_input_after_an_error(client_fo
                                                           "csrf_token": csrf_of(page.text)})
     assert refused.status_code == 409 and "最后一个" in refused.text
     assert admin.get("/admin/users?role=reviewer&q=new").text.count('data-user="') == 1
+
+
+def test_account_form_problems_speak_the_console_language(client_for: Any) -> None:
+    """Each problem of a refused form is in the console's language (issue 12 item 7), not Chinese only."""
+    admin = client_for("admin")
+    form = {"name": "new one", "role": "reviewer", "scope": "NOPE", "phone": "123", "password": "short"}
+    page = admin.get("/admin/users")
+    chinese = admin.post("/admin/users", data={**form, "csrf_token": csrf_of(page.text)})
+    assert chinese.status_code == 400
+    for text in ("用户名：1–100 个字符，不含空格", "范围：没有代码为 &#39;NOPE&#39; 的组织", "手机号：不是有效的手机号码",
+                 "密码：至少 10 个字符"):
+        assert text in chinese.text
+    page = admin.get("/admin/users?lang=en")
+    english = admin.post("/admin/users", data={**form, "csrf_token": csrf_of(page.text)})
+    assert english.status_code == 400
+    for text in ("name: 1–100 characters, no spaces", "scope: no organization with code &#39;NOPE&#39;",
+                 "phone: not a valid mobile number", "password: at least 10 characters"):
+        assert text in english.text
+    assert "密码" not in english.text.split('data-testid="form-problems"', 1)[1].split("</ul>", 1)[0]
