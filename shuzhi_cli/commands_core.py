@@ -118,7 +118,8 @@ def _launch(st: Any, *, year: int, plan_text: str, by: str, direct: bool) -> dic
         from flows.trigger import run_launch_deployment
         from services.years import year_counts
 
-        run = run_launch_deployment(year=year, plan_text=plan_text, by=by, now=st.settings.now)
+        run = run_launch_deployment(api_url=st.settings.prefect_api_url, year=year, plan_text=plan_text, by=by,
+                                    now=st.settings.now)
         return {**run, **year_counts(st.app.db, year)}
     from services.years import start_year
 
