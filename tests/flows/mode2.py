@@ -109,8 +109,8 @@ class Mode2:
 
     def start_worker(self, name: str, *, limit: int = 2) -> None:
         env = {**self.client_env, "SHUZHI_DB": self.db.url, "SHUZHI_SINK_DIR": str(self.tmp / "sink"),
-               "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", "PREFECT_WORKER_QUERY_SECONDS": "2",
-               "PREFECT_WORKER_PREFETCH_SECONDS": "2"}
+               "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", "PREFECT_WORKER_QUERY_SECONDS": "1",
+               "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
         # --limit 2 (the test): the launch and one batch on the first worker, the other batches on the second
         self.start(name, [str(PREFECT), "worker", "start", "--pool", "shuzhi", "--name", name, "--limit", str(limit)], env)
 
