@@ -37,6 +37,7 @@ from tests.flows.mode2 import ROOT, Mode2, databases
 OUT = ROOT / "bench" / "out"
 SHUZHI = Path(sys.executable).with_name("shuzhi")
 BATCHES = 3  # one in the launch's own run, one flow run per worker
+LAUNCH_TASKS = {"count-organizations", "launch-whole-tree", "prepare-launch", "launch-subtrees", "finalize-launch"}
 
 
 def _tree(url: str, scale: float) -> Database:
@@ -76,8 +77,10 @@ def _state_times(mode2: Mode2, run_id: str) -> dict[str, str]:
 
 
 def _task_runs(mode2: Mode2, run_id: str) -> list[dict[str, Any]]:
+    """The launch's own task runs (not the placeholders `run_deployment` adds for its batch runs), by start."""
     runs = mode2.post("/task_runs/filter", {"flow_runs": {"id": {"any_": [run_id]}}, "limit": 200})
-    return sorted((r for r in runs if r.get("start_time")), key=lambda r: r["start_time"])
+    return sorted((r for r in runs if r.get("start_time") and r["name"].rsplit("-", 1)[0] in LAUNCH_TASKS),
+                  key=lambda r: r["start_time"])
 
 
 def _phases(mode2: Mode2, run: dict[str, Any]) -> str:
