@@ -40,11 +40,12 @@ def api_headers(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def run_launch_deployment(*, api_url: str, year: int, plan_text: str, by: str, now: str | None,
-                          env: Mapping[str, str] | None = None, sleep: Callable[[float], None] = time.sleep,
-                          transport: Any = None) -> dict[str, Any]:
+                          meanwhile: Callable[[], object] | None = None, env: Mapping[str, str] | None = None,
+                          sleep: Callable[[float], None] = time.sleep, transport: Any = None) -> dict[str, Any]:
     """Create the flow run, wait for it (the workers do the work), and say how it ended.
 
-    A run seen Crashed is given CRASHED_GRACE_SECONDS to be re-queued (the automations of deploy/automations.yaml
+    `meanwhile` is called once the run exists (the caller's own preparation, overlapped with the run). A run seen
+    Crashed is given CRASHED_GRACE_SECONDS to be re-queued (the automations of deploy/automations.yaml
     do it, and a worker then finishes the same run) before it counts as ended. `transport`: httpx's, for tests."""
     import httpx
 
@@ -62,6 +63,8 @@ def run_launch_deployment(*, api_url: str, year: int, plan_text: str, by: str, n
                                   json={"parameters": launch_parameters(year=year, plan_text=plan_text, by=by, now=now)})
             created.raise_for_status()
             run = created.json()
+            if meanwhile is not None:
+                meanwhile()
             crashed_polls = 0
             while True:
                 state = run.get("state") or {}

@@ -116,10 +116,15 @@ def _launch(st: Any, *, year: int, plan_text: str, by: str, direct: bool) -> dic
     database URL stays on the workers); otherwise directly, in this process."""
     if st.settings.prefect_api_url and not direct:
         from flows.trigger import run_launch_deployment
-        from services.years import year_counts
+
+        def meanwhile() -> None:  # the counts' imports and connection, while the workers launch
+            with st.app.db.connect():
+                pass
 
         run = run_launch_deployment(api_url=st.settings.prefect_api_url, year=year, plan_text=plan_text, by=by,
-                                    now=st.settings.now)
+                                    now=st.settings.now, meanwhile=meanwhile)
+        from services.years import year_counts
+
         return {**run, **year_counts(st.app.db, year)}
     from services.years import start_year
 

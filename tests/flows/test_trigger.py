@@ -42,17 +42,21 @@ class FakePrefect:
         return httpx.Response(404, json={"detail": "not found"})
 
 
-def _launch(fake: FakePrefect | Callable[[httpx.Request], httpx.Response], env: dict[str, str] | None = None) -> dict[str, Any]:
+def _launch(fake: FakePrefect | Callable[[httpx.Request], httpx.Response], env: dict[str, str] | None = None,
+            meanwhile: Callable[[], object] | None = None) -> dict[str, Any]:
     handler = fake.handle if isinstance(fake, FakePrefect) else fake
     return run_launch_deployment(api_url=API, year=2014, plan_text=SAMPLE_PLAN, by="admin", now=None, env=env or {},
-                                 sleep=lambda _s: None, transport=httpx.MockTransport(handler))
+                                 meanwhile=meanwhile, sleep=lambda _s: None, transport=httpx.MockTransport(handler))
 
 
 def test_the_launch_runs_as_the_deployment_with_no_credential_in_its_parameters() -> None:
     fake = FakePrefect(["PENDING", "RUNNING", "RUNNING", "COMPLETED"])
-    assert _launch(fake, {"SHUZHI_DB": "postgresql://shuzhi:s3cret@db/shuzhi"}) == {
+    seen: list[int] = []
+    assert _launch(fake, {"SHUZHI_DB": "postgresql://shuzhi:s3cret@db/shuzhi"},
+                   meanwhile=lambda: seen.append(len(fake.created))) == {
         "flow_run": "clever-fox", "flow_run_id": "run-1", "state": "COMPLETED"}
     assert fake.created == [{"parameters": {"year": 2014, "plan_text": SAMPLE_PLAN, "by": "admin"}}]
+    assert seen == [1]  # the caller's own preparation ran once, after the run was created
 
 
 def test_a_run_crashed_then_requeued_by_the_automation_is_followed_to_its_end() -> None:
