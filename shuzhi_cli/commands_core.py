@@ -90,7 +90,7 @@ def year_start(
     direct: Annotated[bool, typer.Option("--direct", help="run here even when PREFECT_API_URL is set")] = False,
 ) -> None:
     from services.errors import BadInput
-    from services.years import MAX_PLAN_CHARS, plan_text_from_bytes
+    from services.plan_files import MAX_PLAN_CHARS, plan_text_from_bytes
 
     st = state(ctx)
     if not plan.is_file():
