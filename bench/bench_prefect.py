@@ -9,8 +9,14 @@ with the shipped automations (heartbeats every 30 s, zombie after 90 s).
 
 Between them, a launch of the next year forced into 2 batches (the launch's run does one, a `launch-batch` run on
 a worker the other), timed from its creation to its end. The report splits each Prefect launch with Prefect's
-own timestamps (created → started: the worker's poll and the flow-run process's start; started → ended) and
-gives the load average next to the figures (the machine may be shared).
+own timestamps — the worker's poll (Scheduled → Pending), the flow-run process's start (Pending → Running: the
+interpreter, Prefect's engine, the flow's module), the time before each task and each task, the end — and the
+`shuzhi` process's own time before the run was created and after it ended; with the load average next to the
+figures (the machine may be shared).
+
+Every process it starts (the CLI, Prefect's server, the workers and so each flow run) runs byte-compiled, as after
+a `pip install` (`bench.common.compiled_env`): in an environment with PYTHONDONTWRITEBYTECODE and a virtualenv
+without bytecode each of them would first compile Prefect from source, 10-20 s that no installation pays.
 
 Environment: SHUZHI_BENCH_SCALE (default 0.1; 1.0 = the national tree, ~671,000 organizations),
 SHUZHI_BENCH_PG or SHUZHI_TEST_PG (Shuzhi's and Prefect's databases on that PostgreSQL server; else SQLite),
