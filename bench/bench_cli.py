@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.common import BenchContext, BenchRow
+from bench.common import BenchContext, BenchRow, compiled_env
 from bench.national import PLAN, write_csv
 from storage.db import make_engine, normalize_url
 
@@ -197,29 +197,10 @@ def _pages(ctx: BenchContext, url: str, env: dict[str, str], town: str, village:
     return timings[0], timings[1], peak, start_seconds
 
 
-def _compiled(ctx: BenchContext) -> dict[str, str]:
-    """The environment of an installed package: its modules byte-compiled once, as `pip install` does.
-
-    Without it (PYTHONDONTWRITEBYTECODE=1 and a virtualenv installed without bytecode, e.g. by uv) every command
-    compiled SQLAlchemy, Alembic, typer and ours again from source: ~500 modules, 3-6 s per process that the
-    raw driver (the standard library, compiled) never paid. The bytecode goes to a cache under the bench's own
-    folder (PYTHONPYCACHEPREFIX), so neither the virtualenv nor the sources are written to."""
-    import site
-
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(ctx.work_dir / "pycache")
-    folders = [*site.getsitepackages(), *(str(ROOT / name) for name in
-                                         ("bench", "flows", "notifications", "services", "shuzhi_cli", "states",
-                                          "storage", "web"))]
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", *folders], env=env, cwd=ROOT,
-                   capture_output=True, check=False)  # a file that does not compile is reported when imported
-    return env
-
-
 def _backend(ctx: BenchContext, backend: str, csv_path: Path, rows_in_file: int) -> list[BenchRow]:
     ours_url, raw_url = _fresh_databases(ctx, backend)
     sink = ctx.work_dir / f"sink-{backend}"
-    env = {**_compiled(ctx), "SHUZHI_DB": ours_url, "SHUZHI_NOW": NOW, "SHUZHI_SINK_DIR": str(sink),
+    env = {**compiled_env(ctx.work_dir / "pycache"), "SHUZHI_DB": ours_url, "SHUZHI_NOW": NOW, "SHUZHI_SINK_DIR": str(sink),
            "PYTHONPATH": str(ROOT)}
     env.pop("SHUZHI_SMTP_URL", None)
     plan = ctx.work_dir / "bench-plan.toml"

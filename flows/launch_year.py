@@ -12,6 +12,7 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 
 BATCH_DEPLOYMENT = "launch-batch/launch-batch"
 MAX_BATCHES = 4  # the first in the launch's own run, the others as flow runs: 2 per worker with two workers
@@ -169,12 +170,18 @@ def _assessed() -> int:
         db.dispose()
 
 
-size_task = task(name="count-organizations", retries=2, retry_delay_seconds=5)(_assessed)
-whole_task = task(name="launch-whole-tree", retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)(
-    _launch_whole)
-prepare_task = task(name="prepare-launch", retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)(_prepare)
-finalize_task = task(name="finalize-launch", retries=2, retry_delay_seconds=5)(_finalize)
-batch_task = task(name="launch-subtrees", retries=2, retry_delay_seconds=5)(run_batch)
+# No cache and no stored results: every step is idempotent by itself (a re-run finds what exists), and hashing
+# the inputs (the plan, the prepared launch's roots) to look up a cache would only cost time.
+size_task = task(name="count-organizations", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE,
+                 persist_result=False)(_assessed)
+whole_task = task(name="launch-whole-tree", retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying,
+                  cache_policy=NO_CACHE, persist_result=False)(_launch_whole)
+prepare_task = task(name="prepare-launch", retries=2, retry_delay_seconds=5, retry_condition_fn=_worth_retrying,
+                    cache_policy=NO_CACHE, persist_result=False)(_prepare)
+finalize_task = task(name="finalize-launch", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE,
+                     persist_result=False)(_finalize)
+batch_task = task(name="launch-subtrees", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE,
+                  persist_result=False)(run_batch)
 
 
 def _in_deployment() -> bool:

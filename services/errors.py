@@ -245,6 +245,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sample.too_many_people": ("数量 {value} 超过 {population} 中的 {count} 人",
         "{value} is more than the {count} people in {population}"),
     "sample.not_found": ("没有编号为 {id} 的抽样记录", "no sample record {id}"),
+    # Prefect (Mode 2)
+    "prefect.no_deployment": ("Prefect 服务器上没有部署 {name}：请先运行 prefect deploy（见 deploy/README.md）",
+        "Prefect has no deployment {name}: run prefect deploy first (see deploy/README.md)"),
+    "prefect.unreachable": ("无法访问 Prefect 服务器 {url}（{detail}）：请检查 PREFECT_API_URL，或加 --direct 在本机运行",
+        "cannot reach the Prefect server at {url} ({detail}): check PREFECT_API_URL, or add --direct to run here"),
+    "prefect.run_ended": ("Prefect 运行 {name} 结束于 {state}：{message}（见 Prefect 界面的日志）",
+        "Prefect run {name} ended {state}: {message} (see its logs in Prefect's UI)"),
     # unexpected failures (the CLI's and the console's last resort)
     "internal": ("系统发生意外错误（错误编号 {error_id}），请将编号告知管理员；未显示任何数据",
                  "unexpected failure (error id {error_id}); tell the administrator this id"),

@@ -11,8 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from services.errors import BadInput, NotFound, Problem, TooLarge
+from services.errors import BadInput, NotFound, Problem
 from services.orgs import in_subtree, subtree_bounds
+from services.plan_files import MAX_PLAN_CHARS
 from services.sweep import insert_ignoring_duplicates
 from states.orgs import meeting_level_key
 from states.plan import PlanError, YearPlan, parse_plan, plan_from_stored, plan_to_dict
@@ -43,20 +44,6 @@ class LaunchResult:
             "relaunch": self.relaunch,
             "created_by_kind": self.by_kind,
         }
-
-
-MAX_PLAN_CHARS = 1_000_000  # 1 MB: a plan is a few KB; the CLI, the launch page and the preview refuse more
-
-
-def plan_text_from_bytes(raw: bytes, *, name: str) -> str:
-    """A plan file as uploaded or read from disk: refused whole when too big (never cut) or not UTF-8 — the one
-    check the CLI, the launch page and the launch preview share. Read at most MAX_PLAN_CHARS + 1 bytes to call it."""
-    if len(raw) > MAX_PLAN_CHARS:
-        raise TooLarge("plan.too_large", limit=MAX_PLAN_CHARS // 1_000_000)
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise BadInput("plan.encoding", name=name) from None
 
 
 def load_plan_text(text: str, *, year: int | None = None) -> YearPlan:

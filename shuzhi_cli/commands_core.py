@@ -90,7 +90,7 @@ def year_start(
     direct: Annotated[bool, typer.Option("--direct", help="run here even when PREFECT_API_URL is set")] = False,
 ) -> None:
     from services.errors import BadInput
-    from services.years import MAX_PLAN_CHARS, plan_text_from_bytes
+    from services.plan_files import MAX_PLAN_CHARS, plan_text_from_bytes
 
     st = state(ctx)
     if not plan.is_file():
@@ -116,9 +116,15 @@ def _launch(st: Any, *, year: int, plan_text: str, by: str, direct: bool) -> dic
     database URL stays on the workers); otherwise directly, in this process."""
     if st.settings.prefect_api_url and not direct:
         from flows.trigger import run_launch_deployment
+
+        def meanwhile() -> None:  # the counts' imports and connection, while the workers launch
+            with st.app.db.connect():
+                pass
+
+        run = run_launch_deployment(api_url=st.settings.prefect_api_url, year=year, plan_text=plan_text, by=by,
+                                    now=st.settings.now, meanwhile=meanwhile)
         from services.years import year_counts
 
-        run = run_launch_deployment(year=year, plan_text=plan_text, by=by, now=st.settings.now)
         return {**run, **year_counts(st.app.db, year)}
     from services.years import start_year
 

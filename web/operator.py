@@ -569,7 +569,7 @@ async def preview_page(request: Request, account: User, year: Annotated[int, For
 
     text = plan_text
     if plan_file is not None and plan_file.filename:
-        from services.years import MAX_PLAN_CHARS, plan_text_from_bytes
+        from services.plan_files import MAX_PLAN_CHARS, plan_text_from_bytes
 
         # refused whole like the launch itself (this read used to cut the file at 1 MB and blank a non-UTF-8 one)
         text = plan_text_from_bytes(await plan_file.read(MAX_PLAN_CHARS + 1), name=plan_file.filename)

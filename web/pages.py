@@ -14,7 +14,7 @@ from services import dashboard
 from services.accounts import ROLE_LABELS, Account
 from services.errors import BadInput, PermissionDenied, ShuzhiError, TooLarge
 from services.permissions import check_fire, event_allowed_for_role, may
-from services.years import MAX_PLAN_CHARS, plan_text_from_bytes
+from services.plan_files import MAX_PLAN_CHARS, plan_text_from_bytes
 from states.machine import RETURN_EVENTS, STATES, allowed_events
 from storage.tables.core import cycles, orgs
 from web import flash, integrations

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from bench.common import compiled_env
 from storage.db import Database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,14 +65,20 @@ def descendants(pid: int) -> list[int]:
 
 
 class Mode2:
-    """The server, the pool, the workers: everything a test started, stopped at the end."""
+    """The server, the pool, the workers: everything a test started, stopped at the end.
 
-    def __init__(self, tmp: Path, db: Database, prefect_db: str | None) -> None:
+    Every process runs byte-compiled as after a `pip install` (`base_env`, default: this process's environment
+    with bytecode cached under `tmp`): otherwise the server, each worker and each flow-run process compile Prefect
+    from source."""
+
+    def __init__(self, tmp: Path, db: Database, prefect_db: str | None, *,
+                 base_env: Mapping[str, str] | None = None) -> None:
         self.tmp = tmp
         self.db = db
         self.port = free_port()
         self.api = f"http://127.0.0.1:{self.port}/api"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SHUZHI_"))}
+        base = compiled_env(tmp / "pycache", ahead=False) if base_env is None else base_env
+        self.env = {k: v for k, v in base.items() if not k.startswith(("PREFECT_", "SHUZHI_"))}
         self.env.update({
             "PREFECT_HOME": str(tmp / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
             "PREFECT_UI_ENABLED": "false", "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",  # no live schedules
@@ -102,8 +109,8 @@ class Mode2:
 
     def start_worker(self, name: str, *, limit: int = 2) -> None:
         env = {**self.client_env, "SHUZHI_DB": self.db.url, "SHUZHI_SINK_DIR": str(self.tmp / "sink"),
-               "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", "PREFECT_WORKER_QUERY_SECONDS": "2",
-               "PREFECT_WORKER_PREFETCH_SECONDS": "2"}
+               "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", "PREFECT_WORKER_QUERY_SECONDS": "1",
+               "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
         # --limit 2 (the test): the launch and one batch on the first worker, the other batches on the second
         self.start(name, [str(PREFECT), "worker", "start", "--pool", "shuzhi", "--name", name, "--limit", str(limit)], env)
 
