@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from bench.common import compiled_env
 from bench.national import PLAN, load_tree, tree_shape
 from services.clock import parse_when
 from storage.db import Database, make_engine, normalize_url
@@ -105,8 +106,10 @@ def main() -> int:
     workers = int(os.environ.get("SHUZHI_LOAD_WORKERS", str(os.cpu_count() or 2)))
     OUT.mkdir(parents=True, exist_ok=True)
     url = _database(server, scale, os.environ.get("SHUZHI_LOAD_REBUILD") == "1")
-    env = {**os.environ, "SHUZHI_DB": url, "SHUZHI_NOW": NOW, "SHUZHI_SECRET_KEY": secrets.token_hex(32),
-           "SHUZHI_ENV": "production", "PYTHONPATH": str(ROOT)}
+    # byte-compiled, as after a pip install (this environment may set PYTHONDONTWRITEBYTECODE: each worker then
+    # compiled every module it imported from source during the measured minutes)
+    env = {**compiled_env(OUT / "pycache"), "SHUZHI_DB": url, "SHUZHI_NOW": NOW,
+           "SHUZHI_SECRET_KEY": secrets.token_hex(32), "SHUZHI_ENV": "production", "PYTHONPATH": str(ROOT)}
     token = _accounts(env)
     towns, villages = _sample(url)
     port = _free_port()
@@ -128,6 +131,13 @@ def main() -> int:
             client.post("/login", data={"name": "load-viewer", "password": "load-password-1", "csrf_token": csrf})
             cookie = next(f"{c.name}={c.value}" for c in client.cookies.jar)
             has_my = client.get("/my").status_code == 200
+            # warm every worker as a server in service is warm: its lazy imports done, its templates compiled,
+            # its pool filled; a fresh connection per request lands on either worker
+            for _ in range(10 * workers):
+                with httpx.Client(base_url=base, timeout=60, cookies={c.name: c.value for c in client.cookies.jar}) as one:
+                    one.get("/overview?year=2014")
+                    one.get(f"/tree?year=2014&code={towns[0]}")
+                    one.get(f"/cycles/2014/{villages[-1]}")
         mix = os.environ.get("SHUZHI_LOAD_MIX", "overview=3,tree=3,cycle=3,my=2,fire=1")
         if not has_my:
             mix = ",".join(item for item in mix.split(",") if not item.startswith("my="))

@@ -93,6 +93,12 @@ class Database:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction: committed on success, rolled back on any exception."""
+        scope = self._scope.get()
+        if scope is not None and scope.depth == 0 and scope.connection is not None:
+            # the scope's connection is idle: give it back first, so a request never holds two (a pool of N
+            # connections must not run dry with N requests each holding one and waiting for a second)
+            scope.connection.close()
+            scope.connection = None
         with self.engine.begin() as connection:
             yield connection
 
