@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.common import BenchContext, BenchRow, best_of, timed
-from notifications.channels import OutgoingMessage, SmtpEmail, build_email
+from notifications.channels import OutgoingMessage, SmtpEmail, email_bytes
 from services.clock import parse_when
 from services.outbox import RateOverride, dispatch
 from services.sweep import REMINDED_STATES, sweep_deadlines
@@ -292,14 +292,15 @@ def _bench_smtp(url: str, n: int = DISPATCH_MESSAGES) -> BenchRow:
         with db.connect() as conn:
             sent = list(conn.execute(sa.select(outbox.c.key, outbox.c.address, outbox.c.subject, outbox.c.body)
                                      .where(outbox.c.status == "sent").limit(n)))
-        with timed() as raw_time:  # the same messages built (text and HTML parts) and sent on one connection
+        with timed() as raw_time:  # the same messages built (text and HTML parts, the same bytes) on one connection
             smtp = smtplib.SMTP("127.0.0.1", server.port)
             for r in sent:
                 body = r.body or ""
-                smtp.send_message(build_email(OutgoingMessage(
+                data, _ = email_bytes(OutgoingMessage(
                     key=r.key, channel="email", to=r.address, text=body, subject=r.subject or "",
                     html="<html><body>" + "".join(f"<p>{line}</p>" for line in body.splitlines()) + "</body></html>",
-                ), mail_from="zzb@example.gov.cn"))
+                ), mail_from="zzb@example.gov.cn")
+                smtp.sendmail("zzb@example.gov.cn", [r.address], data)
             smtp.quit()
         ours_rate = result.sent / ours_time() if ours_time() else 0.0
         raw_rate = len(sent) / raw_time() if raw_time() else 0.0

@@ -9,8 +9,9 @@ provider call it checks, in the database, that the rows still carry its token: a
 reclaimed (lease expired) is neither sent nor recorded by the old holder. Outcomes are recorded only on rows
 that still carry the token. The batch is worked in chunks sized so that a chunk's provider calls take ~50 ms: a
 slow provider gets one message per check, a fast one hundreds (only the provider's time counts: with the
-database's time counted too, a slow commit kept the chunks small and so made more commits). A SIGKILLed dispatcher can therefore have sent at most the
-chunk in flight without recording it (one message on a slow server); those are sent again after the lease.
+database's time counted too, a slow commit kept the chunks small and so made more commits). A SIGKILLed
+dispatcher can therefore have sent at most the chunk in flight without recording it (one message on a slow
+server); those are sent again after the lease.
 
 A failure that is the sender's (auth refused, bad configuration, gateway down: `ChannelFailure`) pauses the
 channel: the message and the rest of the batch go back to `queued` with no attempt counted, and the dispatcher
@@ -31,7 +32,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from notifications.channels import (
     Channel,
@@ -426,7 +426,7 @@ def _id_in(conn: sa.Connection, ids: Sequence[int]) -> sa.ColumnElement[bool]:
     every batch and psycopg parses it once (an IN of 1,000 expanded parameters is a new 10 KB query to scan each
     time: ~100 µs a message, measured)."""
     if conn.dialect.name == "postgresql":
-        return outbox.c.id == sa.any_(sa.bindparam("ids", list(ids), type_=ARRAY(sa.Integer)))
+        return outbox.c.id == sa.any_(sa.bindparam("ids", list(ids), type_=sa.ARRAY(sa.Integer)))
     return outbox.c.id.in_(ids)
 
 
@@ -568,7 +568,7 @@ _RELEASE = outbox.update().where(_MINE_ONE).values(
     status="queued", claim_token=None, claimed_at=None, attempts=outbox.c.attempts - 1)
 _EXTEND = outbox.update().where(_HELD).values(claimed_at=sa.bindparam("stamp"))
 _STILL_MINE = sa.select(outbox.c.id).where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)), _HELD)
-_STILL_MINE_PG = sa.select(outbox.c.id).where(outbox.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.Integer))),
+_STILL_MINE_PG = sa.select(outbox.c.id).where(outbox.c.id == sa.any_(sa.bindparam("ids", type_=sa.ARRAY(sa.Integer))),
                                               _HELD)
 _GIVE_BACK_SLOT = sms_slots.delete().where(sms_slots.c.outbox_id == sa.bindparam("row_id"),
                                            sms_slots.c.token == sa.bindparam("token"))
