@@ -3,7 +3,8 @@ file sink with one and two dispatchers (PostgreSQL: SKIP LOCKED claims under the
 SMTP server against a raw smtplib loop reusing one connection; a 500-line digest.
 
 `python -m bench.bench_notify` runs the dispatch benches alone on a small launched city (its own SQLite file
-and, with SHUZHI_BENCH_PG / SHUZHI_TEST_PG, its own PostgreSQL database `bench_outbox`), without the national tree.
+and, with SHUZHI_BENCH_PG / SHUZHI_TEST_PG, its own PostgreSQL database `bench_outbox`, or `NAME_outbox` with
+SHUZHI_BENCH_DBNAME=NAME), without the national tree.
 
 The sink figures: the contract is one file per message, so the rate is bounded by how fast the disk creates
 files, which varies several-fold between runs here. Read them as the ratio to raw file writes (the same open,
@@ -370,12 +371,15 @@ def _standalone() -> list[BenchRow]:
     urls = [("sqlite", f"sqlite:///{work / 'outbox.db'}")]
     server = os.environ.get("SHUZHI_BENCH_PG") or os.environ.get("SHUZHI_TEST_PG")
     if server:
+        name = f"{os.environ.get('SHUZHI_BENCH_DBNAME') or 'bench'}_outbox"  # another run may own the default
+        if not name.replace("_", "").isalnum():
+            raise SystemExit(f"SHUZHI_BENCH_DBNAME: letters, digits and _ only (got {name!r})")
         engine = make_engine(server, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
-            conn.execute(sa.text("DROP DATABASE IF EXISTS bench_outbox WITH (FORCE)"))
-            conn.execute(sa.text("CREATE DATABASE bench_outbox"))
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
         engine.dispose()
-        urls.append(("postgresql", sa.engine.make_url(normalize_url(server)).set(database="bench_outbox")
+        urls.append(("postgresql", sa.engine.make_url(normalize_url(server)).set(database=name)
                      .render_as_string(hide_password=False)))
     orgs_csv = work / "orgs.csv"
     orgs_csv.write_text(_SAMPLE_ORGS, encoding="utf-8")
