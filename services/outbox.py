@@ -309,9 +309,10 @@ def retry_messages(db: Database, *, now: datetime, status: str = "failed", since
 # --- claiming ------------------------------------------------------------------------------------------
 
 def _lock_claims(conn: sa.Connection, *, sms: bool) -> None:
-    """Serialise what must be: on PostgreSQL the SMS slot count between dispatchers (the candidates themselves are
-    locked FOR UPDATE SKIP LOCKED, so e-mail claims run in parallel); on SQLite the whole claim (a no-op write takes
-    the database's write lock now, so the candidates read are still queued when they are marked)."""
+    """Serialise what must be: on PostgreSQL the SMS slot count between dispatchers, taken after the rows are marked
+    (the candidates themselves are locked FOR UPDATE SKIP LOCKED, so the marking and e-mail claims run in
+    parallel); on SQLite the whole claim (a no-op write takes the database's write lock now, so the candidates read
+    are still queued when they are marked)."""
     if conn.dialect.name == "postgresql":
         if sms:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SMS_LIMIT_LOCK)))
@@ -334,8 +335,10 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
     Every statement is a seek: the candidates a range of (status, id), the marking and the read-back by primary key,
     the rate counts ranges of the slot ledger bounded on both sides (so their cost does not grow with the outbox)."""
     sms_on = "sms" in channels
-    _lock_claims(conn, sms=sms_on)
-    now = clock()  # read once the lock is held: a slot is never stamped before one a rival took just before us
+    postgresql = conn.dialect.name == "postgresql"
+    if not postgresql:
+        _lock_claims(conn, sms=sms_on)  # SQLite: the whole claim under the write lock
+    now = clock()
     stamp = to_db_time(now)
     limits = _limits(conn, now, override=override, failed_years=result.failed_years, plans=plans)
     ready = sa.and_(
@@ -372,53 +375,103 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
     # the cursor walks the backlog only; codes alone keep it where it is (the next claim finds no code left)
     last_id = backlog[-1].id if backlog else after_id
 
-    phones = {c.address for c in candidates if c.channel == "sms"}
-    minute_left = limits.per_minute
-    sent_today: dict[str, int] = {}
-    if phones:
-        # the window is [now - 1 min, now] (plus a few seconds for the clocks of several dispatchers): slots taken
-        # by a live dispatcher today do not starve a run whose clock is simulated, and the reverse
-        minute_left -= conn.execute(sa.select(sa.func.count()).where(
-            sms_slots.c.taken_at > to_db_time(now - timedelta(minutes=1)),
-            sms_slots.c.taken_at <= to_db_time(now + CLOCK_SKEW),
-        )).scalar_one()
-        midnight = datetime.combine(now.astimezone(PLAN_TZ).date(), time(0), tzinfo=PLAN_TZ)
-        sent_today = dict(conn.execute(
-            sa.select(sms_slots.c.address, sa.func.count())
-            .where(sms_slots.c.address.in_(phones), sms_slots.c.taken_at >= to_db_time(midnight),
-                   sms_slots.c.taken_at < to_db_time(midnight + timedelta(days=1)))
-            .group_by(sms_slots.c.address)
-        ).all())
-    chosen: list[int] = []
-    slots: list[dict[str, Any]] = []
-    groups: set[tuple[str, str] | int] = set()
     token = uuid.uuid4().hex
+    phones = {c.address for c in candidates if c.channel == "sms"}
+    if postgresql:
+        # The candidates are ours by their row locks; only the slot count needs the SMS lock, and everything done
+        # under it is serialised between dispatchers until commit. So the choice is made first with the minute's
+        # count read without the lock (a guess: nothing is marked when the minute is spent), the rows are marked,
+        # and only then is the lock taken to count exactly and take the slots; a group the exact count refuses
+        # (a rival took the last slots in between, or the phone's daily cap) goes back to the queue at once.
+        minute_used = _minute_used(conn, now) if phones else 0
+        chosen, slotted = _choose(candidates, digest=digest, minute_left=limits.per_minute - minute_used,
+                                  sent_today=None, per_phone=limits.per_phone_per_day, result=result, first=first)
+    else:
+        sent_today: dict[str, int] = {}
+        minute_used = 0
+        if phones:
+            minute_used, sent_today = _rate_counts(conn, now, phones)
+        chosen, slotted = _choose(candidates, digest=digest, minute_left=limits.per_minute - minute_used,
+                                  sent_today=sent_today, per_phone=limits.per_phone_per_day, result=result, first=first)
+    if not chosen:
+        return "", [], last_id if backlog else None
+    conn.execute(
+        outbox.update()
+        .where(_id_in(conn, chosen))
+        .values(status="sending", claim_token=token, claimed_at=stamp, attempts=outbox.c.attempts + 1)
+    )
+    if postgresql and slotted:
+        _lock_claims(conn, sms=True)
+        now = clock()  # read once the lock is held: a slot is never stamped before one a rival took just before us
+        stamp = to_db_time(now)
+        minute_used, sent_today = _rate_counts(conn, now, {c.address for c in slotted})
+        kept, _ = _choose(slotted, digest=False, minute_left=limits.per_minute - minute_used,
+                          sent_today=sent_today, per_phone=limits.per_phone_per_day, result=result, first=first)
+        if len(kept) < len(slotted):
+            kept_ids = set(kept)
+            dropped = {_group_of(c, digest) for c in slotted if c.id not in kept_ids}
+            back = [c.id for c in candidates if c.channel == "sms" and _group_of(c, digest) in dropped]
+            conn.execute(outbox.update().where(_id_in(conn, back)).values(
+                status="queued", claim_token=None, claimed_at=None, attempts=outbox.c.attempts - 1))
+            gone = set(back)
+            chosen = [i for i in chosen if i not in gone]
+            slotted = [c for c in slotted if c.id in kept_ids]
+    if slotted:
+        _take_slots(conn, [{"taken_at": stamp, "address": c.address, "outbox_id": c.id, "token": token}
+                           for c in slotted], stamp=stamp, token=token)
+    if not chosen:
+        return "", [], last_id if backlog else None
+    return token, chosen, last_id
+
+
+def _minute_used(conn: sa.Connection, now: datetime) -> int:
+    """SMS slots taken in the window [now - 1 min, now] (plus a few seconds for the clocks of several dispatchers):
+    slots taken by a live dispatcher today do not starve a run whose clock is simulated, and the reverse."""
+    return int(conn.execute(sa.select(sa.func.count()).where(
+        sms_slots.c.taken_at > to_db_time(now - timedelta(minutes=1)),
+        sms_slots.c.taken_at <= to_db_time(now + CLOCK_SKEW),
+    )).scalar_one())
+
+
+def _rate_counts(conn: sa.Connection, now: datetime, phones: set[str]) -> tuple[int, dict[str, int]]:
+    """The minute's slots, and today's (plan-local day) per phone of `phones`."""
+    midnight = datetime.combine(now.astimezone(PLAN_TZ).date(), time(0), tzinfo=PLAN_TZ)
+    among = (sms_slots.c.address == sa.any_(sa.bindparam("phones", sorted(phones), type_=sa.ARRAY(sa.String)))
+             if conn.dialect.name == "postgresql" else sms_slots.c.address.in_(phones))
+    sent_today: dict[str, int] = dict(conn.execute(
+        sa.select(sms_slots.c.address, sa.func.count())
+        .where(among, sms_slots.c.taken_at >= to_db_time(midnight),
+               sms_slots.c.taken_at < to_db_time(midnight + timedelta(days=1)))
+        .group_by(sms_slots.c.address)
+    ).all())
+    return _minute_used(conn, now), sent_today
+
+
+def _choose(candidates: Sequence[Any], *, digest: bool, minute_left: int, sent_today: dict[str, int] | None,
+            per_phone: int, result: DispatchResult, first: bool) -> tuple[list[int], list[Any]]:
+    """Which candidates go: every e-mail; an SMS group (a digest is one) while the minute has slots left and the
+    phone is under its daily cap (not checked when `sent_today` is None). Returns the chosen ids and, per SMS
+    group given a slot, its first member."""
+    chosen: list[int] = []
+    slotted: list[Any] = []
+    groups: set[tuple[str, str] | int] = set()
+    today = dict(sent_today or {})
     for c in candidates:
         if c.channel != "sms":
             chosen.append(c.id)
             continue
         group = _group_of(c, digest)
         if group not in groups:
-            if minute_left <= 0 or sent_today.get(c.address, 0) >= limits.per_phone_per_day:
+            if minute_left <= 0 or (sent_today is not None and today.get(c.address, 0) >= per_phone):
                 if c.template != OTP_TEMPLATE or first:  # a held code comes back each claim: counted once
                     result.held += 1
                 continue
             groups.add(group)
             minute_left -= 1
-            sent_today[c.address] = sent_today.get(c.address, 0) + 1
-            slots.append({"taken_at": stamp, "address": c.address, "outbox_id": c.id, "token": token})
+            today[c.address] = today.get(c.address, 0) + 1
+            slotted.append(c)
         chosen.append(c.id)
-    if not chosen:
-        return "", [], last_id if backlog else None
-    # the candidates are ours until commit (row locks on PostgreSQL, the write lock on SQLite): marked by key
-    conn.execute(
-        outbox.update()
-        .where(_id_in(conn, chosen))
-        .values(status="sending", claim_token=token, claimed_at=stamp, attempts=outbox.c.attempts + 1)
-    )
-    if slots:
-        _take_slots(conn, slots, stamp=stamp, token=token)
-    return token, chosen, last_id
+    return chosen, slotted
 
 
 def _id_in(conn: sa.Connection, ids: Sequence[int]) -> sa.ColumnElement[bool]:
