@@ -263,7 +263,10 @@ def _backend(ctx: BenchContext, backend: str, csv_path: Path, rows_in_file: int)
     rows[-1].extra += f"; {out.strip()[:120]}"
 
     for count in (SMTP_MESSAGES, SMTP_MESSAGES_STEADY):
-        _requeue_emails(ours_url, count)
+        queued_emails = _requeue_emails(ours_url, count)
+        if count > SMTP_MESSAGES and queued_emails < count:  # a small scale has fewer e-mails: the row above said it
+            ctx.notes.append(f"bench_cli [{backend}]: {queued_emails:,} e-mails in the outbox, no {count:,}-e-mail row")
+            continue
         with _Smtp() as smtp_server:
             smtp_env = {**env, "SHUZHI_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.port}"}
             seconds, peak, out = _run([SHUZHI, "--json", "notify", "send", "--no-digest"], smtp_env)
