@@ -31,7 +31,12 @@ SHUZHI = str(Path(sys.executable).with_name("shuzhi"))
 DAY = "2014-12-12"
 NOW = "2014-12-12T10:00:00+08:00"  # inside the season, outside quiet hours
 SINK_MESSAGES = 20_000  # `notify send` gets this many queued messages (the rest are set aside for the run)
+# `notify send` to a local SMTP server: 1,000 e-mails (the figure is mostly the command's start, ~1 s of imports,
+# typer and its pydantic coercion, SQLAlchemy, Jinja) and 10,000, the honest measure of dispatch at national volume
+# (a national morning queues ~780,000 messages, a province's e-mails run to the tens of thousands): there the
+# start is a few per cent and the row measures claim, render, fencing check, send and record per e-mail.
 SMTP_MESSAGES = 1_000
+SMTP_MESSAGES_STEADY = 10_000
 BENCH_PLAN = PLAN + "sms_per_minute = 1000000\nsms_per_phone_per_day = 100\n"
 GB = 1024 * 1024 * 1024
 # The PostgreSQL databases this bench drops and recreates: NAME and NAME_raw (another run may own the default)
@@ -238,17 +243,21 @@ def _backend(ctx: BenchContext, backend: str, csv_path: Path, rows_in_file: int)
                      str(ctx.work_dir / f"raw-sink-{backend}"))
     rows[-1].extra += f"; {out.strip()[:120]}"
 
-    _requeue_emails(ours_url, SMTP_MESSAGES)
-    with _Smtp() as smtp_server:
-        smtp_env = {**env, "SHUZHI_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.port}"}
-        seconds, peak, out = _run([SHUZHI, "--json", "notify", "send", "--no-digest"], smtp_env)
-        ours_received = smtp_server.received
-        raw_seconds, raw_peak, _ = _run([sys.executable, "-m", "bench.raw_cli", "smtp", str(ours_received),
-                                         "127.0.0.1", str(smtp_server.port)], env)  # the same number of e-mails
-    rows.append(_row(f"cli: notify send → local SMTP ({ours_received:,} e-mails)", backend, (seconds, peak),
-                     (raw_seconds, raw_peak), "≥ 0.8× raw smtplib", raw_seconds / seconds >= 0.8,
-                     f"received {ours_received:,}; {out.strip()[:100]}"))
-    print(f"  [{backend}] smtp: {seconds:.2f}s (raw {raw_seconds:.2f}s) received {ours_received}", flush=True)
+    for count in (SMTP_MESSAGES, SMTP_MESSAGES_STEADY):
+        queued_emails = _requeue_emails(ours_url, count)
+        if count > SMTP_MESSAGES and queued_emails < count:  # a small scale has fewer e-mails: the row above said it
+            ctx.notes.append(f"bench_cli [{backend}]: {queued_emails:,} e-mails in the outbox, no {count:,}-e-mail row")
+            continue
+        with _Smtp() as smtp_server:
+            smtp_env = {**env, "SHUZHI_SMTP_URL": f"smtp://127.0.0.1:{smtp_server.port}"}
+            seconds, peak, out = _run([SHUZHI, "--json", "notify", "send", "--no-digest"], smtp_env)
+            ours_received = smtp_server.received
+            raw_seconds, raw_peak, _ = _run([sys.executable, "-m", "bench.raw_cli", "smtp", str(ours_received),
+                                             "127.0.0.1", str(smtp_server.port)], env)  # the same number of e-mails
+        rows.append(_row(f"cli: notify send → local SMTP ({ours_received:,} e-mails)", backend, (seconds, peak),
+                         (raw_seconds, raw_peak), "≥ 0.8× raw smtplib", raw_seconds / seconds >= 0.8,
+                         f"received {ours_received:,}; {out.strip()[:100]}"))
+        print(f"  [{backend}] smtp: {seconds:.2f}s (raw {raw_seconds:.2f}s) received {ours_received}", flush=True)
 
     town, village = _town_and_village(ours_url)
     step(f"cli: cycles list --lagging --under {town}",

@@ -3,7 +3,8 @@ file sink with one and two dispatchers (PostgreSQL: SKIP LOCKED claims under the
 SMTP server against a raw smtplib loop reusing one connection; a 500-line digest.
 
 `python -m bench.bench_notify` runs the dispatch benches alone on a small launched city (its own SQLite file
-and, with SHUZHI_BENCH_PG / SHUZHI_TEST_PG, its own PostgreSQL database `bench_outbox`), without the national tree.
+and, with SHUZHI_BENCH_PG / SHUZHI_TEST_PG, its own PostgreSQL database `bench_outbox`, or `NAME_outbox` with
+SHUZHI_BENCH_DBNAME=NAME), without the national tree.
 
 The sink figures: the contract is one file per message, so the rate is bounded by how fast the disk creates
 files, which varies several-fold between runs here. Read them as the ratio to raw file writes (the same open,
@@ -21,7 +22,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.common import BenchContext, BenchRow, best_of, timed
-from notifications.channels import OutgoingMessage, SmtpEmail, build_email
+from notifications.channels import OutgoingMessage, SmtpEmail, email_bytes
 from services.clock import parse_when
 from services.outbox import RateOverride, dispatch
 from services.sweep import REMINDED_STATES, sweep_deadlines
@@ -292,14 +293,15 @@ def _bench_smtp(url: str, n: int = DISPATCH_MESSAGES) -> BenchRow:
         with db.connect() as conn:
             sent = list(conn.execute(sa.select(outbox.c.key, outbox.c.address, outbox.c.subject, outbox.c.body)
                                      .where(outbox.c.status == "sent").limit(n)))
-        with timed() as raw_time:  # the same messages built (text and HTML parts) and sent on one connection
+        with timed() as raw_time:  # the same messages built (text and HTML parts, the same bytes) on one connection
             smtp = smtplib.SMTP("127.0.0.1", server.port)
             for r in sent:
                 body = r.body or ""
-                smtp.send_message(build_email(OutgoingMessage(
+                data, _ = email_bytes(OutgoingMessage(
                     key=r.key, channel="email", to=r.address, text=body, subject=r.subject or "",
                     html="<html><body>" + "".join(f"<p>{line}</p>" for line in body.splitlines()) + "</body></html>",
-                ), mail_from="zzb@example.gov.cn"))
+                ), mail_from="zzb@example.gov.cn")
+                smtp.sendmail("zzb@example.gov.cn", [r.address], data)
             smtp.quit()
         ours_rate = result.sent / ours_time() if ours_time() else 0.0
         raw_rate = len(sent) / raw_time() if raw_time() else 0.0
@@ -369,12 +371,15 @@ def _standalone() -> list[BenchRow]:
     urls = [("sqlite", f"sqlite:///{work / 'outbox.db'}")]
     server = os.environ.get("SHUZHI_BENCH_PG") or os.environ.get("SHUZHI_TEST_PG")
     if server:
+        name = f"{os.environ.get('SHUZHI_BENCH_DBNAME') or 'bench'}_outbox"  # another run may own the default
+        if not name.replace("_", "").isalnum():
+            raise SystemExit(f"SHUZHI_BENCH_DBNAME: letters, digits and _ only (got {name!r})")
         engine = make_engine(server, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
-            conn.execute(sa.text("DROP DATABASE IF EXISTS bench_outbox WITH (FORCE)"))
-            conn.execute(sa.text("CREATE DATABASE bench_outbox"))
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
         engine.dispose()
-        urls.append(("postgresql", sa.engine.make_url(normalize_url(server)).set(database="bench_outbox")
+        urls.append(("postgresql", sa.engine.make_url(normalize_url(server)).set(database=name)
                      .render_as_string(hide_password=False)))
     orgs_csv = work / "orgs.csv"
     orgs_csv.write_text(_SAMPLE_ORGS, encoding="utf-8")

@@ -11,6 +11,7 @@ a retry. Credentials are kept out of reprs, errors and logs (`redact`).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -208,6 +210,50 @@ def build_email(message: OutgoingMessage, *, mail_from: str) -> EmailMessage:
     return email
 
 
+def _encoded_word(text: str) -> str:
+    """A header value as RFC 2047 UTF-8 encoded words when it is not plain ASCII, folded for the wire."""
+    return text if text.isascii() else Header(text, "utf-8").encode(linesep="\r\n")
+
+
+def _base64_part(text: str) -> str:
+    return base64.encodebytes(text.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+
+
+@functools.lru_cache(maxsize=16)
+def _sender(mail_from: str) -> tuple[str, str, str]:
+    """The envelope address, the From header (display name encoded) and the Message-ID domain of SHUZHI_MAIL_FROM."""
+    display, address = parseaddr(mail_from)
+    header = f"{_encoded_word(display)} <{address}>" if display else address
+    return address, header, address.partition("@")[2]
+
+
+def email_bytes(message: OutgoingMessage, *, mail_from: str) -> tuple[bytes, str]:
+    """The same e-mail as `build_email` (UTF-8 text and HTML alternatives, the Chinese subject and display name as
+    encoded words), as the bytes sent on the wire, and its Message-ID. Written out directly: `EmailMessage`'s
+    header registry parses and refolds every header twice (when set, and again when `send_message` flattens it)
+    and the generator compiles a regular expression per message for its boundary — ~9 ms an e-mail here, most of
+    a dispatch to a local server. The parts are base64, so the boundary (`=_` is not base64) cannot occur in them.
+    A header value with a line break is refused, as `EmailMessage` refuses it."""
+    for value in (message.to, message.subject, message.key, mail_from):
+        if "\n" in value or "\r" in value:
+            raise ValueError("Header values may not contain linefeed or carriage return characters")
+    _, sender, domain = _sender(mail_from)
+    digest = hashlib.sha1(message.key.encode()).hexdigest()
+    message_id = make_msgid(idstring=digest[:12], domain=domain or None)
+    head = (f"From: {sender}\r\nTo: {message.to}\r\nSubject: {_encoded_word(message.subject)}\r\n"
+            f"Date: {formatdate(localtime=False, usegmt=True)}\r\nMessage-ID: {message_id}\r\n"
+            f"X-Shuzhi-Key: {message.key}\r\nMIME-Version: 1.0\r\n")
+    text_part = 'Content-Type: text/plain; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    if not message.html:
+        return (head + text_part + _base64_part(message.text)).encode("ascii"), message_id
+    boundary = f"=_shuzhi_{digest[:24]}"
+    body = (f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'
+            f"--{boundary}\r\n{text_part}{_base64_part(message.text)}"
+            f'--{boundary}\r\nContent-Type: text/html; charset="utf-8"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+            f"{_base64_part(message.html)}--{boundary}--\r\n")
+    return (head + body).encode("ascii"), message_id
+
+
 # SMTP replies that are the sender's fault whichever message is sent: auth required/refused, sender refused.
 SMTP_CHANNEL_CODES = frozenset({421, 432, 454, 530, 534, 535, 538, 553, 554})
 
@@ -267,10 +313,17 @@ class SmtpEmail:
         return self._smtp
 
     def send(self, message: OutgoingMessage) -> str:
-        email = build_email(message, mail_from=self.mail_from)
+        envelope_from = _sender(self.mail_from)[0]
+        if (envelope_from + message.to).isascii():
+            data, message_id = email_bytes(message, mail_from=self.mail_from)
+            wire: bytes | EmailMessage = data
+        else:  # an address in Chinese: `send_message` negotiates SMTPUTF8 for it
+            wire = build_email(message, mail_from=self.mail_from)
+            message_id = str(wire["Message-ID"])
         smtp = self._connection()
         try:
-            refused = smtp.send_message(email)
+            refused = (smtp.sendmail(envelope_from, [message.to], wire) if isinstance(wire, bytes)
+                       else smtp.send_message(wire))
         except smtplib.SMTPRecipientsRefused as error:
             self._reset()
             raise PermanentFailure(self._safe(f"recipient refused: {_refusals(error.recipients)}")) from None
@@ -293,7 +346,7 @@ class SmtpEmail:
         self._last_used = time.monotonic()
         if refused:
             raise PermanentFailure(self._safe(f"recipient refused: {_refusals(refused)}"))
-        return str(email["Message-ID"])
+        return message_id
 
     def send_many(self, messages: Sequence[OutgoingMessage]) -> list[Outcome]:
         return send_each(self, messages)  # one connection for the batch: `send` reuses it

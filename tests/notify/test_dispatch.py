@@ -68,6 +68,34 @@ def test_email_is_real_mime_with_a_chinese_subject(launched: App, smtp_server: S
     assert "<p>" in html.get_content() and "市教育局党组" in html.get_content()
 
 
+@pytest.mark.parametrize("mail_from", ["组织部 <zzb@example.gov.cn>", "zzb@example.gov.cn"])
+def test_the_wire_bytes_and_the_emailmessage_builder_say_the_same(mail_from: str) -> None:
+    """SmtpEmail writes ASCII-addressed e-mail out directly and keeps `build_email` for addresses that need
+    SMTPUTF8: both must read the same to the recipient's mail program."""
+    from email import message_from_bytes, policy
+
+    from notifications.channels import OutgoingMessage, build_email, email_bytes
+
+    message = OutgoingMessage(key="2014:7:upward:submit:returned:x:email", channel="email", to="u01@example.cn",
+                              text="马口镇党委：\n东村党支部“报送述职报告”已退回修改。\n" * 3,
+                              subject="【述职提醒】东村党支部“报送述职报告”已退回修改，请于2014年12月20日前重新报送",
+                              html="<p>马口镇党委：</p><p>东村党支部</p>")
+    data, message_id = email_bytes(message, mail_from=mail_from)
+    wire = message_from_bytes(data, policy=policy.default)
+    built = message_from_bytes(build_email(message, mail_from=mail_from).as_bytes(), policy=policy.default)
+    for header in ("From", "To", "Subject", "X-Shuzhi-Key"):
+        assert str(wire[header]) == str(built[header])
+    assert str(wire["Message-ID"]).strip() == message_id
+    for kind in ("plain", "html"):
+        ours, theirs = wire.get_body((kind,)), built.get_body((kind,))
+        assert ours is not None and theirs is not None
+        assert ours.get_content().strip() == theirs.get_content().replace("\r\n", "\n").strip()
+    assert all(len(line) <= 998 for line in data.split(b"\r\n")) and b"\n" not in data.replace(b"\r\n", b"")
+    with pytest.raises(ValueError, match="linefeed"):
+        email_bytes(OutgoingMessage(key="k", channel="email", to="u01@example.cn\r\nBcc: x@example.cn", text="t"),
+                    mail_from=mail_from)
+
+
 def test_smtp_down_then_back_delivers_everything_once(launched: App, smtp_server: SmtpSink) -> None:
     db, now = launched.db, parse_when("2014-12-07")
     sweep_deadlines(db, now=now)

@@ -397,6 +397,32 @@ def test_sms_rate_limit_exact_when_two_dispatchers_race_for_the_last_slots_on_po
     assert len(list((tmp_path / "sink").iterdir())) == 15
 
 
+def test_sms_per_phone_daily_cap_holds_the_rest_on_both_backends(any_db: Database, tmp_path: Path) -> None:
+    """Five reminders to one phone, no digest, a cap of two a day: two go today, three wait (held), and the
+    next morning two more go. On PostgreSQL the cap is counted under the SMS lock after the rows are marked:
+    the three it refuses must be back in the queue, not left `sending`."""
+    launch_sample(any_db, now=NOW, tmp_path=tmp_path)
+    with any_db.begin() as conn:
+        org_id = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == "T01")).scalar_one()
+        conn.execute(outbox.insert(), [{
+            "key": f"test:cap:{i}", "year": 2014, "org_id": org_id, "recipient_org_id": org_id,
+            "cycle_kind": "upward", "step": "submit", "template": "returned", "channel": "sms",
+            "address": "13901009999", "due": date(2014, 12, 10), "note": "请补充材料", "status": "queued",
+            "attempts": 0, "created_at": to_db_time(NOW - timedelta(hours=1)),
+        } for i in range(5)])
+    sink = {"sms": SinkChannel(tmp_path / "sink", "sms")}
+    cap = RateOverride(per_minute=100, per_phone_per_day=2)
+    first = dispatch(any_db, now=NOW, channels=sink, digest=False, rates=cap)
+    assert first.sent == 2 and first.held == 3
+    assert {k: v for k, v in outbox_counts(any_db).items() if v} == {"queued": 3, "sent": 2}
+    with any_db.connect() as conn:
+        assert set(conn.execute(sa.select(outbox.c.attempts).where(outbox.c.status == "queued")).scalars()) == {0}
+    again = dispatch(any_db, now=NOW + timedelta(hours=1), channels=sink, digest=False, rates=cap)
+    assert again.sent == 0
+    tomorrow = dispatch(any_db, now=NOW + timedelta(days=1), channels=sink, digest=False, rates=cap)
+    assert tomorrow.sent == 2 and len(list((tmp_path / "sink").iterdir())) == 4
+
+
 # --- H1 ---------------------------------------------------------------------------------------------------
 
 def _add_bad_year(db: Database, zone: str) -> None:
