@@ -198,10 +198,11 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
     """All-or-nothing, streaming import: every bad row is named, and a file with any error changes nothing.
 
     Pass 1 reads the file once, checks each row and builds the tree on compact arrays (`_Tree`); the tree
-    checks (unknown parent, level, cycles) run on those arrays. Pass 2 writes in chunks: the upper levels held
-    from pass 1 first, then the grassroots rows read again from the file. Ids are assigned here, so parents are
-    written with their children and no per-row UPDATE is needed. The planners' statistics are refreshed once
-    the tree is complete (parents set), never before."""
+    checks (unknown parent, level, cycles) run on those arrays. Pass 2 writes (one COPY on PostgreSQL, chunks of
+    executemany on SQLite): the upper levels held from pass 1 first, then the grassroots rows read again from the
+    file. Ids are assigned here, so parents are written with their children and no per-row UPDATE is needed. A
+    tree arriving whole into an (almost) empty table is written without its secondary indexes, rebuilt after. The
+    planners' statistics are refreshed once the tree is complete (parents set), never before."""
     path = Path(path)
     with db.begin() as conn:
         postgres = conn.dialect.name == "postgresql"
