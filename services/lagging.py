@@ -6,6 +6,8 @@ One filter (`LaggingFilter`) drives all three, so what an operator sees is what 
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
@@ -198,8 +200,9 @@ def _as_date(value: Any) -> date:
 
 def export_lagging(db: Database, f: LaggingFilter, *, today: date, full_phone: bool = False) -> Iterator[Sequence[Any]]:
     """Every row of the filtered list as export cells (LAGGING_COLUMNS), in the page's order: one sorted, joined
-    query read as a stream (a server-side cursor on PostgreSQL, SQLite's own cursor), STREAM_CHUNK rows at a time,
-    so an export of the whole country holds one chunk in memory. "Last reminded" is one grouped query per chunk.
+    query read as a stream (a server-side cursor on PostgreSQL, read a few chunks ahead by a thread: see
+    `_fetched_ahead`; SQLite's own cursor), STREAM_CHUNK rows at a time, so an export of the whole country holds a
+    few chunks in memory. "Last reminded" is one grouped query per chunk.
 
     Each chunk is formatted column by column through look-up tables (labels per state, ISO text and days late per
     distinct date: a season has a few dozen), so no Python code runs per row; dates are read as stored text on
@@ -219,17 +222,84 @@ def export_lagging(db: Database, f: LaggingFilter, *, today: date, full_phone: b
     meeting_texts = _Labels(lambda value: None if value is None else _as_date(value).isoformat())
     with db.connect() as conn:
         where = _conditions(conn, f, today)
-        result = conn.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(
-            query.where(*where).order_by(cycles.c.due, orgs.c.path))
-        for chunk in result.partitions(STREAM_CHUNK):
-            code, name, state, due, organizer_name, meeting, returns, secretary, phone, org_id = zip(*chunk, strict=True)
-            reminded = {org: _reminded_text(moment) for org, moment in _last_reminded(conn, f.year, list(set(org_id))).items()}
+        statement = query.where(*where).order_by(cycles.c.due, orgs.c.path)
+        chunks: Iterator[tuple[list[list[Any]], dict[int, str | None]]]
+        if conn.dialect.name == "postgresql":
+            chunks = _fetched_ahead(db, statement, f.year)
+        else:
+            result = conn.execution_options(stream_results=True, yield_per=STREAM_CHUNK).execute(statement)
+            chunks = ((columns, _reminded(conn, f.year, columns[-1])) for columns in
+                      ([list(column) for column in zip(*chunk, strict=True)] for chunk in result.partitions(STREAM_CHUNK)))
+        for (code, name, state, due, organizer_name, meeting, returns, secretary, phone, org_id), reminded in chunks:
             yield from zip(
                 code, name, map(state_labels.__getitem__, state), map(step_labels.__getitem__, state),
                 map(due_texts.__getitem__, due), map(days_late.__getitem__, due), organizer_name,
                 map(meeting_texts.__getitem__, meeting), returns, secretary, phone if full_phone else map(mask_phone, phone),
                 map(reminded.get, org_id), strict=True,
             )
+
+
+READ_AHEAD = 4  # chunks fetched ahead of the writer: memory stays bounded (4 × STREAM_CHUNK rows)
+
+
+class _Stopped(Exception):
+    """The export's reader was told to stop (the download ended early)."""
+
+
+def _fetched_ahead(db: Database, statement: sa.Select[Any], year: int) -> Iterator[tuple[list[list[Any]],
+                                                                                         dict[int, str | None]]]:
+    """PostgreSQL: the export's rows read a few chunks ahead of the writer, by a thread with a connection of its own
+    (a server-side cursor, STREAM_CHUNK rows per FETCH, then the chunk's "last reminded" on the same connection).
+    The server computes the next chunk while this process writes the spreadsheet: psycopg waits for the server
+    without the GIL, once per chunk. Read one after the other, each FETCH left the writer idle and the writing
+    left the server idle (the query took half the export's time, 64,000 rows/s alone, 33,000 with the writer)."""
+    compiled = statement.compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
+    sql, params = str(compiled), compiled.params
+    Chunk = tuple[list[list[Any]], dict[int, str | None]]
+    chunks: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+
+    def put(item: Chunk | BaseException | None) -> None:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def read() -> None:
+        try:
+            with db.engine.connect() as conn:
+                raw: Any = conn.connection.dbapi_connection
+                with raw.cursor(name="lagging_export") as cursor:
+                    cursor.execute(sql, params)
+                    while rows := cursor.fetchmany(STREAM_CHUNK):
+                        columns = [list(column) for column in zip(*rows, strict=True)]
+                        put((columns, _reminded(conn, year, columns[-1])))
+            put(None)
+        except _Stopped:
+            pass
+        except BaseException as error:  # handed to the writer's thread, raised there
+            try:
+                put(error)
+            except _Stopped:
+                pass
+
+    reader = threading.Thread(target=read, name="lagging-export", daemon=True)
+    reader.start()
+    try:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
+def _reminded(conn: sa.Connection, year: int, org_ids: list[int]) -> dict[int, str | None]:
+    return {org: _reminded_text(moment) for org, moment in _last_reminded(conn, year, list(set(org_ids))).items()}
 
 
 def _reminded_text(moment: datetime) -> str | None:

@@ -154,3 +154,67 @@ def test_a_relaunch_after_1000_new_villages_touches_only_them(any_db: Database, 
     with any_db.connect() as conn:
         after = dict(conn.execute(sa.select(cycles.c.id, cycles.c.updated_at)).all())
     assert {k: v for k, v in after.items() if k in before} == before  # the existing cycles untouched
+
+
+def test_backslashes_and_copy_markers_in_texts_read_back_unchanged(any_db: Database, tmp_path: Path) -> None:
+    """PostgreSQL receives the rows as COPY text, where a backslash starts an escape and \\N means NULL."""
+    text = (HEADER + "XG,孝感\\市委,prefecture,,\\N,,\n"
+            "HC,汉川 市委\\\\,city,XG,书记\\t,13900000001,hc@example.cn\n")
+    assert import_orgs(any_db, _write(tmp_path, text), now=NOW).imported == 2
+    with any_db.connect() as conn:
+        found = {r.code: (r.name, r.secretary, r.initials)
+                 for r in conn.execute(sa.select(orgs.c.code, orgs.c.name, orgs.c.secretary, orgs.c.initials))}
+    assert found == {"XG": ("孝感\\市委", "\\N", "xgsw"), "HC": ("汉川 市委\\\\", "书记\\t", "hcsw")}
+
+
+def _shape(db: Database) -> tuple[set[str], set[str | None]]:
+    inspector = sa.inspect(db.engine)
+    indexes = {i["name"] for i in inspector.get_indexes("orgs")}
+    constraints = {c["name"] for c in inspector.get_unique_constraints("orgs")} | {
+        c["name"] for c in inspector.get_foreign_keys("orgs")}
+    return indexes, constraints
+
+
+def test_a_tree_loaded_in_bulk_keeps_its_indexes_and_constraints(any_db: Database, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole tree arriving into an empty table is written with its indexes (and on PostgreSQL its code's
+    uniqueness and parent's key) set aside, then rebuilt: afterwards they are all there and enforced."""
+    import services.orgs as importer
+
+    before = _shape(any_db)
+    monkeypatch.setattr(importer, "BULK_ROWS", 5)  # the sample tree (9 rows) counts as a bulk load
+    assert import_orgs(any_db, _write(tmp_path, SAMPLE_ORGS), now=NOW).imported == 9
+    assert _shape(any_db) == before
+    with pytest.raises(sa.exc.IntegrityError), any_db.begin() as conn:
+        conn.execute(orgs.insert().values(code="XG", name="重复", kind="town", path="/x/", depth=0, updated_at=NOW))
+    with pytest.raises(sa.exc.IntegrityError), any_db.begin() as conn:
+        conn.execute(orgs.insert().values(code="X1", name="孤儿", kind="town", parent_id=10_000, path="/x/", depth=0,
+                                          updated_at=NOW))
+
+
+def test_a_file_changed_during_a_bulk_load_changes_nothing(any_db: Database, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file is rewritten between the check and the write: refused, no row written, indexes and constraints
+    as they were."""
+    import services.orgs as importer
+
+    before = _shape(any_db)
+    path = _write(tmp_path, SAMPLE_ORGS)
+    reads: list[Path] = []
+    stream_rows = importer.stream_rows
+
+    def stream_then_change(source: Path):  # type: ignore[no-untyped-def]
+        reads.append(source)
+        if len(reads) == 2:  # the second pass finds another file
+            source.write_text(SAMPLE_ORGS.replace("V002,西村党支部", "V003,西村党支部"), encoding="utf-8")
+        return stream_rows(source)
+
+    monkeypatch.setattr(importer, "BULK_ROWS", 5)
+    monkeypatch.setattr(importer._Writer, "LINES_PER_WRITE", 1)  # rows already sent when the change is found
+    monkeypatch.setattr(importer, "stream_rows", stream_then_change)
+    with pytest.raises(BadInput) as refused:
+        import_orgs(any_db, path, now=NOW)
+    assert refused.value.code == "file.changed"
+    with any_db.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(orgs)).scalar_one() == 0
+    assert _shape(any_db) == before
