@@ -41,10 +41,8 @@ outbox = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("sent_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("key"),
-    sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     sa.Index("ix_outbox_status_id", "status", "id"),  # the claim: the next queued rows in id order (a range)
     sa.Index("ix_outbox_year_org_id", "year", "org_id"),
-    sa.Index("ix_outbox_channel_address_sent_at", "channel", "address", "sent_at"),
     # sign-in codes waiting to go: claimed ahead of any backlog (a partial index: a handful of rows, whatever the queue)
     sa.Index("ix_outbox_otp_queued", "id", sqlite_where=sa.text(OTP_QUEUED), postgresql_where=sa.text(OTP_QUEUED)),
 )
