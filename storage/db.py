@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,18 +41,34 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = sa.create_engine(url, **kwargs)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    sa.event.listen(engine, "checkin", _idle_since)
+    sa.event.listen(engine, "checkout", _ping_if_idle)
+    return engine
 
 
-class _Scope:
-    """The connection a unit of work (one web request) reads through: opened at its first read, closed at its end."""
+PING_AFTER_IDLE = 5.0  # seconds a pooled connection may sit unused before a checkout tests it
 
-    __slots__ = ("connection", "depth", "open")
 
-    def __init__(self) -> None:
-        self.connection: Connection | None = None
-        self.depth = 0
-        self.open = True
+def _idle_since(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """`pool_pre_ping`, but only for a connection idle more than PING_AFTER_IDLE seconds: one that served a request
+    a moment ago is alive, and a console page checks out several (each ping was a round trip). A dead one raises
+    DisconnectionError, on which the pool drops it and checks out another (SQLAlchemy's documented recipe)."""
+    if time.monotonic() - record.info.get("idle_since", 0.0) <= PING_AFTER_IDLE:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()  # the ping's transaction ends here, as the pool hands out connections
+    except Exception as error:
+        raise sa.exc.DisconnectionError() from error
 
 
 class Database:
@@ -61,26 +77,6 @@ class Database:
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = normalize_url(url)
         self.engine = engine or make_engine(self.url)
-        self._scope: ContextVar[_Scope | None] = ContextVar(f"shuzhi_db_scope_{id(self)}", default=None)
-
-    @contextmanager
-    def scope(self) -> Iterator[None]:
-        """Every `connect()` inside shares one pooled connection, checked out at the first read.
-
-        A console page reads through 5-10 `connect()` blocks (the account, the years, the page, each permission
-        the template asks); each was a pool checkout with its pre-ping round trip and a rollback at checkin.
-        Writes (`begin()`) keep their own connection and transaction. Each outermost `connect()` block ends with a
-        rollback, so a read after a write in the same scope sees the write (SQLite snapshots) and no transaction
-        stays open while the page renders."""
-        scope = _Scope()
-        token = self._scope.set(scope)
-        try:
-            yield
-        finally:
-            self._scope.reset(token)
-            scope.open = False
-            if scope.connection is not None:
-                scope.connection.close()
 
     @property
     def is_sqlite(self) -> bool:
@@ -93,36 +89,13 @@ class Database:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction: committed on success, rolled back on any exception."""
-        scope = self._scope.get()
-        if scope is not None and scope.depth == 0 and scope.connection is not None:
-            # the scope's connection is idle: give it back first, so a request never holds two (a pool of N
-            # connections must not run dry with N requests each holding one and waiting for a second)
-            scope.connection.close()
-            scope.connection = None
         with self.engine.begin() as connection:
             yield connection
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
-        scope = self._scope.get()
-        if scope is None or not scope.open:
-            with self.engine.connect() as connection:
-                yield connection
-            return
-        if scope.connection is None or scope.connection.closed or scope.connection.invalidated:
-            scope.connection = self.engine.connect()
-        connection = scope.connection
-        scope.depth += 1
-        try:
+        with self.engine.connect() as connection:
             yield connection
-        finally:
-            scope.depth -= 1
-            if scope.depth == 0 and connection.in_transaction():
-                try:
-                    connection.rollback()
-                except sa.exc.DBAPIError:  # a connection the server dropped: the next read checks out another
-                    scope.connection = None
-                    connection.invalidate()
 
     def upgrade(self) -> str:
         """Bring the schema to the newest migration (`shuzhi init`); safe to repeat. Returns the head."""

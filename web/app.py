@@ -143,7 +143,6 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
     def favicon() -> Response:
         return Response(status_code=204)
 
-    web.add_middleware(OneConnection, db=core.db)  # outermost: the scope spans the response, streamed bodies included
     return web
 
 
@@ -187,21 +186,6 @@ class SecurityHeaders:
             if started:  # the response is under way: nothing better to send than the cut
                 raise
             await unexpected_error(Request(scope), error)(scope, receive, send_with_headers)
-
-
-class OneConnection:
-    """Each request reads through one pooled connection (storage.db.Database.scope), closed when the response,
-    a streamed export included, has been sent."""
-
-    def __init__(self, app: Any, db: Any) -> None:
-        self.app, self.db = app, db
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        with self.db.scope():
-            await self.app(scope, receive, send)
 
 
 log = logging.getLogger("shuzhi.web")
