@@ -21,6 +21,13 @@ ALLOWED_UPLOADS = (".csv", ".xlsx")
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
+# Actions that change the overview's counts without a history row (a tree re-imported, a year (re)launched, a
+# meeting's due dates moved): the funnel cache recounts after them. A transition is a history row, which the cache
+# applies incrementally (services.dashboard.FunnelCache): clearing it after each one made every overview of a busy
+# console a national recount.
+RECOUNT_AFTER = frozenset({"import_orgs", "start_year", "move_meeting"})
+
+
 class Console:
     """One request's actor, acting through the services; every refusal is audited."""
 
@@ -44,7 +51,7 @@ class Console:
         except ShuzhiError:
             raise
         self._audit(action, "ok", detail)
-        if self.on_change is not None:
+        if self.on_change is not None and action in RECOUNT_AFTER:
             self.on_change()
         return result
 

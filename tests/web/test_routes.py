@@ -255,3 +255,34 @@ def test_outbox_and_results_pages_show_real_data(client_for: Any, web_app: Any) 
     towns = client.get("/results?category=towns").text
     assert "马口镇党委" in towns and "东村党支部" not in towns  # one category at a time
     assert "东村党支部" in client.get("/results?category=all").text
+
+
+def test_funnel_cache_counts_once_when_many_pages_miss_it_together(web_app: Any, monkeypatch: Any) -> None:
+    """Overview requests arriving together on an empty cache wait for one national count, not one each; and a
+    transition through the console does not throw the counts away (the history row updates them)."""
+    import threading
+    import time
+
+    from services import dashboard
+
+    calls: list[int] = []
+    real = dashboard.count_cycles
+
+    def slow_count(conn: Any, year: int, kind: str) -> Any:
+        calls.append(year)
+        time.sleep(0.2)
+        return real(conn, year, kind)
+
+    monkeypatch.setattr(dashboard, "count_cycles", slow_count)
+    cache = dashboard.FunnelCache()
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.counts(web_app.db, 2014, "upward"))) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 5 and all(r == results[0] for r in results)
+
+    from web.actions import RECOUNT_AFTER
+
+    assert "fire" not in RECOUNT_AFTER and "move_meeting" in RECOUNT_AFTER
