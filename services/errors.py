@@ -93,6 +93,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # generic field problems
     "field.too_long": ("{field}：长度不能超过 {limit} 个字符", "{field}: at most {limit} characters"),
     "field.empty": ("{field}：不能为空", "{field}: must not be empty"),
+    "field.bad_number": ("{field}：'{value}' 不是 {low} 到 {high} 之间的整数",
+                         "{field}: '{value}' is not a whole number from {low} to {high}"),
     # organizations, years, cycles, transitions
     "org.not_found": ("没有编码为 '{code}' 的组织", "no organization with code '{code}'"),
     "year.not_launched": ("{year} 年度尚未启动述职", "year {year} has not been launched"),

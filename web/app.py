@@ -59,7 +59,7 @@ def wants_json(request: Request) -> bool:
 def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
     """The console for `settings` (or for a ready composition root `app`, as tests and the demo pass)."""
     config = web_config(settings)
-    core = app or build_app(settings)
+    core = app or build_app(settings, db=console_database(settings))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
     templates.env.filters["local"] = local_time
@@ -255,6 +255,23 @@ def _is_number_out_of_range(error: BaseException) -> bool:
 
 def html(content: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status)
+
+
+def console_database(settings: Settings) -> Any:
+    """The console's database handle: on PostgreSQL a pool that keeps as many connections as the worker's threads
+    use at once (SHUZHI_DB_POOL, default 15, + 10 overflow). With SQLAlchemy's default of 5, every connection
+    beyond the fifth was closed at checkin and opened again for the next request (a PostgreSQL backend forked,
+    authenticated and its catalog caches cold): constant churn under load."""
+    from services.errors import BadInput
+    from storage.db import Database, make_engine, normalize_url
+
+    url = normalize_url(settings.db_url)
+    if not url.startswith("postgresql"):
+        return None
+    raw = settings.extra.get("SHUZHI_DB_POOL", "15")
+    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+        raise BadInput("field.bad_number", field="SHUZHI_DB_POOL", value=raw, low=1, high=200)
+    return Database(url, engine=make_engine(url, pool_size=int(raw), max_overflow=10))
 
 
 def in_lang(text: Any, lang: str) -> str:
