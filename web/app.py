@@ -62,6 +62,7 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
     core = app or build_app(settings, db=console_database(settings))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
+    templates.env.auto_reload = config.environment == "development"  # in service: no stat() of each template per page
     templates.env.filters["local"] = local_time
     templates.env.filters["in_lang"] = in_lang  # a catalogue Problem in the page's language
     web = FastAPI(
