@@ -1,11 +1,12 @@
 """The console under load (issue 11 item 5): a locustfile. Run it with `make load` (bench/load_run.py), which
 builds the database, starts `uvicorn --factory web.asgi:create --workers N` on loopback and runs locust headless.
 
-Each simulated user mixes the overview, a town's drill-down, a cycle page, "我的待办" (/my, when the console has
-it) and firing an event through the API. Sessions and the API token are made once by the runner and handed in
-through the environment (500 logins would measure argon2 and the login rate limit, not the console).
+Each simulated user mixes the overview, a town's drill-down, a cycle page, "我的待办" (/my, as one of the
+secretaries the runner signed in) and firing an event through the API. Sessions and the API token are made once by
+the runner and handed in through the environment (500 logins would measure argon2 and the login rate limit, not the console).
 
-Environment: SHUZHI_LOAD_COOKIE (session cookie "name=value"), SHUZHI_LOAD_TOKEN (bearer token of an
+Environment: SHUZHI_LOAD_COOKIE (a viewer's session cookie "name=value"), SHUZHI_LOAD_SECRETARY_COOKIES
+(comma-separated secretaries' session cookies, for /my), SHUZHI_LOAD_TOKEN (bearer token of an
 org_department account), SHUZHI_LOAD_TOWNS / SHUZHI_LOAD_VILLAGES (comma-separated codes to pick from),
 SHUZHI_LOAD_MIX ("overview=3,tree=3,cycle=3,my=2,fire=1"), SHUZHI_LOAD_WAIT ("5,15" seconds between a user's
 requests).
@@ -22,6 +23,7 @@ from locust import FastHttpUser, between, task
 COOKIE_NAME, _, COOKIE_VALUE = os.environ.get("SHUZHI_LOAD_COOKIE", "=").partition("=")
 TOKEN = os.environ.get("SHUZHI_LOAD_TOKEN", "")
 TOWNS = [c for c in os.environ.get("SHUZHI_LOAD_TOWNS", "").split(",") if c]
+SECRETARIES = [c for c in os.environ.get("SHUZHI_LOAD_SECRETARY_COOKIES", "").split(",") if c]
 VILLAGES = [c for c in os.environ.get("SHUZHI_LOAD_VILLAGES", "").split(",") if c]
 YEAR = os.environ.get("SHUZHI_LOAD_YEAR", "2014")
 MIX = dict((k, int(v)) for k, v in (item.split("=") for item in
@@ -57,7 +59,7 @@ class ConsoleUser(FastHttpUser):
 
     @task(MIX.get("my", 0))
     def my(self) -> None:
-        self.client.get("/my", name="/my", headers=self.session_header)
+        self.client.get("/my", name="/my", headers={"Cookie": random.choice(SECRETARIES)})
 
     @task(MIX.get("fire", 0))
     def fire(self) -> None:
