@@ -60,7 +60,7 @@ class FiredEvent:
 TransitionHook = Callable[[sa.Connection, FiredEvent, Any], None]  # the row: a CycleRow
 
 
-def _check_kind(kind: str) -> None:
+def check_kind(kind: str) -> None:
     if kind not in CYCLE_KINDS:
         raise BadInput("kind.bad", option="--kind", value=kind, choices=", ".join(CYCLE_KINDS))
 
@@ -179,7 +179,7 @@ def fire_event(
 
     An illegal event, a lost race or a refusing hook raises and changes nothing.
     """
-    _check_kind(kind)
+    check_kind(kind)
     if event not in EVENTS:
         raise BadInput("event.bad", value=event, choices=", ".join(EVENTS))
     with db.begin() as conn:
@@ -296,7 +296,7 @@ def list_cycles(
     if state and state not in STATES:
         raise BadInput("state.bad", option="--state", value=state, choices=", ".join(STATES))
     if kind:
-        _check_kind(kind)
+        check_kind(kind)
     organizer_org = orgs.alias("organizer_org")
     # dates come back as the stored ISO text (no per-row parsing on SQLite); ISO text compares like dates
     due_text = sa.type_coerce(cycles.c.due, sa.String).label("due")
@@ -354,7 +354,7 @@ def _iso(value: Any) -> str | None:
 
 
 def show_cycle(db: Database, *, year: int, org: str, kind: str = "upward", today: date | None = None) -> dict[str, Any]:
-    _check_kind(kind)
+    check_kind(kind)
     with db.connect() as conn:
         return cycle_view(conn, find_cycle(conn, year=year, org=org, kind=kind), year=year, org=org, kind=kind,
                           today=today)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
 
-from services.cycles import CYCLE_KINDS, cycle_view, find_cycle, reminder_window_days
+from services.cycles import CycleRow, check_kind, cycle_view, find_cycle, reminder_window_days
 from services.errors import BadInput, NotFound
 from services.orgs import subtree_bounds
 from states.deadlines import due_of_state, is_overdue, lagging_horizon
@@ -29,11 +29,6 @@ UPPER_KINDS = tuple(k for k, lvl in LEVEL_OF_KIND.items() if lvl != Level.GRASSR
 COMING_DAYS = 14
 
 Counts = dict[tuple[str, str, date | None], int]  # (org kind, state, due date) → cycles; grassroots as 'village'
-
-
-def _check(kind: str) -> None:
-    if kind not in CYCLE_KINDS:
-        raise BadInput("kind.bad", value=kind, choices=", ".join(CYCLE_KINDS))
 
 
 def launched_years(db: Database) -> list[int]:
@@ -204,7 +199,7 @@ def funnel_by_level(counts: Counts) -> list[dict[str, Any]]:
 
 def overview(db: Database, *, year: int, today: date, kind: str = "upward", cache: FunnelCache | None = None) -> dict[str, Any]:
     """The year at a glance: funnel by level, lagging and overdue counts by step, the coming deadlines."""
-    _check(kind)
+    check_kind(kind)
     with db.connect() as conn:
         _require_year(conn, year)
         window = reminder_window_days(conn, year)
@@ -308,7 +303,7 @@ def drill(db: Database, *, year: int, today: date, code: str | None = None, kind
           offset: int = 0, limit: int = 50) -> dict[str, Any]:
     """One node of the tree and a page of its children: each child's own cycle (state, step, due) and a summary of
     the cycles in its subtree. Without a code: the top of the tree."""
-    _check(kind)
+    check_kind(kind)
     if offset < 0 or not 1 <= limit <= 500:
         raise BadInput("page.bad")
     with db.connect() as conn:
@@ -411,23 +406,29 @@ _UNIT_OF_CYCLE = (  # the unit, the committee that organizes its meeting and the
 
 def cycle_page(db: Database, *, year: int, org: str, kind: str = "upward", today: date) -> dict[str, Any]:
     """Everything a cycle's page shows: state, deadlines, history, the unit and who organizes its meeting."""
-    _check(kind)
+    check_kind(kind)
     with db.connect() as conn:
-        row = find_cycle(conn, year=year, org=org, kind=kind)
-        data = cycle_view(conn, row, year=year, org=org, kind=kind, today=today)
-        unit = conn.execute(_UNIT_OF_CYCLE, {"organizer_id": row.organizer_id, "meeting_id": row.meeting_id,
-                                             "org_id": row.org_id}).one()
-        data.update(
-            {
-                "name": unit.name,
-                "org_kind": unit.kind,
-                "secretary": unit.secretary,
-                "phone": mask_phone(unit.phone),
-                "email": mask_email(unit.email),
-                "organizer": unit.organizer,
-                "organizer_name": unit.organizer_name,
-                "meeting_held_on": unit.held_on.isoformat() if unit.held_on else None,
-                "crumbs": _crumbs(conn, unit.path),
-            }
-        )
+        return cycle_page_of(conn, find_cycle(conn, year=year, org=org, kind=kind), year=year, org=org, kind=kind,
+                             today=today)
+
+
+def cycle_page_of(conn: sa.Connection, row: CycleRow, *, year: int, org: str, kind: str, today: date) -> dict[str, Any]:
+    """`cycle_page` of a cycle already loaded (find_cycle) on `conn`: the pages that also show the cycle's extras
+    and buttons resolve it once."""
+    data = cycle_view(conn, row, year=year, org=org, kind=kind, today=today)
+    unit = conn.execute(_UNIT_OF_CYCLE, {"organizer_id": row.organizer_id, "meeting_id": row.meeting_id,
+                                         "org_id": row.org_id}).one()
+    data.update(
+        {
+            "name": unit.name,
+            "org_kind": unit.kind,
+            "secretary": unit.secretary,
+            "phone": mask_phone(unit.phone),
+            "email": mask_email(unit.email),
+            "organizer": unit.organizer,
+            "organizer_name": unit.organizer_name,
+            "meeting_held_on": unit.held_on.isoformat() if unit.held_on else None,
+            "crumbs": _crumbs(conn, unit.path),
+        }
+    )
     return data

@@ -115,9 +115,8 @@ def cycles(request: Request, account: Reader, year: Year, state: str | None = No
 @router.get("/cycles/{year}/{org}", summary="one cycle: state, deadlines, history, extras from other features")
 def cycle(request: Request, account: Reader, year: Year, org: Code, kind: CycleKind = "upward") -> dict[str, Any]:
     shared = _state(request)
-    data = dashboard.cycle_page(shared.db, year=year, org=org, kind=kind, today=shared.app.today())
-    data["extras"] = integrations.cycle_extras(shared.db, year=year, org=org, kind=kind)
-    return data
+    data, extras, _ = integrations.cycle_with_extras(shared.db, year=year, org=org, kind=kind, today=shared.app.today())
+    return {**data, "extras": extras}
 
 
 @router.post("/cycles/{year}/{org}/events", summary="fire one event (returns need a note: the reason)")

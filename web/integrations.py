@@ -4,12 +4,16 @@ feedback and rectification. Imports are lazy so `import web` stays light."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from services.errors import BadInput, NotFound
+from services.errors import BadInput, NotFound, PermissionDenied
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from services.permissions import Actor
 
 
 def remind_now(db: Database, *, year: int, org: str, now: datetime, by: str, kind: str = "upward") -> dict[str, Any]:
@@ -78,7 +82,7 @@ def issue_ballots(db: Database, *, year: int, organizer: str, count: int, now: d
     return dict(issue_codes(db, year=year, count=count, now=now, organizer=organizer, by=by, key=key))
 
 
-def cycle_extras(db: Database, *, year: int, org: str, kind: str) -> dict[str, Any]:
+def extras_of(conn: sa.Connection, cycle_id: int, year: int) -> dict[str, Any]:
     """What the review feature holds for one cycle: report versions with the checker's findings, the meeting's
     comment and questions, the ballot tally, the feedback notice, the commitment and rectification items.
 
@@ -87,30 +91,50 @@ def cycle_extras(db: Database, *, year: int, org: str, kind: str) -> dict[str, A
     from services.meetings import agenda_of
     from services.rectification import commitment_of, items_of
     from services.reports import versions_of
-    from storage.tables.core import cycles, orgs
     from storage.tables.review import feedback_notices
 
+    tally = cycle_tally(conn, cycle_id, year)
+    agenda = agenda_of(conn, cycle_id)
+    notice = conn.execute(
+        sa.select(feedback_notices.c.markdown, feedback_notices.c.created_at, feedback_notices.c.created_by)
+        .where(feedback_notices.c.cycle_id == cycle_id)
+    ).first()
+    return {
+        "reports": versions_of(conn, cycle_id),
+        "agenda": _plain(dict(agenda._mapping)) if agenda is not None else None,
+        "tally": tally if tally["ballots"] or tally.get("frozen") else None,
+        "feedback": _plain(dict(notice._mapping)) if notice is not None else None,
+        "commitment": commitment_of(conn, cycle_id),
+        "rectification": items_of(conn, cycle_id),
+    }
+
+
+def cycle_with_extras(db: Database, *, year: int, org: str, kind: str, today: date,
+                      actor: Actor | None = None) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """A cycle's page (`dashboard.cycle_page`), its extras and the events of its state `actor` may fire on it (the
+    page's buttons), from one connection that resolves the cycle once (the console's most read page)."""
+    from services import dashboard
+    from services.cycles import check_kind, find_cycle
+    from services.permissions import check_fire, event_allowed_for_role
+    from states.machine import allowed_events
+
+    check_kind(kind)
     with db.connect() as conn:
-        cycle_id = conn.execute(
-            sa.select(cycles.c.id).select_from(cycles.join(orgs, orgs.c.id == cycles.c.org_id))
-            .where(orgs.c.code == org, cycles.c.year == year, cycles.c.kind == kind)
-        ).scalar()
-        if cycle_id is None:
-            raise NotFound("cycle.not_found", org=org, kind=kind, year=year)
-        tally = cycle_tally(conn, cycle_id, year)
-        agenda = agenda_of(conn, cycle_id)
-        notice = conn.execute(
-            sa.select(feedback_notices.c.markdown, feedback_notices.c.created_at, feedback_notices.c.created_by)
-            .where(feedback_notices.c.cycle_id == cycle_id)
-        ).first()
-        return {
-            "reports": versions_of(conn, cycle_id),
-            "agenda": _plain(dict(agenda._mapping)) if agenda is not None else None,
-            "tally": tally if tally["ballots"] or tally.get("frozen") else None,
-            "feedback": _plain(dict(notice._mapping)) if notice is not None else None,
-            "commitment": commitment_of(conn, cycle_id),
-            "rectification": items_of(conn, cycle_id),
-        }
+        row = find_cycle(conn, year=year, org=org, kind=kind)
+        data = dashboard.cycle_page_of(conn, row, year=year, org=org, kind=kind, today=today)
+        extras = extras_of(conn, row.id, year)
+        allowed = []
+        if actor is not None:
+            target = SimpleNamespace(organizer_id=row.organizer_id, org_code=org)
+            for event in allowed_events(row.state):
+                if not event_allowed_for_role(actor.role, event):
+                    continue
+                try:
+                    check_fire(conn, actor, target, event)  # type: ignore[arg-type]
+                except PermissionDenied:
+                    continue
+                allowed.append(event)
+    return data, extras, allowed
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from services import dashboard
 from services.accounts import ROLE_LABELS, Account
 from services.errors import BadInput, PermissionDenied, ShuzhiError, TooLarge
-from services.permissions import check_fire, event_allowed_for_role, may
+from services.permissions import may
 from services.plan_files import MAX_PLAN_CHARS, plan_text_from_bytes
-from states.machine import RETURN_EVENTS, STATES, allowed_events
-from storage.tables.core import cycles, orgs
+from states.machine import RETURN_EVENTS, STATES
 from web import flash, integrations
 from web.actions import MAX_UPLOAD, Console
 from web.i18n import Labels, language, say
@@ -134,35 +131,10 @@ def tree_page(request: Request, account: User, year: QueryYear = None, code: str
 @router.get("/cycles/{year}/{org}")
 def cycle_page(request: Request, account: User, year: PathYear, org: str, kind: str = "upward") -> Response:
     shared = _state(request)
-    data = dashboard.cycle_page(shared.db, year=year, org=org, kind=kind, today=shared.app.today())
-    extras = integrations.cycle_extras(shared.db, year=year, org=org, kind=kind)
-    events = _events_for(request, account, year, org, kind, allowed_events(data["state"]))
+    data, extras, events = integrations.cycle_with_extras(shared.db, year=year, org=org, kind=kind,
+                                                          today=shared.app.today(), actor=account.actor)
     return render(request, "cycle.html", c=data, extras=extras, events=events, return_events=RETURN_EVENTS,
                   year=year, kind=kind)
-
-
-def _events_for(request: Request, account: Account, year: int, org: str, kind: str, events: list[str]) -> list[str]:
-    """The events of this state the account may fire on this cycle (the buttons the page shows)."""
-    events = [e for e in events if event_allowed_for_role(account.actor.role, e)]
-    if not events:
-        return []
-    with _state(request).db.connect() as conn:
-        row = conn.execute(
-            sa.select(cycles.c.organizer_id, orgs.c.code.label("org_code"))
-            .select_from(cycles.join(orgs, orgs.c.id == cycles.c.org_id))
-            .where(orgs.c.code == org, cycles.c.year == year, cycles.c.kind == kind)
-        ).first()
-        if row is None:
-            return []
-        cycle = SimpleNamespace(organizer_id=row.organizer_id, org_code=row.org_code)
-        allowed = []
-        for event in events:
-            try:
-                check_fire(conn, account.actor, cycle, event)  # type: ignore[arg-type]
-            except PermissionDenied:
-                continue
-            allowed.append(event)
-    return allowed
 
 
 @router.post("/lagging/remind")

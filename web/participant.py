@@ -78,14 +78,13 @@ def my_page(request: Request, account: User, year: int | None = None) -> Respons
 
 @router.get("/my/{year}/{org}")
 def my_cycle(request: Request, account: User, year: int, org: str, kind: str = "upward") -> Response:
-    from services import dashboard
     from web import integrations
 
     kind = _kind(kind)
     shared = desk.shared_of(request)
     desk.check_cycle_read(shared.db, account.actor, year=year, org=org, kind=kind)
-    cycle = dashboard.cycle_page(shared.db, year=year, org=org, kind=kind, today=shared.app.today())
-    extras = integrations.cycle_extras(shared.db, year=year, org=org, kind=kind)
+    cycle, extras, _ = integrations.cycle_with_extras(shared.db, year=year, org=org, kind=kind,
+                                                      today=shared.app.today())
     versions = extras["reports"]
     attached = versions[-1] if versions and versions[-1]["event"] == "attached" else None
     other_kind = "own_level" if kind == "upward" else "upward"
