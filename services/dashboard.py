@@ -93,8 +93,10 @@ class FunnelCache:
 
     A full count at most every `ttl` seconds; between counts only the history rows and cycles added since are read
     and applied (a transition moves one cycle from its `from` state and due date to its `to` state and due date,
-    as fire_event sets them). The periodic full count heals what changes without history (a moved meeting's
-    due dates); `clear()` forces it at once.
+    as fire_event sets them). A history row that moves due dates without a transition (a moved meeting,
+    RECOUNT_EVENTS) makes the next read recount, in every process that reads the database — a console worker
+    or the CLI moving it. `clear()` forces a recount at once (after a re-import or a launch in this process); the
+    periodic full count heals what other processes change without history.
     """
 
     ttl: float = 120.0
@@ -136,6 +138,15 @@ class FunnelCache:
                         snap = _Snapshot(count_cycles(conn, year, kind), cycle_mark, history_mark, self.monotonic())
                         with self._lock:
                             self._snapshots[key] = snap
+            if snap.history_mark < history_mark and _recount_needed(conn, snap.history_mark, history_mark):
+                with self._gate(key):
+                    with self._lock:
+                        latest = self._snapshots.get(key)
+                    if latest is not None and latest.cycle_mark >= cycle_mark and latest.history_mark >= history_mark:
+                        return dict(latest.counts)  # recounted by another request while this one waited
+                    snap = _Snapshot(count_cycles(conn, year, kind), cycle_mark, history_mark, self.monotonic())
+                    with self._lock:
+                        self._snapshots[key] = snap
             if (cycle_mark, history_mark) != (snap.cycle_mark, snap.history_mark):
                 counts = dict(snap.counts)
                 _apply_changes(conn, counts, year=year, kind=kind, since=(snap.cycle_mark, snap.history_mark),
@@ -144,6 +155,18 @@ class FunnelCache:
                 with self._lock:
                     self._snapshots[key] = snap
             return dict(snap.counts)
+
+
+# History events that change due dates without a transition: counts cannot be moved from them (the old due date is
+# gone), so the funnel recounts.
+RECOUNT_EVENTS = ("move_meeting",)
+
+
+def _recount_needed(conn: sa.Connection, after: int, until: int) -> bool:
+    return conn.execute(
+        sa.select(history.c.id).where(history.c.id > after, history.c.id <= until, history.c.event.in_(RECOUNT_EVENTS))
+        .limit(1)
+    ).first() is not None
 
 
 def _bump(counts: Counts, key: tuple[str, str, date | None], n: int) -> None:

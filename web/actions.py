@@ -21,11 +21,11 @@ ALLOWED_UPLOADS = (".csv", ".xlsx")
 MAX_UPLOAD = 20 * 1024 * 1024
 
 
-# Actions that change the overview's counts without a history row (a tree re-imported, a year (re)launched, a
-# meeting's due dates moved): the funnel cache recounts after them. A transition is a history row, which the cache
-# applies incrementally (services.dashboard.FunnelCache): clearing it after each one made every overview of a busy
-# console a national recount.
-RECOUNT_AFTER = frozenset({"import_orgs", "start_year", "move_meeting"})
+# Actions that change the overview's counts without a history row the cache can apply (a tree re-imported, a year
+# (re)launched): the funnel cache recounts after them. A transition is a history row, which the cache applies
+# incrementally, and a moved meeting's history rows make it recount (services.dashboard.FunnelCache, in every
+# process): clearing it after each action made every overview of a busy console a national recount.
+RECOUNT_AFTER = frozenset({"import_orgs", "start_year"})
 
 
 class Console:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -285,4 +286,24 @@ def test_funnel_cache_counts_once_when_many_pages_miss_it_together(web_app: Any,
 
     from web.actions import RECOUNT_AFTER
 
-    assert "fire" not in RECOUNT_AFTER and "move_meeting" in RECOUNT_AFTER
+    assert "fire" not in RECOUNT_AFTER and "start_year" in RECOUNT_AFTER
+
+
+def test_funnel_cache_recounts_after_a_meeting_moved_by_another_process(web_app: Any) -> None:
+    """A meeting moved outside this console (the CLI, another worker) changes due dates without a transition: the
+    cache's counts by due date must match a fresh count at the next read, not two minutes later."""
+    from services import dashboard
+    from services.cycles import fire_event
+    from services.meetings_move import move_meeting
+
+    cache = dashboard.FunnelCache()
+    cache.counts(web_app.db, 2014, "upward")
+    fire_event(web_app.db, year=2014, org="V001", event="finish_research", now=web_app.now())
+    with web_app.db.connect() as conn:
+        old_held = conn.execute(sa.text("SELECT held_on FROM meetings m JOIN orgs o ON o.id = m.organizer_id "
+                                        "WHERE o.code = 'T01' AND m.year = 2014")).scalar_one()
+    moved_to = (date.fromisoformat(str(old_held)) + timedelta(days=1)).isoformat()
+    move_meeting(web_app.db, year=2014, organizer="T01", date_text=moved_to, now=web_app.now(), by="cli")
+    with web_app.db.connect() as conn:
+        fresh = dashboard.count_cycles(conn, 2014, "upward")
+    assert cache.counts(web_app.db, 2014, "upward") == dict(fresh)
