@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: install demo test lint unit pg browser-deps bench load bench-prefect clean cli-docs
+.PHONY: install install-production demo test lint unit pg browser-deps bench load bench-prefect clean cli-docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# A production machine (deploy/README.md): Shuzhi and what it runs on, without the test and bench tools of `.[dev]`.
+install-production:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
 
 demo: $(STAMP)
 	$(BIN)/shuzhi demo
