@@ -48,8 +48,10 @@ class TooManyAttempts(Refused):
 class SignInLocked(TooManyAttempts):
     """Too many failed sign-ins for this name or phone: locked for a while."""
 
-    def __init__(self, message: str, *, until: datetime) -> None:
-        super().__init__(message)
+    def __init__(self, *, until: datetime) -> None:
+        from services.clock import PLAN_TZ
+
+        super().__init__("login.locked", time=f"{until.astimezone(PLAN_TZ):%H:%M}")
         self.until = until
 
 
@@ -59,9 +61,9 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
-def password_problems(password: str, *, name: str = "") -> list[str]:
+def password_problems(password: str, *, name: str = "") -> list[Problem]:
     """The password policy (issue 10 L9, issue 12): at least MIN_PASSWORD characters, not a common password."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     if len(password) < MIN_PASSWORD:
         problems.append(Problem("password.too_short", limit=MIN_PASSWORD))
     lowered = password.lower()
@@ -73,7 +75,7 @@ def password_problems(password: str, *, name: str = "") -> list[str]:
 def _check_password(password: str, *, name: str = "") -> None:
     problems = password_problems(password, name=name)
     if problems:
-        raise BadInput("；".join(problems), problems=problems)
+        raise BadInput.listing(problems)
 
 
 @lru_cache(maxsize=1)
@@ -143,8 +145,8 @@ def _account(row: Any) -> Account:
                    sms_only=row.password_hash == NO_PASSWORD)
 
 
-def _scope_problems(conn: sa.Connection, role: str, scope: str | None) -> list[str]:
-    problems: list[str] = []
+def _scope_problems(conn: sa.Connection, role: str, scope: str | None) -> list[Problem]:
+    problems: list[Problem] = []
     if role not in ROLES:
         problems.append(Problem("account.role_bad", role=role, choices=", ".join(ROLES)))
     if role in SCOPED_ROLES and not scope:
@@ -157,8 +159,8 @@ def _scope_problems(conn: sa.Connection, role: str, scope: str | None) -> list[s
 
 
 def _validate(conn: sa.Connection, name: str, role: str, password: str | None, scope: str | None,
-              phone: str | None) -> list[str]:
-    problems: list[str] = []
+              phone: str | None) -> list[Problem]:
+    problems: list[Problem] = []
     if not name or len(name) > 100 or any(ch.isspace() or not ch.isprintable() for ch in name):
         problems.append(Problem("account.name_bad"))
     problems += _scope_problems(conn, role, scope)
@@ -178,9 +180,9 @@ def create_user(db: Database, name: str, role: str, password: str | None, scope:
     with db.begin() as conn:
         problems = _validate(conn, name, role, password, scope, phone)
         if problems:
-            raise BadInput("；".join(problems), problems=problems)
+            raise BadInput.listing(problems)
         if conn.execute(sa.select(web_users.c.id).where(web_users.c.name == name)).first():
-            raise Conflict("account.exists", name=name, problems=[f"用户名：'{name}' 已存在"])
+            raise Conflict("account.exists", name=name, problems=[Problem("account.name_taken", name=name)])
         password_hash = hash_password(password) if password is not None else NO_PASSWORD
         new_id = conn.execute(
             web_users.insert().values(name=name, role=role, scope=scope or None, phone=phone, password_hash=password_hash)
@@ -272,9 +274,9 @@ def update_user(db: Database, name: str, *, role: str | None = None, scope: str 
         new_active = row.active if active is None else active
         problems = _scope_problems(conn, new_role, new_scope)
         if problems:
-            raise BadInput("；".join(problems), problems=problems)
+            raise BadInput.listing(problems)
         if row.role == "admin" and row.active and (new_role != "admin" or not new_active) and _other_active_admins(conn, name) == 0:
-            raise Refused("account.last_admin", problems=["至少保留一个有效的系统管理员账户"])
+            raise Refused("account.last_admin", problems=[Problem("account.keep_one_admin")])
         values: dict[str, Any] = {"role": new_role, "scope": new_scope, "active": new_active}
         if (new_role, new_scope) != (row.role, row.scope) or (not new_active and row.active):
             values["session_epoch"] = web_users.c.session_epoch + 1
@@ -301,7 +303,7 @@ def force_sms_sign_in(db: Database, name: str) -> Account:
     """No password any more: the account signs in by SMS code to its phone; its sessions end."""
     account = account_named(db, name)
     if not account.phone:
-        raise BadInput("account.no_phone", name=name, problems=["手机号：未设置"])
+        raise BadInput("account.no_phone", name=name, problems=[Problem("account.phone_unset")])
     with db.begin() as conn:
         conn.execute(web_users.update().where(web_users.c.id == account.id).values(
             password_hash=NO_PASSWORD, session_epoch=web_users.c.session_epoch + 1))
@@ -403,12 +405,6 @@ def clear_failures(db: Database, key: str) -> None:
         conn.execute(login_throttle.delete().where(login_throttle.c.key == key))
 
 
-def lock_message(until: datetime) -> str:
-    from services.clock import PLAN_TZ
-
-    return f"尝试次数过多，已暂时锁定，请于 {until.astimezone(PLAN_TZ):%H:%M} 后再试"
-
-
 def audit_name(name: str, *, known: bool, secret: str = "") -> str:
     """The name as the audit shows it: an account's name, or a keyed digest of what was typed (issue 10 L10)."""
     if known:
@@ -434,7 +430,7 @@ def authenticate(db: Database, name: str, password: str, *, now: datetime, clien
     until = locked_until(db, key, now=now)
     if until is not None:
         record(db, now=now, username=shown, action="login", outcome="locked", client=client)
-        raise SignInLocked(lock_message(until), until=until)
+        raise SignInLocked(until=until)
     ok = verify_password(row.password_hash if row else _decoy_hash(), password) and row is not None and bool(row.active)
     if not ok or row is None:
         until = record_failure(db, key, now=now)

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import BadInput, NotFound, Refused
+from services.errors import BadInput, NotFound, Problem, Refused, row_problem
 from services.meetings import MeetingRef, attendee_count, presenting_cycles, resolve_meeting
 from storage.db import Database, to_db_time
 from storage.tables.core import cycles, orgs, years
@@ -95,20 +95,20 @@ def ballot_rules(conn: sa.Connection, year: int) -> BallotRules:
     for key, value in dict(section.get("scale") or {}).items():
         rating = normalize_rating(key)
         if rating is None or isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-            problems.append(f"plan [ballots] scale: '{key} = {value}' must be a rating (好/较好/一般/差) = 0…100")
+            problems.append(Problem("ballots.scale_bad", key=key, value=value))
         else:
             scale[rating] = float(value)
     quorum = section.get("quorum")
     if quorum is not None and (isinstance(quorum, bool) or not isinstance(quorum, int) or quorum < 0):
-        problems.append(f"plan [ballots] quorum: '{quorum}' must be a whole number ≥ 0")
+        problems.append(Problem("ballots.quorum_bad", value=quorum))
     ratio = section.get("quorum_ratio", DEFAULT_QUORUM_RATIO)
     if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
-        problems.append(f"plan [ballots] quorum_ratio: '{ratio}' must be between 0 and 1")
+        problems.append(Problem("ballots.ratio_bad", value=ratio))
         ratio = DEFAULT_QUORUM_RATIO
     unknown = set(section) - {"scale", "quorum", "quorum_ratio"}
-    problems += [f"plan [ballots]: unknown key '{k}'" for k in sorted(unknown)]
+    problems += [Problem("ballots.key_unknown", key=k) for k in sorted(unknown)]
     if problems:
-        raise BadInput(problems[0], problems=problems)
+        raise BadInput("plan.invalid", count=len(problems), first=problems[0], problems=problems)
     return BallotRules(scale=scale, quorum=quorum, quorum_ratio=float(ratio))
 
 
@@ -203,19 +203,22 @@ def _parse_ratings(ratings: str | dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _validate_ballot(data: dict[str, Any], by_code: dict[str, int], where: str, label: str) -> dict[int, str]:
-    problems: list[str] = []
+def _validate_ballot(data: dict[str, Any], by_code: dict[str, int], row: int | None, label: str) -> dict[int, str]:
+    """The ratings of one ballot (`row`: its row in a file of paper forms, named in each problem)."""
+    problems: list[Problem] = []
     chosen: dict[int, str] = {}
     for org, value in data.items():
         rating = normalize_rating(value)
         if org not in by_code:
-            problems.append(f"{where}{org} does not present at {label}'s meeting")
+            problems.append(Problem("ballot_row.not_presenting", org=str(org)[:40], organizer=label))
         elif rating is None:
-            problems.append(f"{where}{org}: unknown rating '{value}' (好, 较好, 一般, 差 or excellent, good, fair, poor)")
+            problems.append(Problem("ballot_row.rating_bad", org=org, value=str(value)[:40]))
         else:
             chosen[by_code[org]] = rating
     if problems:
-        raise BadInput(problems[0], problems=problems)
+        if row is not None:
+            problems = [Problem("row", row=row, reason=p) for p in problems]
+        raise BadInput.listing(problems)
     return chosen
 
 
@@ -234,7 +237,7 @@ def cast_ballot(db: Database, *, year: int, code: str, ratings: str | dict[str, 
         if row.used:
             raise Refused("ballot.used")
         presenting = presenting_cycles(conn, ref)
-        chosen = _validate_ballot(data, {c.code: c.id for c in presenting}, "", ref.label)
+        chosen = _validate_ballot(data, {c.code: c.id for c in presenting}, None, ref.label)
         frozen = _frozen_cycle_ids(conn, list(chosen))
         if frozen:
             names = ", ".join(c.code for c in presenting if c.id in frozen)
@@ -290,10 +293,10 @@ def enter_paper_ballots(
             elif name in by_code:
                 columns.append(name)
             else:
-                problems.append(f"row {header_number}: {name} does not present at {ref.label}'s meeting")
+                problems.append(row_problem(header_number, "ballot_row.not_presenting", org=name[:40], organizer=ref.label))
                 columns.append(None)
         if not any(columns) and not problems:
-            problems.append(f"row {header_number}: header names no presenting organization ({', '.join(by_code)})")
+            problems.append(row_problem(header_number, "ballot_row.no_presenter", codes=", ".join(by_code)))
         increments: dict[tuple[int, str], int] = {}
         forms = 0
         for number, cells in rows[1:]:
@@ -304,7 +307,7 @@ def enter_paper_ballots(
             if not ballot:
                 continue
             try:
-                chosen = _validate_ballot(ballot, by_code, f"row {number}: ", ref.label)
+                chosen = _validate_ballot(ballot, by_code, number, ref.label)
             except BadInput as error:
                 problems.extend(error.problems)
                 continue
@@ -312,7 +315,7 @@ def enter_paper_ballots(
             for cycle_id, rating in chosen.items():
                 increments[(cycle_id, rating)] = increments.get((cycle_id, rating), 0) + 1
         if problems:
-            raise BadInput(problems[0], problems=problems)
+            raise BadInput("file.rows", name=file.name, count=len(problems), problems=problems)
         if forms == 0:
             raise BadInput("ballots.no_forms", name=file.name)
         frozen = _frozen_cycle_ids(conn, sorted({c for c, _ in increments}))
@@ -471,7 +474,7 @@ def close_evaluation(
     return {"meeting": ref.organizer_code, "closed": closed, "skipped": skipped}
 
 
-UNKNOWN_CODE = "测评码无效或已使用"  # one answer for an unknown and a spent code
+UNKNOWN_CODE = "ballot.unknown_or_used"  # one answer for an unknown and a spent code
 _CODE_STATEMENT: list[Any] = []
 
 
@@ -532,7 +535,7 @@ def vote_with_code(db: Database, *, code: str, ratings: dict[str, Any], key: byt
     try:
         return cast_ballot(db, year=ballot["year"], code=code, ratings=ratings, key=key)
     except Refused as refused:
-        if "测评已结束" in refused.message:
+        if refused.code == "ballot.closed":
             raise
         raise NotFound(UNKNOWN_CODE) from None
 

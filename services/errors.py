@@ -8,7 +8,8 @@ the CLI, the pages and the API render the code in Chinese (English with `render(
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Self
 
 # code → (Chinese, English); `{name}` fields come from the error's parameters.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -89,6 +90,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "account.scope_needed": ("范围：{role_label}账户需要一个组织代码（{what}）",
                              "scope: a {role} account needs an organization code ({what_en})"),
     "account.scope_unknown": ("范围：没有代码为 '{scope}' 的组织", "scope: no organization with code '{scope}'"),
+    "account.name_taken": ("用户名：'{name}' 已存在", "name: '{name}' exists already"),
+    "account.keep_one_admin": ("至少保留一个有效的系统管理员账户", "keep at least one active admin account"),
+    "account.phone_unset": ("手机号：未设置", "phone: not set"),
+    "account.role_choose": ("角色：请选择一个角色", "role: choose a role"),
     "account.phone_bad": ("手机号：不是有效的手机号码", "phone: not a valid mobile number"),
     # generic field problems
     "field.too_long": ("{field}：长度不能超过 {limit} 个字符", "{field}: at most {limit} characters"),
@@ -121,6 +126,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "account.not_found": ("没有名为 '{name}' 的账户", "no account named '{name}'"),
     "ballot.unknown": ("无效的测评码", "unknown ballot code"),
     "ballot.used": ("测评码已使用", "this ballot code has been used already"),
+    "ballot.unknown_or_used": ("测评码无效或已使用", "the ballot code is unknown or has been used"),
     "ballot.closed": ("{names} 的测评已结束", "evaluation already closed for {names}"),
     # issue 12: the older raise sites, now codes
     "level.bad": ("层级须为 1、2 或 3（收到 {value}）", "level must be 1, 2 or 3 (got {value})"),
@@ -137,6 +143,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "account.last_admin": ("不能降级或停用最后一个有效的系统管理员", "the last active admin cannot be demoted or disabled"),
     "account.no_phone": ("账户 '{name}' 没有手机号，不能改为短信验证码登录",
         "account '{name}' has no phone: it cannot switch to SMS code sign-in"),
+    "login.locked": ("尝试次数过多，已暂时锁定，请于 {time} 后再试", "too many attempts: locked, try again after {time}"),
     "login.too_many": ("尝试过于频繁，请稍后再试", "too many attempts; try again later"),
     "account.role_missing": ("请选择角色", "choose a role"),
     "otp.phone_bad": ("手机号：请输入 11 位手机号码", "phone: enter an 11-digit mobile number"),
@@ -247,6 +254,90 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sample.too_many_people": ("数量 {value} 超过 {population} 中的 {count} 人",
         "{value} is more than the {count} people in {population}"),
     "sample.not_found": ("没有编号为 {id} 的抽样记录", "no sample record {id}"),
+    # one row of an imported file (orgs, scores, on-site items, people, paper ballots): `Problem("row", row=N,
+    # reason=Problem(...))`; the CLI prints the contract's `row N: reason` (CLI_FORMS), the console 第 N 行
+    "row": ("第 {row} 行：{reason}", "row {row}: {reason}"),
+    "file.no_rows": ("文件只有表头，没有数据行", "the file has a header but no rows"),
+    "org_row.code_missing": ("缺少编码（code）", "missing code"),
+    "org_row.code_bad": ("编码 '{code}' 只能由字母、数字、'.'、'_' 和 '-' 组成（最多 64 个字符）",
+                         "code '{code}' may use only letters, digits, '.', '_' and '-' (at most 64)"),
+    "org_row.code_duplicate": ("编码 '{code}' 重复（首次出现在第 {first} 行）",
+                               "duplicate code '{code}' (first at row {first})"),
+    "org_row.name_empty": ("名称为空", "empty name"),
+    "org_row.kind_bad": ("类型 '{kind}' 无效（可选 {choices}）", "unknown kind '{kind}' (one of {choices})"),
+    "org_row.parent_missing": ("缺少上级编码（parent）", "missing parent"),
+    "org_row.prefecture_parent": ("地市委（prefecture）是组织树的顶层，不能有上级",
+                                  "a prefecture is the top of the tree and has no parent"),
+    "org_row.phone_bad": ("手机号格式有误", "malformed phone"),
+    "org_row.email_bad": ("邮箱格式有误", "malformed email"),
+    "org_row.parent_bad_row": ("上级 '{parent}' 所在的行有错误", "parent '{parent}' is on a row with errors"),
+    "org_row.parent_unknown": ("上级 '{parent}' 不存在", "unknown parent '{parent}'"),
+    "org_row.cycle": ("组织树中有循环：{chain}", "cycle in the tree: {chain}"),
+    "org_row.level": ("{kind_label}（{kind}）不能隶属于{parent_label}（{parent_kind}）'{parent}'",
+                      "a {kind} cannot be under a {parent_kind} ('{parent}')"),
+    "row.too_long": ("{field_zh}有 {length} 个字符，最多 {limit} 个", "{field_en} is {length} characters, at most {limit}"),
+    "row.invisible": ("{field_zh}含控制或不可见字符 U+{point}", "{field_en} contains the control or invisible character U+{point}"),
+    # scores and on-site items
+    "score_row.not_number": ("得分 '{value}' 不是数字", "score '{value}' is not a number"),
+    "score_row.range": ("得分 {value} 超出 0–100 的范围", "score {value} is out of range 0–100"),
+    "score_row.duplicate": ("{org} 的 {what} 重复（首次出现在第 {first} 行）", "duplicate {org} {what} (first at row {first})"),
+    "score_row.unknown_org": ("组织 '{org}' 不存在", "unknown org '{org}'"),
+    "score_row.not_scored": ("{org} 是{kind_label}（{kind}），不参加考核（没有考核类别）",
+                             "{org} is a {kind}, which is not scored (no result category)"),
+    "score_row.not_onsite": ("{org} 是{kind_label}（{kind}）；实地考核分项只用于村、社区和其他基层组织",
+                             "{org} is a {kind}; on-site items are for villages, communities and others"),
+    "score_row.lacks_parts": ("{org} 缺少评价主体 {parts}", "{org} lacks the part(s) {parts}"),
+    "row.missing": ("缺少{label}（{field}）", "missing {field}"),
+    "row.empty": ("{label}（{field}）为空", "empty {field}"),
+    "row.item": ("{label}（{item}）：{reason}", "{item}: {reason}"),
+    "score_row.component_bad": ("考核项目 '{value}' 无效（可选 {choices}）", "unknown component '{value}' (one of {choices})"),
+    "score_row.part_bad": ("评价主体 '{value}' 无效（可选 {choices}）", "unknown part '{value}' ({choices_en})"),
+    # paper ballots
+    "ballot_row.not_presenting": ("{org} 不在 {organizer} 的述职会上述职", "{org} does not present at {organizer}'s meeting"),
+    "ballot_row.rating_bad": ("{org}：评价 '{value}' 无效（可选 好、较好、一般、差）",
+                              "{org}: unknown rating '{value}' (好, 较好, 一般, 差 or excellent, good, fair, poor)"),
+    "ballot_row.no_presenter": ("表头没有列出任何述职单位（应为 {codes} 中的编码）",
+                                "header names no presenting organization ({codes})"),
+    "ballots.scale_bad": ("年度方案 [ballots] scale：'{key} = {value}' 应为“评价 = 0…100”（评价为 好/较好/一般/差）",
+                          "plan [ballots] scale: '{key} = {value}' must be a rating (好/较好/一般/差) = 0…100"),
+    "ballots.quorum_bad": ("年度方案 [ballots] quorum：'{value}' 应为不小于 0 的整数",
+                           "plan [ballots] quorum: '{value}' must be a whole number ≥ 0"),
+    "ballots.ratio_bad": ("年度方案 [ballots] quorum_ratio：'{value}' 应在 0 到 1 之间",
+                          "plan [ballots] quorum_ratio: '{value}' must be between 0 and 1"),
+    "ballots.key_unknown": ("年度方案 [ballots]：未知字段 '{key}'", "plan [ballots]: unknown key '{key}'"),
+    "attendee.name_empty": ("第 {number} 位参会人员：姓名为空", "attendee {number}: name is empty"),
+    # sampling: people files
+    "person_row.duplicate": ("编号 '{id}' 重复（首次出现在第 {first} 行）", "duplicate id '{id}' (first at row {first})"),
+    "person_row.phone_bad": ("手机号 '{phone}' 格式有误", "malformed phone '{phone}'"),
+    "sample.too_many_orgs": ("数量 {value} 超过 {org} 下的 {count} 个组织",
+                             "{value} is more than the {count} organizations under {org}"),
+    # refusals by role and scope (services.permissions): `what` is one of the denied.* below
+    "denied": ("无权操作：{name}（{role_label}{scope_zh}）{what}", "not allowed: {name} ({role}{scope_en}) may not {what}"),
+    "denied.fire": ("不能对 {org} 执行“{event_label}”", "fire '{event}' on {org}"),
+    "denied.fire_unknown_role": ("角色未知，不能执行“{event_label}”", "fire '{event}' (unknown role)"),
+    "denied.fire_own_unit": ("不能对 {org} 执行“{event_label}”：书记只能办理本单位的述职流程",
+                             "fire '{event}' on {org}: a secretary acts on their own unit's cycles only"),
+    "denied.fire_scope": ("不能对 {org} 执行“{event_label}”：其述职会组织单位不在范围 {scope} 内",
+                          "fire '{event}' on {org}: its organizer is outside scope {scope}"),
+    "denied.citywide": ("不能查看全市列表（书记只能查看本单位）", "read the city-wide lists (a secretary reads their own unit only)"),
+    "denied.read_other": ("不能查看 {org}（书记只能查看本单位）", "read {org}: a secretary reads their own unit only"),
+    "denied.remind_scope": ("不能提醒 {org}：其{kind_label}流程的组织单位不在范围 {scope} 内",
+                            "remind {org}: its {kind} cycle is organized outside scope {scope}"),
+    "denied.action_scope": ("不能对 {org}{action_label}：不在范围 {scope} 内", "{action} for {org}: outside scope {scope}"),
+    "denied.action": ("不能{action_label}", "{action}"),
+    "calendar.missing": ("{year} 年尚无工作日历：请按国务院放假通知录入当年的节假日和调休上班日"
+                         "（shuzhi calendar set {year}-MM-DD holiday|workday），或升级 chinesecalendar",
+                         "no working-day calendar for {year} yet: enter the State Council's holiday notice with "
+                         "`shuzhi calendar set {year}-MM-DD holiday|workday` (or upgrade chinesecalendar)"),
+    "export.too_many": ("导出超过一张工作表的上限 {limit} 行：请缩小筛选",
+                        "the export is over one sheet's {limit} rows: narrow the filter"),
+    "otp.wrong": ("验证码错误或已过期", "the code is wrong or has expired"),
+    "otp.wrong_problem": ("验证码：错误、已过期或已使用", "code: wrong, expired or used already"),
+    # rectification items (the CLI, the operator's "act on behalf" form, the secretary's plan form)
+    "rect.field_empty": ("{label}不能为空", "{field}: must not be empty"),
+    "rect.due_bad": ("完成时限“{value}”不是日期（YYYY-MM-DD）", "due: '{value}' is not a date (YYYY-MM-DD)"),
+    "rect.due_after": ("完成时限 {due} 晚于整改方案备案期限 {limit}", "due: {due} is after the commitment deadline {limit}"),
+    "rect.item": ("第{number}项：{reason}", "item {number}: {reason}"),
     # Prefect (Mode 2)
     "prefect.no_deployment": ("Prefect 服务器上没有部署 {name}：请先运行 prefect deploy（见 deploy/README.md）",
         "Prefect has no deployment {name}: run prefect deploy first (see deploy/README.md)"),
@@ -266,10 +357,31 @@ def render(code: str, params: dict[str, Any], lang: str = "zh") -> str:
     if pair is None:
         return code
     template = pair[1] if lang == "en" else pair[0]
+    if any(isinstance(value, Problem) for value in params.values()):  # a problem inside a problem (a row's reason)
+        params = {k: v.render(lang) if isinstance(v, Problem) else v for k, v in params.items()}
     try:
         return template.format(**params)
     except (KeyError, IndexError, ValueError):  # a missing parameter must not hide the error itself
         return template
+
+
+# Formats the CLI contract fixes (cli.md: "one line `row N: reason` per bad row"): the CLI prints these whatever
+# its language; the reason inside follows the language (Chinese, or English under SHUZHI_LANG=en).
+CLI_FORMS: dict[str, str] = {"row": "row {row}: {reason}"}
+
+
+def cli_text(problem: str, lang: str = "zh") -> str:
+    """A problem as the CLI prints it: the contract's fixed form where there is one, else the catalogue's text."""
+    if not isinstance(problem, Problem):
+        return problem
+    form = CLI_FORMS.get(problem.code)
+    if form is None:
+        return problem.render(lang)
+    params = {k: v.render(lang) if isinstance(v, Problem) else v for k, v in problem.params.items()}
+    try:
+        return form.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return problem.render(lang)
 
 
 def where_it_failed(error: BaseException) -> str:
@@ -289,10 +401,10 @@ class ShuzhiError(Exception):
 
     exit_code = 1
 
-    def __init__(self, code: str, /, *, problems: list[str] | None = None, **params: Any) -> None:
+    def __init__(self, code: str, /, *, problems: Sequence[str] | None = None, **params: Any) -> None:
         self.code = code if code in MESSAGES else ""
         self.params = params
-        self.problems = problems or []
+        self.problems: list[str] = list(problems or [])
         self._text = code
         super().__init__(self.message)
 
@@ -315,6 +427,12 @@ class ShuzhiError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @classmethod
+    def listing(cls, problems: Sequence[Problem]) -> Self:
+        """The error of a list of problems: its message is the first problem, every one is kept (and rendered)."""
+        first = problems[0]
+        return cls(first.code, problems=list(problems), **first.params)
+
     def problems_in(self, lang: str = "zh") -> list[str]:
         """The problems in `lang`: a `Problem` from the catalogue is rendered, a plain string is kept as written."""
         return [p.render(lang) if isinstance(p, Problem) else p for p in self.problems]
@@ -322,7 +440,13 @@ class ShuzhiError(Exception):
     def as_dict(self, lang: str = "zh") -> dict[str, Any]:
         """The JSON form the API and `--json` use: the message in `lang`, the code and the problems."""
         return {"error": self.render(lang), "code": self.code or None,
-                "params": {k: _plain(v) for k, v in self.params.items()}, "problems": self.problems_in(lang)}
+                "params": {k: _plain(v.render(lang) if isinstance(v, Problem) else v)
+                           for k, v in self.params.items()}, "problems": self.problems_in(lang)}
+
+
+def row_problem(row: int, code: str, /, **params: Any) -> Problem:
+    """A problem of one row of an imported file: 第 N 行：… in the console, the contract's `row N: …` in the CLI."""
+    return Problem("row", row=row, reason=Problem(code, **params))
 
 
 class Problem(str):

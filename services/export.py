@@ -271,7 +271,7 @@ def _sheet_batches(header: list[str], rows: Iterable[Sequence[Any]], counter: li
         if number + len(batch) > MAX_ROWS + 2:
             from services.errors import BadInput
 
-            raise BadInput(f"导出超过一张工作表的上限 {MAX_ROWS:,} 行：请缩小筛选")
+            raise BadInput("export.too_many", limit=f"{MAX_ROWS:,}")
         yield _batch_xml(batch, number)
         number += len(batch)
         counter[0] += len(batch)

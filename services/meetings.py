@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import BadInput, NotFound, Refused
+from services.errors import BadInput, NotFound, Problem, Refused
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import cycles, meetings, orgs, years
 from storage.tables.review import agenda_items, committee_meetings, meeting_attendees
@@ -186,9 +186,10 @@ def add_attendees(
     db: Database, *, year: int, attendees: list[dict[str, str]], organizer: str | None = None, own: str | None = None
 ) -> int:
     """Register attendees: dicts with name (required), unit and role. Returns how many the meeting now has."""
-    problems = [f"attendee {i}: name is empty" for i, a in enumerate(attendees, start=1) if not (a.get("name") or "").strip()]
+    problems = [Problem("attendee.name_empty", number=i) for i, a in enumerate(attendees, start=1)
+                if not (a.get("name") or "").strip()]
     if problems:
-        raise BadInput(problems[0], problems=problems)
+        raise BadInput.listing(problems)
     if not attendees:
         raise BadInput("meeting.no_attendees")
     with db.begin() as conn:

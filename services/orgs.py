@@ -16,10 +16,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import BadInput, NotFound
+from services.errors import BadInput, NotFound, Problem
 from services.search import name_initials
 from services.tabular import map_header, stream_rows
 from states.orgs import (
+    KIND_LABELS,
     KINDS,
     LEVEL_OF_KIND,
     Level,
@@ -66,7 +67,7 @@ LIMITS: dict[str, int | None] = {
 }
 NAME_LIMIT, SECRETARY_LIMIT, PHONE_LIMIT, EMAIL_LIMIT = (LIMITS[f] or sys.maxsize for f in ("name", "secretary", "phone",
                                                                                            "email"))
-LABELS = {"name": "名称 name", "secretary": "书记 secretary", "phone": "手机 phone", "email": "邮箱 email"}
+LABELS = {"name": "名称（name）", "secretary": "书记（secretary）", "phone": "手机（phone）", "email": "邮箱（email）"}
 
 
 @dataclass(slots=True)
@@ -104,7 +105,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 SMTP_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+", re.ASCII)
 
 
-def text_problems(row: _Row) -> list[str]:
+def text_problems(row: _Row) -> list[Problem]:
     """Lengths against the columns; control, bidi and zero-width characters refused in every text field."""
     if (len(row.name) <= NAME_LIMIT and len(row.secretary) <= SECRETARY_LIMIT and len(row.phone) <= PHONE_LIMIT
             and len(row.email) <= EMAIL_LIMIT and (row.name + row.secretary + row.phone + row.email).isprintable()):
@@ -113,11 +114,11 @@ def text_problems(row: _Row) -> list[str]:
     for field, limit in LIMITS.items():
         value = getattr(row, field)
         if limit is not None and len(value) > limit:
-            reasons.append(f"{LABELS[field]} is {len(value)} characters, at most {limit} (过长)")
+            reasons.append(Problem("row.too_long", field_zh=LABELS[field], field_en=field, length=len(value),
+                                   limit=limit))
         found = unreadable_character(value)
         if found:
-            reasons.append(f"{LABELS[field]} contains the control or invisible character U+{ord(found):04X}"
-                           " (含控制或不可见字符)")
+            reasons.append(Problem("row.invisible", field_zh=LABELS[field], field_en=field, point=f"{ord(found):04X}"))
     return reasons
 
 
@@ -217,7 +218,7 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
         existing_count = len(tree.codes)
         next_id = (max(tree.ids) if existing_count else 0) + 1
 
-        problems: list[tuple[int, str]] = []
+        problems: list[tuple[int, Problem]] = []
         bad: dict[str, int] = {}  # code → first row, for rows with errors
         file_nodes = array("i")
         file_parents: list[str] = []
@@ -227,7 +228,7 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
             rows_seen += 1
             reasons = _row_problems(row, tree, bad)
             if reasons:
-                problems.extend((row.number, f"row {row.number}: {reason}") for reason in reasons)
+                problems.extend((row.number, Problem("row", row=row.number, reason=reason)) for reason in reasons)
                 known = tree.index.get(row.code)
                 if row.code and row.code not in bad and (known is None or not tree.row[known]):
                     bad[row.code] = row.number
@@ -242,7 +243,7 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
             if LEVEL_OF_KIND[row.kind] < GRASSROOTS:
                 upper.append(row)
         if not rows_seen:
-            problems.append((0, "the file has a header but no rows"))
+            problems.append((0, Problem("file.no_rows")))
         problems.extend(_tree_problems(tree, file_nodes, file_parents, bad))
         if problems:
             problems.sort(key=lambda item: item[0])
@@ -458,46 +459,46 @@ class _Writer:
         return len(refresh)
 
 
-def _row_problems(row: _Row, tree: _Tree, bad: dict[str, int]) -> list[str]:
+def _row_problems(row: _Row, tree: _Tree, bad: dict[str, int]) -> list[Problem]:
     reasons = []
     if not row.code:
-        reasons.append("missing code")
+        reasons.append(Problem("org_row.code_missing"))
     elif not is_valid_code(row.code):
-        reasons.append(f"code '{row.code}' may use only letters, digits, '.', '_' and '-' (at most 64)")
+        reasons.append(Problem("org_row.code_bad", code=row.code[:80]))
     else:
         node = tree.index.get(row.code)
         first = tree.row[node] if node is not None else 0
         first = first or bad.get(row.code, 0)
         if first:
-            reasons.append(f"duplicate code '{row.code}' (first at row {first})")
+            reasons.append(Problem("org_row.code_duplicate", code=row.code, first=first))
     if not row.name:
-        reasons.append("empty name")
+        reasons.append(Problem("org_row.name_empty"))
     if row.kind not in KINDS:
-        reasons.append(f"unknown kind '{row.kind}' (one of {' '.join(KINDS)})")
+        reasons.append(Problem("org_row.kind_bad", kind=row.kind[:80], choices=" ".join(KINDS)))
     if row.kind and row.kind != "prefecture" and not row.parent:
-        reasons.append("missing parent")
+        reasons.append(Problem("org_row.parent_missing"))
     if row.kind == "prefecture" and row.parent:
-        reasons.append("a prefecture is the top of the tree and has no parent")
+        reasons.append(Problem("org_row.prefecture_parent"))
     if row.phone and not is_valid_phone(row.phone):
-        reasons.append("malformed phone")
+        reasons.append(Problem("org_row.phone_bad"))
     if row.email and not (is_valid_email(row.email) and SMTP_ADDRESS.fullmatch(row.email)):
-        reasons.append("malformed email")
+        reasons.append(Problem("org_row.email_bad"))
     reasons.extend(text_problems(row))
     return reasons
 
 
 def _tree_problems(tree: _Tree, file_nodes: array[int], file_parents: list[str],
-                   bad: dict[str, int]) -> list[tuple[int, str]]:
-    problems: list[tuple[int, str]] = []
+                   bad: dict[str, int]) -> list[tuple[int, Problem]]:
+    problems: list[tuple[int, Problem]] = []
     for node, parent_code in zip(file_nodes, file_parents, strict=True):
         if not parent_code:
             tree.parent[node] = -1
             continue
         parent = tree.index.get(parent_code)
         if parent is None:
-            reason = (f"parent '{parent_code}' is on a row with errors" if parent_code in bad
-                      else f"unknown parent '{parent_code}'")
-            problems.append((tree.row[node], f"row {tree.row[node]}: {reason}"))
+            reason = Problem("org_row.parent_bad_row" if parent_code in bad else "org_row.parent_unknown",
+                             parent=parent_code[:80])
+            problems.append((tree.row[node], Problem("row", row=tree.row[node], reason=reason)))
             tree.row[node] = -tree.row[node]  # not part of the tree: skip the checks below
             continue
         tree.parent[node] = parent
@@ -511,18 +512,20 @@ def _tree_problems(tree: _Tree, file_nodes: array[int], file_parents: list[str],
             continue  # levels strictly decrease upwards: no cycle can pass through this row
         chain = [node]
         current = parent
-        found: str | None = None
+        found: Problem | None = None
         while current >= 0:
             if current == node:
-                found = "cycle in the tree: " + " → ".join([tree.codes[n] for n in chain] + [tree.codes[node]])
+                found = Problem("org_row.cycle", chain=" → ".join([tree.codes[n] for n in chain] + [tree.codes[node]]))
                 break
             if current in chain or len(chain) > 64:
                 break  # a cycle above this row; reported on the rows that form it
             chain.append(current)
             current = tree.parent[current]
         if found is None:
-            found = f"a {KINDS[tree.kind[node]]} cannot be under a {KINDS[tree.kind[parent]]} ('{tree.codes[parent]}')"
-        problems.append((number, f"row {number}: {found}"))
+            kind, parent_kind = KINDS[tree.kind[node]], KINDS[tree.kind[parent]]
+            found = Problem("org_row.level", kind=kind, kind_label=KIND_LABELS[kind], parent_kind=parent_kind,
+                            parent_label=KIND_LABELS[parent_kind], parent=tree.codes[parent])
+        problems.append((number, Problem("row", row=number, reason=found)))
     return problems
 
 

@@ -27,7 +27,6 @@ from services.accounts import (
     _account,
     audit_name,
     clear_failures,
-    lock_message,
     locked_until,
     mask_phone,
     normalize_phone,
@@ -35,7 +34,7 @@ from services.accounts import (
     record_failure,
     throttle_key,
 )
-from services.errors import BadInput, Conflict
+from services.errors import BadInput, Conflict, Problem
 from storage.db import Database, to_db_time
 from storage.tables.core import orgs, years
 from storage.tables.notify import OTP_TEMPLATE, outbox
@@ -49,7 +48,7 @@ WRONG_BEFORE_LOCK = 5
 LOCK_FOR = timedelta(minutes=15)
 MOBILE = re.compile(r"1[3-9]\d{9}")
 CODE_PATTERN = re.compile(r"\d{6}")
-WRONG_CODE = "验证码错误或已过期"
+WRONG_CODE = "otp.wrong"
 OTP_KEYS = ("otp:", "otp;")  # the outbox keys of sign-in codes: one index range
 
 
@@ -85,7 +84,7 @@ def request_code(db: Database, phone: str, *, now: datetime, secret: str, client
     key = throttle_key("otp", phone)
     until = locked_until(db, key, now=now)
     if until is not None:
-        raise SignInLocked(lock_message(until), until=until)
+        raise SignInLocked(until=until)
     stamp = to_db_time(now)
     scrub_expired(db, now=now)
     with db.begin() as conn:
@@ -154,7 +153,7 @@ def verify_code(db: Database, phone: str, code: str, *, now: datetime, secret: s
     if until is not None:
         record(db, now=now, username=audit_name(phone, known=False, secret=secret), action="otp_verify",
                outcome="locked", detail=mask_phone(phone), client=client)
-        raise SignInLocked(lock_message(until), until=until)
+        raise SignInLocked(until=until)
     code = (code or "").strip()
     with db.connect() as conn:
         latest = conn.execute(
@@ -172,8 +171,8 @@ def verify_code(db: Database, phone: str, code: str, *, now: datetime, secret: s
                detail=mask_phone(phone) + (f"; locked until {locked.isoformat(timespec='seconds')}" if locked else ""),
                client=client)
         if locked is not None:
-            raise SignInLocked(lock_message(locked), until=locked)
-        raise BadInput(WRONG_CODE, problems=["验证码：错误、已过期或已使用"])
+            raise SignInLocked(until=locked)
+        raise BadInput(WRONG_CODE, problems=[Problem("otp.wrong_problem")])
     if len(chosen) > 1:
         raise AccountChoiceNeeded([a.name for a in chosen])
     assert latest is not None
@@ -183,7 +182,7 @@ def verify_code(db: Database, phone: str, code: str, *, now: datetime, secret: s
         conn.execute(outbox.update().where(outbox.c.key == f"otp:{latest.id}:sms", outbox.c.status != "sending")
                      .values(note="", body=None))
     if not used:  # another request spent it first
-        raise BadInput(WRONG_CODE, problems=["验证码：错误、已过期或已使用"])
+        raise BadInput(WRONG_CODE, problems=[Problem("otp.wrong_problem")])
     clear_failures(db, key)
     record(db, now=now, username=chosen[0].name, action="otp_verify", outcome="ok", detail=mask_phone(phone), client=client)
     return chosen[0]

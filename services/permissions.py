@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.actors import ROLES, Actor
-from services.errors import PermissionDenied
+from services.errors import PermissionDenied, Problem
 from services.orgs import subtree_bounds
 from storage.tables.core import orgs
 
@@ -38,6 +38,13 @@ ACTIONS: dict[str, dict[str, str]] = {
     "compute_results": {"admin": "*", "org_department": "*"},
     "act_on_behalf": {"admin": "*", "org_department": "*"},  # a unit's own step, recorded as 代为办理
     "reveal_phone": {"admin": "*", "org_department": "*"},  # full phone numbers, each reveal audited
+}
+
+# each action as a refusal names it (services.errors: denied.*)
+ACTION_LABELS: dict[str, str] = {
+    "view": "查看", "manage_users": "管理账户", "view_audit": "查看审计日志", "import_orgs": "导入组织架构",
+    "start_year": "启动年度述职", "move_meeting": "调整会议日期", "issue_ballots": "发放测评码", "remind": "发送提醒",
+    "compute_results": "计算考核结果", "act_on_behalf": "代为办理", "reveal_phone": "查看完整手机号",
 }
 
 ROLE_EVENTS: dict[str, frozenset[str]] = {
@@ -64,9 +71,19 @@ def is_within(path: str | None, scope_path: str | None) -> bool:
     return low <= path < high
 
 
-def _refuse(actor: Actor, what: str) -> PermissionDenied:
-    scope = f", scope {actor.scope}" if actor.scope else ""
-    return PermissionDenied(f"无权操作 {actor.name} ({actor.role}{scope}) may not {what}")
+def _refuse(actor: Actor, code: str, **params: Any) -> PermissionDenied:
+    """`无权操作：name（role，范围 scope）…`: who was refused and what, from the catalogue (`denied.*`)."""
+    from services.accounts import ROLE_LABELS
+
+    return PermissionDenied("denied", name=actor.name, role=actor.role, role_label=ROLE_LABELS.get(actor.role, actor.role),
+                            scope_zh=f"，范围 {actor.scope}" if actor.scope else "",
+                            scope_en=f", scope {actor.scope}" if actor.scope else "", what=Problem(code, **params))
+
+
+def _event(event: str) -> dict[str, str]:
+    from states.machine import EVENT_LABELS
+
+    return {"event": event, "event_label": EVENT_LABELS.get(event, event)}
 
 
 def event_allowed_for_role(role: str, event: str) -> bool:
@@ -77,18 +94,18 @@ def event_allowed_for_role(role: str, event: str) -> bool:
 def check_fire(conn: sa.Connection, actor: Actor, cycle: sa.Row[Any], event: str) -> None:
     """Refuse an event the actor may not fire on this cycle (called by services.cycles.fire_event)."""
     if actor.role not in ROLES:
-        raise _refuse(actor, f"fire '{event}' (unknown role)")
+        raise _refuse(actor, "denied.fire_unknown_role", **_event(event))
     if not event_allowed_for_role(actor.role, event):
-        raise _refuse(actor, f"fire '{event}' on {cycle.org_code}")
+        raise _refuse(actor, "denied.fire", org=cycle.org_code, **_event(event))
     if actor.role in ("admin", "org_department"):
         return
     if actor.role == "secretary":
         if actor.scope != cycle.org_code:
-            raise _refuse(actor, f"fire '{event}' on {cycle.org_code}: a secretary acts on their own unit's cycles only")
+            raise _refuse(actor, "denied.fire_own_unit", org=cycle.org_code, **_event(event))
         return
     # reviewer: the cycle's organizer must lie in the reviewer's subtree
     if not is_within(_path_of_id(conn, cycle.organizer_id), _path_of_code(conn, actor.scope or "")):
-        raise _refuse(actor, f"fire '{event}' on {cycle.org_code}: its organizer is outside scope {actor.scope}")
+        raise _refuse(actor, "denied.fire_scope", org=cycle.org_code, scope=actor.scope, **_event(event))
 
 
 def check_read(actor: Actor, *, org: str | None = None, citywide: bool = False) -> None:
@@ -96,9 +113,9 @@ def check_read(actor: Actor, *, org: str | None = None, citywide: bool = False) 
     if actor.role != "secretary":
         return
     if citywide:
-        raise _refuse(actor, "read the city-wide lists (a secretary reads their own unit only)")
+        raise _refuse(actor, "denied.citywide")
     if org is not None and org != actor.scope:
-        raise _refuse(actor, f"read {org}: a secretary reads their own unit only")
+        raise _refuse(actor, "denied.read_other", org=org)
 
 
 def check_remind(conn: sa.Connection, actor: Actor, *, year: int, org: str, kind: str) -> None:
@@ -114,7 +131,8 @@ def check_remind(conn: sa.Connection, actor: Actor, *, year: int, org: str, kind
                cycles.c.org_id == sa.select(orgs.c.id).where(orgs.c.code == org).scalar_subquery())
     ).scalar()
     if organizer_path is not None and not is_within(organizer_path, _path_of_code(conn, actor.scope or "")):
-        raise _refuse(actor, f"remind {org}: its {kind} cycle is organized outside scope {actor.scope}")
+        raise _refuse(actor, "denied.remind_scope", org=org, kind=kind,
+                      kind_label="向本级述职" if kind == "own_level" else "向上级述职", scope=actor.scope)
 
 
 def check_action(conn: sa.Connection, actor: Actor, action: str, *, org: str | None = None) -> None:
@@ -125,8 +143,9 @@ def check_action(conn: sa.Connection, actor: Actor, action: str, *, org: str | N
     if grant == "scope" and org:
         if is_within(_path_of_code(conn, org), _path_of_code(conn, actor.scope or "")):
             return
-        raise _refuse(actor, f"{action} for {org}: outside scope {actor.scope}")
-    raise _refuse(actor, action)
+        raise _refuse(actor, "denied.action_scope", action=action, action_label=ACTION_LABELS.get(action, action),
+                      org=org, scope=actor.scope)
+    raise _refuse(actor, "denied.action", action=action, action_label=ACTION_LABELS.get(action, action))
 
 
 def may(conn: sa.Connection, actor: Actor, action: str, *, org: str | None = None) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.cycles import FiredEvent, find_cycle
-from services.errors import BadInput, NotFound, Refused
+from services.errors import BadInput, NotFound, Problem, Refused
 from services.orgs import under_code
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import cycles, orgs
@@ -31,24 +31,20 @@ def add_item(
     db: Database, *, year: int, org: str, problem: str, measure: str, responsible: str, due: date | str,
     now: datetime, kind: str = "upward", by: str = "cli",
 ) -> dict[str, Any]:
-    problems: list[str] = []
-    if not problem.strip():
-        problems.append("--problem: empty")
-    if not measure.strip():
-        problems.append("--measure: empty")
-    if not responsible.strip():
-        problems.append("--responsible: empty")
+    problems: list[Problem] = [Problem("rect.field_empty", label=label, field=field)
+                               for field, label, value in (("problem", "整改问题", problem), ("measure", "整改措施", measure),
+                                                           ("responsible", "责任人", responsible)) if not value.strip()]
     if isinstance(due, str):
         try:
             due = date.fromisoformat(due.strip())
         except ValueError:
-            problems.append(f"--due: '{due}' is not a date (YYYY-MM-DD)")
+            problems.append(Problem("rect.due_bad", value=str(due)[:40]))
     with db.begin() as conn:
         cycle = find_cycle(conn, year=year, org=org, kind=kind)
         if isinstance(due, date) and due > cycle.commitment_due:
-            problems.append(f"--due: {due} is after the cycle's commitment deadline {cycle.commitment_due}")
+            problems.append(Problem("rect.due_after", due=due, limit=cycle.commitment_due))
         if problems:
-            raise BadInput(problems[0], problems=problems)
+            raise BadInput.listing(problems)
         _check_editable(cycle, org)
         item_id = conn.execute(rectification_items.insert().values(
             cycle_id=cycle.id, problem=problem.strip(), measure=measure.strip(), responsible=responsible.strip(),
@@ -178,25 +174,27 @@ def draw_up_plan(
 ) -> dict[str, Any]:
     """Rectification items (item, measure, deadline, responsible) and/or the public commitment in one transaction:
     every item is checked first (each problem named by its row and field), then all are written or none."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     parsed: list[tuple[str, str, str, date]] = []
     labels = {"item": "整改事项", "measure": "整改措施", "responsible": "责任人", "deadline": "完成时限"}
     for number, raw in enumerate(items, start=1):
         values = {name: str(raw.get(name) or "").strip() for name in labels}
-        row_problems = [f"第{number}项：{labels[name]}不能为空" for name in ("item", "measure", "responsible", "deadline")
-                        if not values[name]]
+        row_problems = [Problem("rect.item", number=number, reason=Problem("rect.field_empty", label=labels[name],
+                                                                           field=name))
+                        for name in ("item", "measure", "responsible", "deadline") if not values[name]]
         deadline: date | None = None
         if values["deadline"]:
             try:
                 deadline = date.fromisoformat(values["deadline"])
             except ValueError:
-                row_problems.append(f"第{number}项：完成时限“{values['deadline']}”不是日期（YYYY-MM-DD）")
+                row_problems.append(Problem("rect.item", number=number,
+                                            reason=Problem("rect.due_bad", value=values["deadline"][:40])))
         problems += row_problems
         if not row_problems and deadline is not None:
             parsed.append((values["item"], values["measure"], values["responsible"], deadline))
     text = (commitment or "").strip()
     if not items and not text:
-        problems.append("请至少填写一项整改事项或公开承诺")
+        problems.append(Problem("rectification.empty"))
     with db.begin() as conn:
         cycle = find_cycle(conn, year=year, org=org, kind=kind)
         if actor is not None:
@@ -205,9 +203,10 @@ def draw_up_plan(
             check_fire(conn, actor, cycle, "file_commitment")  # type: ignore[arg-type]
         for number, (_, _, _, deadline) in enumerate(parsed, start=1):
             if deadline > cycle.commitment_due:
-                problems.append(f"第{number}项：完成时限 {deadline} 晚于整改方案备案期限 {cycle.commitment_due}")
+                problems.append(Problem("rect.item", number=number, reason=Problem(
+                    "rect.due_after", due=deadline, limit=cycle.commitment_due)))
         if problems:
-            raise BadInput(problems[0], problems=problems)
+            raise BadInput.listing(problems)
         _check_editable(cycle, org)
         for problem, measure, responsible, deadline in parsed:
             conn.execute(rectification_items.insert().values(

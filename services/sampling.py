@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import BadInput, NotFound
+from services.errors import BadInput, NotFound, Problem
 from services.orgs import in_subtree
 from services.tabular import map_header, read_rows
 from states.orgs import LEVEL_OF_KIND, Level, is_valid_phone, mask_phone
@@ -57,7 +57,7 @@ def sample_orgs(db: Database, *, year: int, org: str, size: int, seed: str, now:
         if not population:
             raise BadInput("sample.no_population", org=org, option="--org")
         if size > len(population):
-            raise BadInput(f"--size: {size} is more than the {len(population)} organizations under {org}")
+            raise BadInput("sample.too_many_orgs", value=size, count=len(population), org=org, option="--size")
         drawn = draw_sample(population, size=size, seed=seed)
         record_id = _record(
             conn, year=year, purpose="onsite", scope_org_id=scope.id, size=size, seed=seed,
@@ -80,7 +80,7 @@ def _read_population(path: Path) -> list[dict[str, str]]:
         raise BadInput("file.empty", name=path.name, header="id,name,category,phone")
     columns = map_header(header[1], SURVEY_HEADER, ("id", "name", "category", "phone"))
     people: list[dict[str, str]] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
     seen: dict[str, int] = {}
     for number, cells in iterator:
         def cell(name: str, cells: list[str] = cells) -> str:
@@ -88,23 +88,23 @@ def _read_population(path: Path) -> list[dict[str, str]]:
             return cells[position].strip() if position < len(cells) else ""
 
         person = {name: cell(name) for name in ("id", "name", "category", "phone")}
-        reasons = []
+        reasons: list[Problem] = []
         if not person["id"]:
-            reasons.append("missing id")
+            reasons.append(Problem("row.missing", label="编号", field="id"))
         elif person["id"] in seen:
-            reasons.append(f"duplicate id '{person['id']}' (first at row {seen[person['id']]})")
+            reasons.append(Problem("person_row.duplicate", id=person["id"][:40], first=seen[person["id"]]))
         else:
             seen[person["id"]] = number
         if not person["name"]:
-            reasons.append("empty name")
+            reasons.append(Problem("row.empty", label="姓名", field="name"))
         if not person["category"]:
-            reasons.append("empty category")
+            reasons.append(Problem("row.empty", label="类别", field="category"))
         if person["phone"] and not is_valid_phone(person["phone"]):
-            reasons.append(f"malformed phone '{mask_phone(person['phone'])}'")
-        problems.extend(f"row {number}: {reason}" for reason in reasons)
+            reasons.append(Problem("person_row.phone_bad", phone=mask_phone(person["phone"])))
+        problems.extend(Problem("row", row=number, reason=reason) for reason in reasons)
         people.append(person)
     if not people and not problems:
-        problems.append("the file has a header but no rows")
+        problems.append(Problem("file.no_rows"))
     if problems:
         raise BadInput("sample.rows", name=path.name, count=len(problems), problems=problems)
     return people

@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import BadInput, NotFound
+from services.errors import BadInput, NotFound, Problem, row_problem
 from services.tabular import map_header, read_rows
-from states.orgs import CATEGORY_OF_KIND, LEVEL_OF_KIND, Level
+from states.orgs import CATEGORY_OF_KIND, KIND_LABELS, LEVEL_OF_KIND, Level
 from states.scoring import (
     IMPORTABLE_COMPONENTS,
     ONSITE_ITEM_LABELS,
@@ -56,15 +56,21 @@ def rules_for_year(conn: sa.Connection, year: int) -> ScoringRules:
         raise BadInput("plan: " + "; ".join(error.problems), problems=[f"plan: {p}" for p in error.problems]) from None
 
 
-def parse_score(text: str) -> tuple[float | None, str | None]:
+def parse_score(text: str) -> tuple[float | None, Problem | None]:
     """A 0–100 score from a cell, or the reason it is not one."""
     try:
         value = float(text.replace("，", ".").strip())
     except ValueError:
-        return None, f"score '{text}' is not a number"
+        return None, Problem("score_row.not_number", value=text[:40])
     if math.isnan(value) or not 0 <= value <= 100:
-        return None, f"score {text} is out of range 0–100"
+        return None, Problem("score_row.range", value=text[:40])
     return value, None
+
+
+def _refuse_rows(path: Path, problems: list[tuple[int, Problem]]) -> None:
+    """Every bad row at once, in row order (a file-wide problem first); nothing is imported."""
+    problems.sort(key=lambda item: item[0])
+    raise BadInput("file.rows", name=Path(path).name, count=len(problems), problems=[p for _, p in problems])
 
 
 def _write(conn: sa.Connection, year: int, rows: Sequence[dict[str, Any]]) -> None:
@@ -89,7 +95,7 @@ def import_scores(db: Database, path: Path, *, year: int, now: datetime) -> dict
     if header is None:
         raise BadInput("file.empty", name=path.name, header="org,component,score")
     columns = map_header(header[1], SCORE_HEADER, ("org", "component", "score"))
-    problems: list[str] = []
+    problems: list[tuple[int, Problem]] = []
     parsed: list[tuple[int, str, str, float]] = []
     seen: dict[tuple[str, str], int] = {}
     for number, cells in iterator:
@@ -99,21 +105,22 @@ def import_scores(db: Database, path: Path, *, year: int, now: datetime) -> dict
 
         org, component_text, score_text = cell("org"), cell("component"), cell("score")
         component = COMPONENT_ALIASES.get(component_text.lower()) or COMPONENT_ALIASES.get(component_text)
-        reasons = []
+        reasons: list[Problem] = []
         if not org:
-            reasons.append("missing org")
+            reasons.append(Problem("row.missing", label="组织编码", field="org"))
         if component is None:
-            reasons.append(f"unknown component '{component_text}' (one of {', '.join(IMPORTABLE_COMPONENTS)})")
+            reasons.append(Problem("score_row.component_bad", value=component_text[:40],
+                                   choices=", ".join(IMPORTABLE_COMPONENTS)))
         value, why = parse_score(score_text)
         if why:
             reasons.append(why)
         if org and component:
             if (org, component) in seen:
-                reasons.append(f"duplicate {org} {component} (first at row {seen[(org, component)]})")
+                reasons.append(Problem("score_row.duplicate", org=org, what=component, first=seen[(org, component)]))
             else:
                 seen[(org, component)] = number
         if reasons:
-            problems.extend(f"row {number}: {r}" for r in reasons)
+            problems.extend((number, Problem("row", row=number, reason=r)) for r in reasons)
         elif component is not None and value is not None:
             parsed.append((number, org, component, value))
     with db.begin() as conn:
@@ -121,14 +128,15 @@ def import_scores(db: Database, path: Path, *, year: int, now: datetime) -> dict
         known = _assessed_orgs(conn, {org for _, org, _, _ in parsed})
         for number, org, _component, _value in parsed:
             if org not in known:
-                problems.append(f"row {number}: unknown org '{org}'")
+                problems.append((number, row_problem(number, "score_row.unknown_org", org=org)))
             elif known[org][1] not in CATEGORY_OF_KIND:
-                problems.append(f"row {number}: {org} is a {known[org][1]}, which is not scored (no result category)")
+                kind = known[org][1]
+                problems.append((number, row_problem(number, "score_row.not_scored", org=org, kind=kind,
+                                                     kind_label=KIND_LABELS.get(kind, kind))))
         if not parsed and not problems:
-            problems.append("the file has a header but no rows")
+            problems.append((0, Problem("file.no_rows")))
         if problems:
-            problems.sort(key=lambda p: int(p.split(":")[0].split()[1]) if p.startswith("row ") else 0)
-            raise BadInput("file.rows", name=Path(path).name, count=len(problems), problems=problems)
+            _refuse_rows(path, problems)
         stamp = to_db_time(now)
         rows = [
             {"org_id": known[org][0], "component": component, "score": value, "source": f"import {path.name} row {number}",
@@ -162,7 +170,7 @@ def import_onsite(db: Database, path: Path, *, year: int, now: datetime) -> dict
     if header is None:
         raise BadInput("file.empty", name=path.name, header=f"org,part,{','.join(ONSITE_ITEMS)}")
     columns = map_header(header[1], ONSITE_HEADER, ("org", "part", *ONSITE_ITEMS))
-    problems: list[str] = []
+    problems: list[tuple[int, Problem]] = []
     parts: dict[str, dict[str, dict[str, float]]] = {}
     first_row: dict[str, int] = {}
     seen: dict[tuple[str, str], int] = {}
@@ -173,25 +181,26 @@ def import_onsite(db: Database, path: Path, *, year: int, now: datetime) -> dict
 
         org, part_text = cell("org"), cell("part")
         part = PART_ALIASES.get(part_text.lower()) or PART_ALIASES.get(part_text)
-        reasons = []
+        reasons: list[Problem] = []
         if not org:
-            reasons.append("missing org")
+            reasons.append(Problem("row.missing", label="组织编码", field="org"))
         if part is None:
-            reasons.append(f"unknown part '{part_text}' (town or members)")
+            reasons.append(Problem("score_row.part_bad", value=part_text[:40], choices="、".join(
+                f"{label}（{name}）" for name, label in ONSITE_PART_LABELS.items()), choices_en="town or members"))
         items: dict[str, float] = {}
         for item in ONSITE_ITEMS:
             value, why = parse_score(cell(item))
             if why:
-                reasons.append(f"{item}: {why}")
+                reasons.append(Problem("row.item", label=ONSITE_ITEM_LABELS[item], item=item, reason=why))
             elif value is not None:
                 items[item] = value
         if org and part:
             if (org, part) in seen:
-                reasons.append(f"duplicate {org} {part} (first at row {seen[(org, part)]})")
+                reasons.append(Problem("score_row.duplicate", org=org, what=part, first=seen[(org, part)]))
             else:
                 seen[(org, part)] = number
         if reasons:
-            problems.extend(f"row {number}: {r}" for r in reasons)
+            problems.extend((number, Problem("row", row=number, reason=r)) for r in reasons)
         elif org and part:
             parts.setdefault(org, {})[part] = items
             first_row.setdefault(org, number)
@@ -200,17 +209,18 @@ def import_onsite(db: Database, path: Path, *, year: int, now: datetime) -> dict
         known = _assessed_orgs(conn, set(parts))
         for org, number in first_row.items():
             if org not in known:
-                problems.append(f"row {number}: unknown org '{org}'")
+                problems.append((number, row_problem(number, "score_row.unknown_org", org=org)))
             elif LEVEL_OF_KIND.get(known[org][1]) != Level.GRASSROOTS:
-                problems.append(f"row {number}: {org} is a {known[org][1]}; on-site items are for villages, communities and others")
+                kind = known[org][1]
+                problems.append((number, row_problem(number, "score_row.not_onsite", org=org, kind=kind,
+                                                     kind_label=KIND_LABELS.get(kind, kind))))
             lacking = [p for p in ONSITE_PARTS if rules.onsite_part_weights.get(p, 0) > 0 and p not in parts[org]]
             if lacking:
-                problems.append(f"row {number}: {org} lacks the part(s) {', '.join(lacking)}")
+                problems.append((number, row_problem(number, "score_row.lacks_parts", org=org, parts=", ".join(lacking))))
         if not parts and not problems:
-            problems.append("the file has a header but no rows")
+            problems.append((0, Problem("file.no_rows")))
         if problems:
-            problems.sort(key=lambda p: int(p.split(":")[0].split()[1]) if p.startswith("row ") else 0)
-            raise BadInput("file.rows", name=Path(path).name, count=len(problems), problems=problems)
+            _refuse_rows(path, problems)
         stamp = to_db_time(now)
         rows = []
         rolled: dict[str, float] = {}

@@ -39,10 +39,7 @@ class WorkCalendar:
         except NotImplementedError:
             if day.year in self.override_years:
                 return day.weekday() < 5  # the admin entered the notice's holidays and make-up days for this year
-            raise BadInput(
-                f"no working-day calendar for {day.year} yet: enter the State Council's holiday notice with "
-                f"`shuzhi calendar set {day.year}-MM-DD holiday|workday` (or upgrade chinesecalendar)"
-            ) from None
+            raise BadInput("calendar.missing", year=day.year) from None
 
 
 def uses_working_days(plan: YearPlan) -> bool:

@@ -13,7 +13,7 @@ try:  # typer ≥ 0.20 vendors click; older ones use the click package
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
-from services.errors import ShuzhiError
+from services.errors import ShuzhiError, cli_text
 from services.settings import Settings
 from shuzhi_cli.context import CliState
 
@@ -119,8 +119,8 @@ def _shuzhi_error(error: ShuzhiError, *, json_output: bool = False) -> int:
     stays empty on failure (the contract); `SHUZHI_LANG=en` prints the catalogue's English instead."""
     lang = "en" if os.environ.get("SHUZHI_LANG", "").lower().startswith("en") else "zh"
     if error.problems:
-        for problem in error.problems_in(lang):
-            sys.stderr.write(problem + "\n")
+        for problem in error.problems:  # a row's problem as the contract's `row N: reason`
+            sys.stderr.write(cli_text(problem, lang) + "\n")
     else:
         sys.stderr.write(("error: " if lang == "en" else "错误：") + error.render(lang, with_option=True) + "\n")
     return error.exit_code

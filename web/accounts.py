@@ -31,7 +31,7 @@ from services.accounts import (
     update_user,
 )
 from services.actors import ROLES
-from services.errors import PermissionDenied, ShuzhiError
+from services.errors import PermissionDenied, Problem, ShuzhiError
 from services.otp import AccountChoiceNeeded, request_code, verify_code
 from web.actions import Console
 from web.i18n import language
@@ -276,7 +276,7 @@ def users_add(request: Request, account: User, name: Annotated[str, Form(max_len
         if not role:
             from services.errors import BadInput
 
-            raise BadInput("account.role_missing", problems=["角色：请选择一个角色"])
+            raise BadInput("account.role_missing", problems=[Problem("account.role_choose")])
         console.create(name=name.strip(), role=role, scope=scope.strip() or None, phone=phone.strip() or None,
                        password=password or None)
     except PermissionDenied:

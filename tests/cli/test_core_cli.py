@@ -71,43 +71,57 @@ def test_xlsx_import_with_numeric_phones(cli, tmp_path: Path) -> None:  # type: 
     ]
 
 
-BAD_ROWS = [
-    ("X1,某村,hamlet,T01,,,", "unknown kind 'hamlet'"),
-    ("X1,某村,village,,,,", "missing parent"),
-    ("X1,某村,village,T99,,,", "unknown parent 'T99'"),
-    ("V001,重复村,village,T01,,,", "duplicate code 'V001'"),
-    ("X1,,village,T01,,,", "empty name"),
-    ("X1,某村,village,T01,,12345,", "malformed phone"),
-    ("X1,某村,village,T01,,,not-an-email", "malformed email"),
+BAD_ROWS = [  # row, its reason in Chinese (the CLI's default), in English (SHUZHI_LANG=en)
+    ("X1,某村,hamlet,T01,,,", "类型 'hamlet' 无效", "unknown kind 'hamlet'"),
+    ("X1,某村,village,,,,", "缺少上级编码（parent）", "missing parent"),
+    ("X1,某村,village,T99,,,", "上级 'T99' 不存在", "unknown parent 'T99'"),
+    ("V001,重复村,village,T01,,,", "编码 'V001' 重复（首次出现在第 7 行）", "duplicate code 'V001' (first at row 7)"),
+    ("X1,,village,T01,,,", "名称为空", "empty name"),
+    ("X1,某村,village,T01,,12345,", "手机号格式有误", "malformed phone"),
+    ("X1,某村,village,T01,,,not-an-email", "邮箱格式有误", "malformed email"),
 ]
 
 
-@pytest.mark.parametrize(("row", "reason"), BAD_ROWS)
-def test_a_bad_row_is_named_and_nothing_is_imported(cli, tmp_path: Path, row: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("row", "reason", "reason_en"), BAD_ROWS)
+def test_a_bad_row_is_named_and_nothing_is_imported(cli, tmp_path: Path, monkeypatch, row: str, reason: str,  # type: ignore[no-untyped-def]
+                                                     reason_en: str) -> None:
     cli("init")
     path = tmp_path / "bad.csv"
     path.write_text(SAMPLE_ORGS + row + "\n", encoding="utf-8")
     code, out, err = cli("--json", "orgs", "import", str(path))
     assert code == 2
     assert out == ""
-    assert f"row 11: {reason}" in err
+    assert err.startswith(f"row 11: {reason}")  # the contract's `row N: reason`, the reason in the CLI's Chinese
+    monkeypatch.setenv("SHUZHI_LANG", "en")
+    assert cli("--json", "orgs", "import", str(path))[2].startswith(f"row 11: {reason_en}")
     assert json.loads(cli("--json", "orgs", "list")[1]) == []
 
 
-def test_a_cycle_in_the_tree_is_named(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_cycle_in_the_tree_is_named(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     cli("init")
     path = tmp_path / "cycle.csv"
     path.write_text(SAMPLE_ORGS + "A1,甲,other,B1,,,\nB1,乙,other,A1,,,\n", encoding="utf-8")
     code, _, err = cli("orgs", "import", str(path))
     assert code == 2
-    assert "row 11: cycle in the tree: A1 → B1 → A1" in err
-    assert "row 12: cycle in the tree: B1 → A1 → B1" in err
+    assert err.splitlines() == ["row 11: 组织树中有循环：A1 → B1 → A1", "row 12: 组织树中有循环：B1 → A1 → B1"]
+    monkeypatch.setenv("SHUZHI_LANG", "en")
+    err = cli("orgs", "import", str(path))[2]
+    assert err.splitlines() == ["row 11: cycle in the tree: A1 → B1 → A1", "row 12: cycle in the tree: B1 → A1 → B1"]
+
+
+def test_a_row_under_the_wrong_level_is_named(cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    cli("init")
+    path = tmp_path / "level.csv"
+    path.write_text(SAMPLE_ORGS + "X1,某村,village,V001,,,\n", encoding="utf-8")
+    assert cli("orgs", "import", str(path))[2].strip() == "row 11: 村（village）不能隶属于村（village）'V001'"
+    monkeypatch.setenv("SHUZHI_LANG", "en")
+    assert cli("orgs", "import", str(path))[2].strip() == "row 11: a village cannot be under a village ('V001')"
 
 
 def test_every_bad_row_is_reported_at_once(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cli("init")
     path = tmp_path / "bad.csv"
-    path.write_text(SAMPLE_ORGS + "\n".join(r for r, _ in BAD_ROWS[:3]).replace("X1", "Y1", 1) + "\n", encoding="utf-8")
+    path.write_text(SAMPLE_ORGS + "\n".join(r for r, _, _ in BAD_ROWS[:3]).replace("X1", "Y1", 1) + "\n", encoding="utf-8")
     code, _, err = cli("orgs", "import", str(path))
     assert code == 2
     assert [line.split(":")[0] for line in err.strip().splitlines()] == ["row 11", "row 12", "row 13"]

@@ -52,7 +52,7 @@ def test_bad_rows_exit_2_and_change_nothing(ready, tmp_path: Path) -> None:  # t
     bad.write_text("org,component,score\nV01,onsite,70\nV01,onsite,-1\n", encoding="utf-8")
     code, out, err = ready("--json", "scores", "import", str(bad), "--year", "2014")
     assert (code, out) == (2, "")
-    assert err.splitlines() == ["row 3: score -1 is out of range 0–100", "row 3: duplicate V01 onsite (first at row 2)"]
+    assert err.splitlines() == ["row 3: 得分 -1 超出 0–100 的范围", "row 3: V01 的 onsite 重复（首次出现在第 2 行）"]
     code, out, _ = ready("--json", "scores", "list", "--year", "2014")
     assert json.loads(out) == []
     code, _, err = ready("results", "show", "--year", "2014")

@@ -141,7 +141,10 @@ def test_bad_score_rows_are_named_and_nothing_changes(sqlite_city: App, tmp_path
                    "V01,onsite,71\nXG,onsite,50\n", encoding="utf-8")
     with pytest.raises(BadInput) as error:
         import_scores(app.db, bad, year=2014, now=app.now())
-    assert error.value.problems == [
+    assert error.value.problems[:2] == ["第 3 行：组织 'NOPE' 不存在", "第 4 行：考核项目 'bonus' 无效（可选 onsite, survey, daily, "
+                                        "performance, evaluation）"]
+    assert error.value.problems[-1] == "第 8 行：XG 是地市委（prefecture），不参加考核（没有考核类别）"
+    assert error.value.problems_in("en") == [
         "row 3: unknown org 'NOPE'",
         "row 4: unknown component 'bonus' (one of onsite, survey, daily, performance, evaluation)",
         "row 5: score 'abc' is not a number",
@@ -185,7 +188,8 @@ def test_onsite_items_roll_up(sqlite_city: App, tmp_path: Path) -> None:
                     f"V03,boss,1,1,1,1,1,1\n", encoding="utf-8")
     with pytest.raises(BadInput) as error:
         import_onsite(app.db, path, year=2014, now=app.now())
-    assert error.value.problems == [
+    assert error.value.problems[-1] == "第 5 行：评价主体 'boss' 无效（可选 乡镇党委评（town）、党员群众评（members））"
+    assert error.value.problems_in("en") == [
         "row 2: V02 lacks the part(s) members",
         "row 3: T1 is a town; on-site items are for villages, communities and others",
         "row 5: unknown part 'boss' (town or members)",

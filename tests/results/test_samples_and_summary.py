@@ -34,7 +34,7 @@ def test_org_sample_is_recorded_and_redraws(sqlite_city: App) -> None:
     assert verify_sample(app.db, first["id"])["matches"] is True
     whole_city = sample_orgs(app.db, year=2014, org="HC", size=3, seed="x", now=app.now())
     assert whole_city["population_size"] == 33  # 12 villages + 21 communities and others, no towns or units
-    with pytest.raises(BadInput, match="more than the 21"):
+    with pytest.raises(BadInput, match="超过 T3 下的 21 个组织"):
         sample_orgs(app.db, year=2014, org="T3", size=22, seed="x", now=app.now())
 
 
@@ -72,8 +72,10 @@ def test_survey_population_bad_rows_are_named(sqlite_city: App, tmp_path: Path) 
     path.write_text("id,name,category,phone\nR1,甲,代表,13900000001\nR1,乙,居民,\nR3,,居民,12345\n", encoding="utf-8")
     with pytest.raises(BadInput) as error:
         sample_survey(sqlite_city.db, year=2014, org="HC", size=1, seed="1", population=path, now=sqlite_city.now())
-    assert error.value.problems == ["row 3: duplicate id 'R1' (first at row 2)", "row 4: empty name",
-                                    "row 4: malformed phone '*****'"]
+    assert error.value.problems == ["第 3 行：编号 'R1' 重复（首次出现在第 2 行）", "第 4 行：姓名（name）为空",
+                                    "第 4 行：手机号 '*****' 格式有误"]
+    assert error.value.problems_in("en") == ["row 3: duplicate id 'R1' (first at row 2)", "row 4: empty name",
+                                             "row 4: malformed phone '*****'"]
     with sqlite_city.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(samples)).scalar_one() == 0
 

@@ -86,6 +86,10 @@ def test_paper_ballots_in_bulk_all_or_nothing(launched: App, tmp_path: Path) -> 
     with pytest.raises(BadInput) as error:
         enter_paper_ballots(db, year=2014, organizer="T01", file=bad, now=launched.now())
     assert error.value.problems == [
+        "第 3 行：V001：评价 '优' 无效（可选 好、较好、一般、差）",
+        "第 4 行：V002：评价 'X' 无效（可选 好、较好、一般、差）",
+    ]
+    assert error.value.problems_in("en") == [
         "row 3: V001: unknown rating '优' (好, 较好, 一般, 差 or excellent, good, fair, poor)",
         "row 4: V002: unknown rating 'X' (好, 较好, 一般, 差 or excellent, good, fair, poor)",
     ]

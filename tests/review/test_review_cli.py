@@ -45,7 +45,7 @@ def test_ballot_commands_contract(season, tmp_path: Path) -> None:  # type: igno
     assert cli("ballots", "cast", "--year", "2014", "--code", first, "--ratings", '{"V001": "好"}')[0] == 3
     assert cli("ballots", "cast", "--year", "2014", "--code", "NOPE1-NOPE2", "--ratings", '{"V001": "好"}')[0] == 3
     code, _, err = cli("ballots", "cast", "--year", "2014", "--code", second, "--ratings", '{"C001": "好"}')
-    assert code == 2 and "C001 does not present" in err
+    assert code == 2 and "C001 不在 T01 的述职会上述职" in err
     assert cli("ballots", "cast", "--year", "2014", "--code", second, "--ratings", '{"V001": "great"}')[0] == 2
     paper = tmp_path / "paper.csv"
     paper.write_text("V001,V002\n一般,差\n", encoding="utf-8")
@@ -140,7 +140,7 @@ def test_own_level_meeting(season) -> None:  # type: ignore[no-untyped-def]
     ok("cycles", "fire", "--year", "2014", "T01", "present", "--kind", "own_level")
     codes = json.loads(ok("--json", "ballots", "issue", "--year", "2014", "--own", "T01", "--count", "1"))["codes"]
     code, _, err = cli("ballots", "cast", "--year", "2014", "--code", codes[0], "--ratings", '{"V001": "好"}')
-    assert "V001 does not present" in err
+    assert "V001 不在 T01 (本级) 的述职会上述职" in err
     assert code == 2  # V001 does not present at T01's own committee meeting
     ok("ballots", "cast", "--year", "2014", "--code", codes[0], "--ratings", '{"T01": "好"}')
     ok("ballots", "close", "--year", "2014", "--own", "T01")

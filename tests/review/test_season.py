@@ -95,7 +95,7 @@ def test_meeting_ballots_feedback_and_commitment(launched: App, tmp_path: Path) 
     fire(app, "V001", "start_rectification")
     with pytest.raises(Refused, match="commitment"):
         fire(app, "V001", "file_commitment")
-    with pytest.raises(BadInput, match="after the cycle's commitment deadline"):
+    with pytest.raises(BadInput, match="晚于整改方案备案期限"):
         add_item(app.db, year=2014, org="V001", problem="后备干部不足", measure="储备2名", responsible="组织委员",
                  due="2015-03-31", now=app.now())
     item = add_item(app.db, year=2014, org="V001", problem="后备干部不足", measure="每村储备2名后备干部",

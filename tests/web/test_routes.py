@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
+from html import unescape
 from typing import Any
 
 import sqlalchemy as sa
@@ -110,13 +112,33 @@ def test_launch_with_a_bad_plan_shows_the_errors_in_the_page(client_for: Any, we
     assert client.get("/api/years").json() == [2014]
 
 
+def _problems_of(page: str) -> list[str]:
+    """The items of a page's list of problems, as a reader sees them."""
+    listing = re.search(r'<ul class="problems"[^>]*>(.*?)</ul>', page, re.S)
+    assert listing is not None, "the page shows no problems"
+    return [unescape(item) for item in re.findall(r"<li>(.*?)</li>", listing.group(1), re.S)]
+
+
 def test_import_tree_upload_shows_row_errors_and_imports_nothing(client_for: Any, web_app: Any) -> None:
     client = client_for("admin")
     token = csrf_of(client.get("/admin").text)
-    bad = "code,name,kind,parent\nT09,新镇,town,HC\nV900,村,hamlet,T09\n"
+    bad = "code,name,kind,parent\nT09,新镇,town,HC\nV900,村,hamlet,T09\nV901,村二,village,T77\nV902,,village,T09\n"
     response = client.post("/admin/orgs/import", data={"csrf_token": token},
                            files={"file": ("orgs.csv", bad.encode(), "text/csv")})
-    assert response.status_code == 400 and "row 3: unknown kind &#39;hamlet&#39;" in response.text
+    assert response.status_code == 400
+    assert _problems_of(response.text) == [
+        "第 3 行：类型 'hamlet' 无效（可选 prefecture city town subdistrict farm city_unit village community enterprise "
+        "other）", "第 4 行：上级 'T77' 不存在", "第 5 行：名称为空"]
+    assert "文件 orgs.csv 有 3 处问题，未导入任何数据" in response.text
+    english = client.post("/admin/orgs/import?lang=en", data={"csrf_token": token},
+                          files={"file": ("orgs.csv", bad.encode(), "text/csv")})
+    assert english.status_code == 400 and _problems_of(english.text) == [
+        "row 3: unknown kind 'hamlet' (one of prefecture city town subdistrict farm city_unit village community "
+        "enterprise other)", "row 4: unknown parent 'T77'", "row 5: empty name"]
+    assert "orgs.csv: 3 problem(s); nothing was imported" in english.text
+    client.get("/admin?lang=zh")
+    with web_app.db.connect() as conn:  # nothing of the bad file was imported, not even its good row
+        assert conn.execute(sa.select(orgs.c.code).where(orgs.c.code.in_(["T09", "V900", "V901"]))).all() == []
     good = "code,name,kind,parent\nT09,新镇,town,HC\n"
     ok = client.post("/admin/orgs/import", data={"csrf_token": token}, files={"file": ("orgs.csv", good.encode(), "text/csv")})
     assert ok.status_code == 200 and "导入完成" in ok.text and "新导入" in ok.text
