@@ -34,7 +34,7 @@ from services.actors import ROLES
 from services.errors import PermissionDenied, Problem, ShuzhiError
 from services.otp import AccountChoiceNeeded, request_code, verify_code
 from web.actions import Console
-from web.i18n import language
+from web.i18n import language, say
 from web.security import (
     LOGIN_RATE_PER_CLIENT,
     LOGIN_RATE_PER_NAME,
@@ -171,7 +171,7 @@ def login_otp(request: Request, phone: Annotated[str, Form(max_length=40)] = "",
 def _signed_in(request: Request) -> Account:
     account = current_account(request)
     if account is None:
-        raise HTTPException(status_code=401, detail="please sign in")
+        raise HTTPException(status_code=401, detail="http.sign_in")
     return account
 
 
@@ -283,7 +283,7 @@ def users_add(request: Request, account: User, name: Annotated[str, Form(max_len
         raise
     except ShuzhiError as error:
         return _users_page(request, account, 400, form=form, form_problems=error.problems or [error.render(language(request))])
-    return _flash(request, msg=f"已创建账户 {name.strip()}")
+    return _flash(request, msg=say(request, f"已创建账户 {name.strip()}", f"account {name.strip()} created"))
 
 
 @router.post("/admin/users/{name}/edit")
@@ -299,7 +299,7 @@ def users_edit(request: Request, account: User, name: str, role: Annotated[str, 
         return _users_page(request, account, 400 if error.exit_code == 2 else 409, edit_name=name,
                            edit_form={"role": role, "scope": scope, "active": active},
                            edit_problems=[error.render(language(request)), *error.problems])
-    return _flash(request, msg=f"已更新账户 {name}")
+    return _flash(request, msg=say(request, f"已更新账户 {name}", f"account {name} updated"))
 
 
 @router.post("/admin/users/{name}/reset")
@@ -313,7 +313,8 @@ def users_reset(request: Request, account: User, name: str, mode: Annotated[Lite
     except ShuzhiError as error:
         return _flash(request, err=error.render(language(request)))
     if mode == "sms":
-        return _flash(request, msg=f"账户 {name} 已改为短信验证码登录，原密码作废")
+        return _flash(request, msg=say(request, f"账户 {name} 已改为短信验证码登录，原密码作废",
+                                            f"account {name} now signs in by SMS code; its password no longer works"))
     # shown in this answer only: never stored, never in a cookie or a URL
     return _users_page(request, account, msg=f"已重置账户 {name} 的密码（仅显示一次）",
                        secret_once={"name": name, "password": result["password"]})
@@ -328,7 +329,8 @@ def users_revoke(request: Request, account: User, name: str, csrf_token: Annotat
         raise
     except ShuzhiError as error:
         return _flash(request, err=error.render(language(request)))
-    return _flash(request, msg=f"已吊销账户 {name} 的 {result['revoked']} 个 API 令牌")
+    return _flash(request, msg=say(request, f"已吊销账户 {name} 的 {result['revoked']} 个 API 令牌",
+                                    f"{result['revoked']} API token(s) of account {name} revoked"))
 
 
 # --- the JSON API ------------------------------------------------------------------------------------------------
@@ -392,7 +394,7 @@ def _api_admin(request: Request) -> AccountsConsole:
 
     account = current_account(request)
     if account is None:
-        raise HTTPException(status_code=401, detail="sign in or send Authorization: Bearer TOKEN",
+        raise HTTPException(status_code=401, detail="http.sign_in_or_token",
                             headers={"WWW-Authenticate": "Bearer"})
     if request.method != "GET":
         api_writer(request, account)  # the CSRF rule of every changing API call

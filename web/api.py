@@ -25,7 +25,7 @@ CycleKind = Literal["upward", "own_level"]
 def api_account(request: Request) -> Account:
     account = current_account(request)
     if account is None:
-        raise HTTPException(status_code=401, detail="sign in or send Authorization: Bearer TOKEN",
+        raise HTTPException(status_code=401, detail="http.sign_in_or_token",
                             headers={"WWW-Authenticate": "Bearer"})
     guard_read(request, account)
     return account

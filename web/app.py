@@ -101,12 +101,13 @@ def create_app(settings: Settings, *, app: App | None = None) -> FastAPI:
     async def http_error(request: Request, error: HTTPException) -> Response:
         if error.status_code == 401 and not wants_json(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        message = _http_message(error, request_language(request))
         if wants_json(request):
-            return JSONResponse({"error": str(error.detail), "problems": []}, status_code=error.status_code,
+            return JSONResponse({"error": message, "problems": []}, status_code=error.status_code,
                                 headers=getattr(error, "headers", None))
         from web.pages import render_error
 
-        return render_error(request, error.status_code, str(error.detail), [])
+        return render_error(request, error.status_code, message, [])
 
     @web.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
@@ -273,6 +274,24 @@ def console_database(settings: Settings) -> Any:
     if not raw.isdigit() or not 1 <= int(raw) <= 200:
         raise BadInput("field.bad_number", field="SHUZHI_DB_POOL", value=raw, low=1, high=200)
     return Database(url, engine=make_engine(url, pool_size=int(raw), max_overflow=10))
+
+
+def _http_message(error: HTTPException, lang: str) -> str:
+    """An HTTPException's detail in `lang`: a catalogue code (`http.csrf`), or a bare status phrase ("Not Found",
+    from the router) as the status's own entry (`http.404`); any other detail as written."""
+    from http import HTTPStatus
+
+    from services.errors import MESSAGES, render
+
+    detail = str(error.detail)
+    if detail in MESSAGES:
+        return render(detail, {}, lang)
+    try:
+        phrase = HTTPStatus(error.status_code).phrase
+    except ValueError:
+        phrase = ""
+    code = f"http.{error.status_code}"
+    return render(code, {}, lang) if detail == phrase and code in MESSAGES else detail
 
 
 def in_lang(text: Any, lang: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import Request
 
 from states.machine import EVENT_LABELS, STATE_LABELS, STEP_LABELS
@@ -94,11 +96,31 @@ AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
     "import_orgs": ("导入组织架构", "import the tree"), "start_year": ("启动年度述职", "launch a year"),
     "move_meeting": ("调整会议日期", "move a meeting"), "issue_ballots": ("发放测评码", "issue ballot codes"),
     "remind": ("立即提醒", "remind now"), "add_user": ("创建账户", "create an account"),
-    "manage_users": ("管理账户", "manage accounts"),
+    "manage_users": ("管理账户", "manage accounts"), "edit_user": ("修改账户", "edit an account"),
+    "force_sms": ("改为短信登录", "switch to SMS sign-in"), "reset_password": ("重置密码", "reset a password"),
+    "revoke_tokens": ("吊销 API 令牌", "revoke API tokens"), "reveal_phone": ("查看完整手机号", "reveal a phone number"),
+    "export": ("导出", "export"), "remind_bulk": ("批量提醒", "bulk reminder"), "read": ("查看", "read"),
+    "act_on_behalf": ("代为办理", "act on behalf"), "attach_report": ("上传述职报告", "upload a report"),
+    "attendance": ("登记参会人员", "register attendees"), "open_meeting": ("召开述职评议会", "open a meeting"),
+    "close_evaluation": ("结束测评", "close the evaluation"), "comment": ("点评", "comment"),
+    "rectification": ("整改方案", "rectification plan"), "otp_request": ("获取短信验证码", "request an SMS code"),
+    "otp_verify": ("短信验证码登录", "sign in by SMS code"), "view_audit": ("查看审计日志", "view the audit log"),
+    "act_for": ("代为办理", "act on behalf"),
 }
 AUDIT_OUTCOMES: dict[str, tuple[str, str]] = {
     "ok": ("成功", "ok"), "denied": ("无权操作", "denied"), "failed": ("失败", "failed"), "refused": ("被拒绝", "refused"),
+    "locked": ("已锁定", "locked"),
 }
+# audit details are stored as written (English identifiers, `key=value`); the Chinese log reads them out
+AUDIT_FIELDS = {"role": "角色", "scope": "范围", "active": "启用", "year": "年度", "kind": "述职类型", "level": "层级",
+                "step": "环节", "overdue": "已逾期", "under": "范围", "days_late": "逾期天数", "returned": "退回未重报",
+                "q": "搜索", "category": "类别", "format": "格式"}
+AUDIT_PHRASES = (
+    (re.compile(r"(\d[\d,]*) units?, (\d[\d,]*) messages?"), r"\1 个单位，\2 条消息"),
+    (re.compile(r"locked until (\S+)"), r"锁定至 \1"),
+    (re.compile(r"^lagging export\b"), "导出滞后单位"),
+    (re.compile(r"\(no year launched: nothing to send through\)"), "（尚无启动的年度，未发送）"),
+)
 # keys of an admin action's result, as shown on the admin page
 RESULT_KEYS: dict[str, tuple[str, str]] = {
     "imported": ("新导入", "imported"), "updated": ("已更新", "updated"), "unchanged": ("未变化", "unchanged"),
@@ -177,15 +199,37 @@ class Labels:
         """An audit detail ('2014 V001 upward revise') with its identifiers read out (events, kinds, roles)."""
         if not text:
             return ""
+        text = str(text)
+        if not self.en:
+            for pattern, chinese in AUDIT_PHRASES:
+                text = pattern.sub(chinese, text)
         words = []
-        for word in str(text).split(" "):
-            if word in EVENT_LABELS:
-                words.append(self.event(word))
-            elif word in ("upward", "own_level"):
-                words.append(self(word))
+        for word in text.split(" "):
+            if not self.en and ("=" in word and not word.startswith("=")):
+                words.append("，".join(self._field(pair) for pair in word.split("&")))
             else:
-                words.append(word)
+                words.append(self._word(word))
         return " ".join(words)
+
+    def _word(self, word: str) -> str:
+        if word in EVENT_LABELS:
+            return self.event(word)
+        if word in ("upward", "own_level"):
+            return self(word)
+        return word
+
+    def _field(self, pair: str) -> str:
+        """`role=reviewer` → 角色=审核（党委）; `active=False` → 启用=否."""
+        key, _, value = pair.partition("=")
+        tail = value[len(value.rstrip(":：,，;；")):]
+        value = value[: len(value) - len(tail)]
+        from services.accounts import ROLE_LABELS
+
+        if key in ("active", "overdue", "returned"):
+            shown = {"True": "是", "False": "否", "1": "是", "0": "否"}.get(value, value)
+        else:
+            shown = ROLE_LABELS.get(value, value) if key == "role" else self._word(value)
+        return f"{AUDIT_FIELDS.get(key, key)}={shown}{'：' if tail.startswith(':') else tail}"
 
     def value(self, value: object) -> str:
         """A result value: booleans as 是/否, tables of kind → count with the kinds' labels."""

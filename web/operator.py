@@ -132,9 +132,9 @@ def _account(request: Request) -> Account:
     account = current_account(request)
     if account is None:
         if request.url.path.startswith("/api"):
-            raise HTTPException(status_code=401, detail="sign in or send Authorization: Bearer TOKEN",
+            raise HTTPException(status_code=401, detail="http.sign_in_or_token",
                                 headers={"WWW-Authenticate": "Bearer"})
-        raise HTTPException(status_code=401, detail="please sign in")
+        raise HTTPException(status_code=401, detail="http.sign_in")
     guard_read(request, account)  # a secretary reads only their own unit (issue 9), here as on every other route
     return account
 

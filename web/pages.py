@@ -33,7 +33,7 @@ def _state(request: Request) -> Any:
 def signed_in(request: Request) -> Account:
     account = current_account(request)
     if account is None:
-        raise HTTPException(status_code=401, detail="please sign in")
+        raise HTTPException(status_code=401, detail="http.sign_in")
     guard_read(request, account)
     return account
 

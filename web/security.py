@@ -100,7 +100,7 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, submitted: str | None) -> None:
     expected = request.session.get("csrf")
     if not expected or not submitted or not hmac.compare_digest(str(expected), str(submitted)):
-        raise HTTPException(status_code=403, detail="CSRF token missing or wrong: reload the page and try again")
+        raise HTTPException(status_code=403, detail="http.csrf")
 
 
 def bearer_token(request: Request) -> str | None:
@@ -173,7 +173,7 @@ def guard_read(request: Request, account: Account) -> None:
         shared = request.app.state.shuzhi
         record(shared.db, now=shared.app.now(), username=account.name, action="read", outcome="denied",
                detail=f"{request.method} {request.url.path}: {denied.message}", client=client_of(request))
-        raise HTTPException(status_code=403, detail="无权查看：书记账户只能查看本单位") from None
+        raise HTTPException(status_code=403, detail="http.own_unit_only") from None
 
 
 def sign_in(request: Request, account: Account) -> None:
