@@ -292,6 +292,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "row.item": ("{label}（{item}）：{reason}", "{item}: {reason}"),
     "score_row.component_bad": ("考核项目 '{value}' 无效（可选 {choices}）", "unknown component '{value}' (one of {choices})"),
     "score_row.part_bad": ("评价主体 '{value}' 无效（可选 {choices}）", "unknown part '{value}' ({choices_en})"),
+    # the plan's [scoring] and [assessment] sections (states.scoring.RuleProblem)
+    "rules.not_number": ("{where}：'{value}' 应为数字", "{where}: '{value}' must be a number"),
+    "rules.range": ("{where}：{value} 应在 {low} 到 {high} 之间", "{where}: {value} must be between {low} and {high}"),
+    "rules.weights_table": ("scoring.weights：应为权重表，如 {{onsite = 0.4, evaluation = 0.3, survey = 0.2, daily = 0.1}}",
+                            "scoring.weights: must be a table such as {{onsite = 0.4, evaluation = 0.3, survey = 0.2, "
+                            "daily = 0.1}}"),
+    "rules.unknown_name": ("{where}：未知项目（可选 {choices}）", "{where}: unknown (one of {choices})"),
+    "rules.weights_sum": ("scoring.weights：各项权重之和应为 1（现为 {total}）",
+                          "scoring.weights: must add up to 1 (they add up to {total})"),
+    "rules.unknown_key": ("未知字段 '{key}'", "unknown key '{key}'"),
+    "rules.whole_number": ("{where}：'{value}' 应为不小于 1 的整数", "{where}: '{value}' must be a whole number ≥ 1"),
+    "rules.table_of": ("{where}：应为“{names} = 权重”的表", "{where}: must be a table of {names} = weight"),
+    "rules.all_zero": ("{where}：权重不能全为 0", "{where}: the weights must not all be zero"),
     # paper ballots
     "ballot_row.not_presenting": ("{org} 不在 {organizer} 的述职会上述职", "{org} does not present at {organizer}'s meeting"),
     "ballot_row.rating_bad": ("{org}：评价 '{value}' 无效（可选 好、较好、一般、差）",

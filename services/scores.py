@@ -53,7 +53,8 @@ def rules_for_year(conn: sa.Connection, year: int) -> ScoringRules:
     try:
         return scoring_rules(stored)
     except ScoringRulesError as error:
-        raise BadInput("plan: " + "; ".join(error.problems), problems=[f"plan: {p}" for p in error.problems]) from None
+        problems = [Problem(p.code, **p.params) for p in error.problems]
+        raise BadInput("plan.invalid", count=len(problems), first=problems[0], problems=problems) from None
 
 
 def parse_score(text: str) -> tuple[float | None, Problem | None]:

@@ -57,9 +57,22 @@ SCORE_DECIMALS = 2
 class ScoringRulesError(ValueError):
     """A [scoring] or [assessment] section that cannot be used; `problems` names each field."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+    def __init__(self, problems: list[RuleProblem]) -> None:
+        super().__init__("; ".join(f"{p.code} {p.params}" for p in problems))
         self.problems = problems
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """One problem of a [scoring] or [assessment] section: a code of the message catalogue (services.errors,
+    `rules.*`) and its parameters, so the CLI and the console say it in their reader's language."""
+
+    code: str
+    params: dict[str, Any]
+
+
+def _problem(problems: list[RuleProblem], code: str, **params: Any) -> None:
+    problems.append(RuleProblem(code, params))
 
 
 @dataclass(frozen=True)
@@ -77,17 +90,18 @@ class ScoringRules:
     suggestion_below: float = 80.0  # a component under this gets a rectification suggestion
 
 
-def _number(value: Any, where: str, problems: list[str], *, low: float = 0.0, high: float | None = None) -> float | None:
+def _number(value: Any, where: str, problems: list[RuleProblem], *, low: float = 0.0,
+            high: float | None = None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        problems.append(f"{where}: '{value}' must be a number")
+        _problem(problems, "rules.not_number", where=where, value=value)
         return None
     if value < low or (high is not None and value > high):
-        problems.append(f"{where}: {value} must be between {low} and {high if high is not None else '∞'}")
+        _problem(problems, "rules.range", where=where, value=value, low=low, high=high if high is not None else "∞")
         return None
     return float(value)
 
 
-def _share(value: Any, where: str, problems: list[str]) -> Fraction | None:
+def _share(value: Any, where: str, problems: list[RuleProblem]) -> Fraction | None:
     number = _number(value, where, problems, high=1.0)
     # str() keeps 0.1 as 1/10 exactly, so ⌈0.1·30⌉ is 3, not 4
     return None if number is None else Fraction(str(value))
@@ -95,7 +109,7 @@ def _share(value: Any, where: str, problems: list[str]) -> Fraction | None:
 
 def scoring_rules(extra: Mapping[str, Any]) -> ScoringRules:
     """The rules from a plan's [scoring] and [assessment] sections (missing keys keep their defaults)."""
-    problems: list[str] = []
+    problems: list[RuleProblem] = []
     scoring = dict(extra.get("scoring") or {})
     assessment = dict(extra.get("assessment") or {})
     kwargs: dict[str, Any] = {}
@@ -103,19 +117,20 @@ def scoring_rules(extra: Mapping[str, Any]) -> ScoringRules:
     weights_raw = scoring.pop("weights", None)
     if weights_raw is not None:
         if not isinstance(weights_raw, dict):
-            problems.append("scoring.weights: must be a table such as {onsite = 0.4, evaluation = 0.3, survey = 0.2, daily = 0.1}")
+            _problem(problems, "rules.weights_table")
         else:
             weights: dict[str, float] = {}
             for key, value in weights_raw.items():
                 if key not in COMPOSITE_COMPONENTS:
-                    problems.append(f"scoring.weights.{key}: unknown component (one of {', '.join(COMPOSITE_COMPONENTS)})")
+                    _problem(problems, "rules.unknown_name", where=f"scoring.weights.{key}",
+                             choices=", ".join(COMPOSITE_COMPONENTS))
                     continue
                 number = _number(value, f"scoring.weights.{key}", problems, high=1.0)
                 if number is not None:
                     weights[key] = number
             merged = {**DEFAULT_WEIGHTS, **weights}
             if not problems and not math.isclose(sum(merged.values()), 1.0, abs_tol=1e-9):
-                problems.append(f"scoring.weights: must add up to 1 (they add up to {sum(merged.values()):g})")
+                _problem(problems, "rules.weights_sum", total=f"{sum(merged.values()):g}")
             kwargs["weights"] = merged
     for key, value in scoring.items():
         if key == "performance_weight":
@@ -131,7 +146,7 @@ def scoring_rules(extra: Mapping[str, Any]) -> ScoringRules:
             if number is not None:
                 kwargs["suggestion_below"] = number
         else:
-            problems.append(f"unknown key 'scoring.{key}'")
+            _problem(problems, "rules.unknown_key", key=f"scoring.{key}")
 
     for key, value in assessment.items():
         if key in ("village_share", "community_share", "weak_share"):
@@ -142,7 +157,7 @@ def scoring_rules(extra: Mapping[str, Any]) -> ScoringRules:
             kwargs[key] = _number(value, "assessment.weak_threshold", problems, high=100.0)
         elif key == "rectification_days":
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                problems.append(f"assessment.rectification_days: '{value}' must be a whole number ≥ 1")
+                _problem(problems, "rules.whole_number", where="assessment.rectification_days", value=value)
             else:
                 kwargs[key] = value
         elif key == "onsite_parts":
@@ -150,26 +165,26 @@ def scoring_rules(extra: Mapping[str, Any]) -> ScoringRules:
         elif key == "onsite_items":
             kwargs["onsite_item_weights"] = _weights_table(value, ONSITE_ITEMS, "assessment.onsite_items", problems)
         else:
-            problems.append(f"unknown key 'assessment.{key}'")
+            _problem(problems, "rules.unknown_key", key=f"assessment.{key}")
     if problems:
         raise ScoringRulesError(problems)
     return ScoringRules(**kwargs)
 
 
-def _weights_table(value: Any, names: Sequence[str], where: str, problems: list[str]) -> dict[str, float]:
+def _weights_table(value: Any, names: Sequence[str], where: str, problems: list[RuleProblem]) -> dict[str, float]:
     defaults = dict.fromkeys(names, 1.0)
     if not isinstance(value, dict):
-        problems.append(f"{where}: must be a table of {', '.join(names)} = weight")
+        _problem(problems, "rules.table_of", where=where, names=", ".join(names))
         return defaults
     for key, weight in value.items():
         if key not in names:
-            problems.append(f"{where}.{key}: unknown (one of {', '.join(names)})")
+            _problem(problems, "rules.unknown_name", where=f"{where}.{key}", choices=", ".join(names))
             continue
         number = _number(weight, f"{where}.{key}", problems)
         if number is not None:
             defaults[key] = number
     if sum(defaults.values()) <= 0:
-        problems.append(f"{where}: the weights must not all be zero")
+        _problem(problems, "rules.all_zero", where=where)
     return defaults
 
 

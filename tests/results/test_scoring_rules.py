@@ -119,10 +119,20 @@ def test_plan_sections_are_validated() -> None:
     with pytest.raises(ScoringRulesError) as error:
         scoring_rules({"scoring": {"weights": {"onsite": 0.9, "luck": 0.1}, "colour": 1},
                        "assessment": {"village_share": 2}})
-    assert error.value.problems == [
-        "scoring.weights.luck: unknown component (one of onsite, evaluation, survey, daily)",
+    from services.errors import render
+
+    problems = error.value.problems
+    assert [render(p.code, p.params, "en") for p in problems] == [
+        "scoring.weights.luck: unknown (one of onsite, evaluation, survey, daily)",
         "unknown key 'scoring.colour'",
         "assessment.village_share: 2 must be between 0.0 and 1.0",
     ]
-    with pytest.raises(ScoringRulesError, match="must add up to 1"):
+    assert [render(p.code, p.params) for p in problems] == [
+        "scoring.weights.luck：未知项目（可选 onsite, evaluation, survey, daily）",
+        "未知字段 'scoring.colour'",
+        "assessment.village_share：2 应在 0.0 到 1.0 之间",
+    ]
+    with pytest.raises(ScoringRulesError) as error:
         scoring_rules({"scoring": {"weights": {"onsite": 0.9}}})
+    assert render(error.value.problems[0].code, error.value.problems[0].params) == \
+        "scoring.weights：各项权重之和应为 1（现为 1.5）"
