@@ -150,7 +150,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "otp.too_soon": ("验证码发送过于频繁，请 1 分钟后再试", "a code was sent less than a minute ago: try again in a minute"),
     "otp.per_hour": ("每个手机号每小时最多获取 {limit} 次验证码，请稍后再试", "at most {limit} codes per phone per hour: try again later"),
     "role.bad": ("角色 '{value}' 无效（可选 {choices}）", "role '{value}' is not one of {choices}"),
-    "queue.not_reviewer": ("无权操作 {name}（{role}）没有审核队列：只有审核人员可以审核述职报告",
+    "queue.not_reviewer": ("无权操作：{name}（{role_label}）没有审核队列：只有审核人员可以审核述职报告",
         "{name} ({role}) has no review queue: only reviewers review reports"),
     "queue.no_scope": ("无权操作 {name}：账号没有有效的审核范围", "{name}: the account has no valid review scope"),
     "search.too_long": ("搜索词最多 {limit} 个字符（收到 {got} 个）", "search: at most {limit} characters (got {got})"),

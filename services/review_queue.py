@@ -33,7 +33,10 @@ def review_queue(db: Any, *, actor: Actor, today: date, year: int | None = None,
     """Cycles in `submitted` (waiting, by review deadline) and `revising` (returned, not yet back) whose organizer
     lies in the reviewer's scope; admin and the organization department see every organizer's."""
     if actor.role not in REVIEWING_ROLES:
-        raise PermissionDenied("queue.not_reviewer", name=actor.name, role=actor.role)
+        from services.accounts import ROLE_LABELS
+
+        raise PermissionDenied("queue.not_reviewer", name=actor.name, role=actor.role,
+                               role_label=ROLE_LABELS.get(actor.role, actor.role))
     with db.connect() as conn:
         chosen = year if year is not None else latest_year(conn)
         if chosen is None or conn.execute(sa.select(years.c.year).where(years.c.year == chosen)).first() is None:

@@ -211,7 +211,20 @@ def _validation_problem(error: Any, *, en: bool) -> str:
     reason = {"missing": "缺少该项", "int_parsing": "应为整数", "less_than_equal": "数值过大",
               "greater_than_equal": "数值过小", "string_too_long": "内容过长", "string_too_short": "内容过短",
               "literal_error": "取值无效", "string_pattern_mismatch": "格式不正确"}.get(kind, "取值无效")
-    return f"{field}：{reason}"
+    return f"{FIELD_LABELS.get(field, field)}：{reason}"
+
+
+# request fields as the Chinese console names them (a validation problem never shows the parameter's identifier)
+FIELD_LABELS = {
+    "year": "年度", "kind": "述职类型", "event": "操作", "note": "说明或理由", "count": "数量", "organizer": "会议组织单位",
+    "own": "本级述职会", "when": "日期", "date": "日期", "name": "用户名", "role": "角色", "scope": "范围",
+    "password": "密码", "phone": "手机号", "code": "编码", "file": "文件", "plan_text": "年度方案", "plan_file": "方案文件",
+    "q": "搜索词", "offset": "起始位置", "limit": "每页条数", "level": "层级", "step": "环节", "days_late": "逾期天数",
+    "under": "范围", "overdue": "已逾期", "returned": "退回未重报", "category": "类别", "status": "发送状态",
+    "format": "导出格式", "org": "单位", "ratings": "评价", "comment": "点评", "attendees": "参会人员",
+    "items": "整改事项", "commitment": "公开承诺", "csrf_token": "表单校验码", "active": "启用", "mode": "方式",
+    "dry_run": "仅预览", "body": "请求内容",
+}
 
 
 def error_id() -> str:
