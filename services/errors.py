@@ -344,6 +344,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "`shuzhi calendar set {year}-MM-DD holiday|workday` (or upgrade chinesecalendar)"),
     "export.too_many": ("导出超过一张工作表的上限 {limit} 行：请缩小筛选",
                         "the export is over one sheet's {limit} rows: narrow the filter"),
+    "otp.choose_account": ("该手机号对应多个账户，请选择要登录的账户", "this phone signs in to several accounts: choose one"),
+    "otp.account": ("账户：{name}", "account: {name}"),
     "otp.wrong": ("验证码错误或已过期", "the code is wrong or has expired"),
     "otp.wrong_problem": ("验证码：错误、已过期或已使用", "code: wrong, expired or used already"),
     # rectification items (the CLI, the operator's "act on behalf" form, the secretary's plan form)

@@ -56,7 +56,7 @@ class AccountChoiceNeeded(Conflict):
     """The phone signs in to several accounts: say which (the code is kept for the second try)."""
 
     def __init__(self, names: list[str]) -> None:
-        super().__init__("该手机号对应多个账户，请选择要登录的账户", problems=[f"账户：{n}" for n in names])
+        super().__init__("otp.choose_account", problems=[Problem("otp.account", name=n) for n in names])
         self.names = names
 
 

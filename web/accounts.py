@@ -124,9 +124,9 @@ def login(request: Request, name: Annotated[str, Form(max_length=200)] = "", pas
         account = authenticate(shared.db, name, password, now=shared.app.now(), client=client_of(request),
                                secret=shared.config.secret_key)
     except TooManyAttempts as refused:
-        return _render(request, "login.html", 429, error=refused.message, next=next, name=name, mode="password")
+        return _render(request, "login.html", 429, error=refused.render(language(request)), next=next, name=name, mode="password")
     except PermissionDenied as denied:
-        return _render(request, "login.html", 401, error=denied.message, next=next, name=name, mode="password")
+        return _render(request, "login.html", 401, error=denied.render(language(request)), next=next, name=name, mode="password")
     return _after_sign_in(request, account, next)
 
 
@@ -140,11 +140,12 @@ def login_otp_send(request: Request, phone: Annotated[str, Form(max_length=40)] 
             _too_many(request, "otp_request", phone)
         request_code(shared.db, phone, now=shared.app.now(), secret=shared.config.secret_key, client=client_of(request))
     except TooManyAttempts as refused:
-        return _render(request, "login.html", 429, error=refused.message, next=next, phone=phone, mode="sms", sent=True)
+        return _render(request, "login.html", 429, error=refused.render(language(request)), next=next, phone=phone, mode="sms", sent=True)
     except ShuzhiError as error:
         return _render(request, "login.html", 400, error=error.render(language(request)), next=next, phone=phone, mode="sms")
     return _render(request, "login.html", next=next, phone=phone, mode="sms", sent=True,
-                   notice="验证码已发送（如该号码已开通账户），5 分钟内有效")
+                   notice=say(request, "验证码已发送（如该号码已开通账户），5 分钟内有效",
+                              "a code was sent (if an account has this phone); it is valid for 5 minutes"))
 
 
 @router.post("/login/otp")
@@ -160,9 +161,9 @@ def login_otp(request: Request, phone: Annotated[str, Form(max_length=40)] = "",
                             account=account or None, client=client_of(request))
     except AccountChoiceNeeded as choice:
         return _render(request, "login.html", next=next, phone=phone, code=code, mode="sms", sent=True,
-                       choices=choice.names, notice=choice.message)
+                       choices=choice.names, notice=choice.render(language(request)))
     except TooManyAttempts as refused:
-        return _render(request, "login.html", 429, error=refused.message, next=next, phone=phone, mode="sms", sent=True)
+        return _render(request, "login.html", 429, error=refused.render(language(request)), next=next, phone=phone, mode="sms", sent=True)
     except ShuzhiError as error:
         return _render(request, "login.html", 400, error=error.render(language(request)), next=next, phone=phone, mode="sms", sent=True)
     return _after_sign_in(request, found, next)
@@ -384,7 +385,8 @@ def api_otp_verify(request: Request, body: OtpVerifyBody) -> Response:
         account = verify_code(shared.db, body.phone, body.code, now=shared.app.now(), secret=shared.config.secret_key,
                               account=body.account, client=client_of(request))
     except AccountChoiceNeeded as choice:
-        return JSONResponse({"error": choice.message, "problems": choice.problems, "accounts": choice.names}, status_code=409)
+        return JSONResponse({"error": choice.render(language(request)), "problems": choice.problems_in(language(request)),
+                             "accounts": choice.names}, status_code=409)
     token = issue_sign_in_token(shared.db, account, now=shared.app.now())
     return JSONResponse({"token": token, "token_type": "bearer", "expires_in": 8 * 3600, "account": account.as_dict()})
 

@@ -427,7 +427,7 @@ def search_page(request: Request, account: User, q: str = "", year: int | None =
     try:
         hits = search_orgs(db, q)
     except BadInput as bad:
-        error = bad.message
+        error = bad.render(language(request))
     targets = _targets(db, chosen, hits)
     exact = [h for h in hits if h["code"] == q.strip() or h["code"] == q.strip().upper()]
     if (len(hits) == 1 or exact) and not error:
