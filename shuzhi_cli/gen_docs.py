@@ -101,7 +101,8 @@ def render(app: typer.Typer | None = None) -> str:
         *(f"| `{code}` | {meaning} |" for code, meaning in EXIT_CODES),
         "",
         "Errors are printed in Chinese from one message catalogue (`services/errors.py`); `SHUZHI_LANG=en` prints "
-        "the English text. Under `--json` stdout stays empty on failure.",
+        "the English text. A file with bad rows (`orgs import`, `scores import`, …) gets one line `row N: reason` per "
+        "problem, as the contract fixes it, the reason in the same language. Under `--json` stdout stays empty on failure.",
         "",
     ]
     commands = [(path, command) for path, command in _walk(root) if path]
