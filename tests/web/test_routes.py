@@ -136,6 +136,11 @@ def test_import_tree_upload_shows_row_errors_and_imports_nothing(client_for: Any
         "row 3: unknown kind 'hamlet' (one of prefecture city town subdistrict farm city_unit village community "
         "enterprise other)", "row 4: unknown parent 'T77'", "row 5: empty name"]
     assert "orgs.csv: 3 problem(s); nothing was imported" in english.text
+    api = client.post("/api/orgs/import?lang=zh", files={"file": ("orgs.csv", bad.encode(), "text/csv")})
+    assert api.status_code == 400 and api.json()["code"] == "file.rows"
+    assert api.json()["problems"][1] == "第 4 行：上级 'T77' 不存在"
+    api_en = client.post("/api/orgs/import?lang=en", files={"file": ("orgs.csv", bad.encode(), "text/csv")})
+    assert api_en.json()["problems"][1] == "row 4: unknown parent 'T77'"
     client.get("/admin?lang=zh")
     with web_app.db.connect() as conn:  # nothing of the bad file was imported, not even its good row
         assert conn.execute(sa.select(orgs.c.code).where(orgs.c.code.in_(["T09", "V900", "V901"]))).all() == []
