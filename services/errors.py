@@ -264,7 +264,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "org_row.code_duplicate": ("编码 '{code}' 重复（首次出现在第 {first} 行）",
                                "duplicate code '{code}' (first at row {first})"),
     "org_row.name_empty": ("名称为空", "empty name"),
-    "org_row.kind_bad": ("类型 '{kind}' 无效（可选 {choices}）", "unknown kind '{kind}' (one of {choices})"),
+    "org_row.kind_bad": ("类型 '{kind}' 无效，应为以下英文代码之一：{choices_zh}", "unknown kind '{kind}' (one of {choices})"),
     "org_row.parent_missing": ("缺少上级编码（parent）", "missing parent"),
     "org_row.prefecture_parent": ("地市委（prefecture）是组织树的顶层，不能有上级",
                                   "a prefecture is the top of the tree and has no parent"),

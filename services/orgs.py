@@ -82,6 +82,7 @@ class _Row:
     email: str
 
 
+KIND_CHOICES_ZH = "、".join(f"{kind}（{KIND_LABELS[kind]}）" for kind in KINDS)
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # control, format (bidi, zero-width), separators
 
 
@@ -474,7 +475,7 @@ def _row_problems(row: _Row, tree: _Tree, bad: dict[str, int]) -> list[Problem]:
     if not row.name:
         reasons.append(Problem("org_row.name_empty"))
     if row.kind not in KINDS:
-        reasons.append(Problem("org_row.kind_bad", kind=row.kind[:80], choices=" ".join(KINDS)))
+        reasons.append(Problem("org_row.kind_bad", kind=row.kind[:80], choices=" ".join(KINDS), choices_zh=KIND_CHOICES_ZH))
     if row.kind and row.kind != "prefecture" and not row.parent:
         reasons.append(Problem("org_row.parent_missing"))
     if row.kind == "prefecture" and row.parent:

@@ -127,8 +127,9 @@ def test_import_tree_upload_shows_row_errors_and_imports_nothing(client_for: Any
                            files={"file": ("orgs.csv", bad.encode(), "text/csv")})
     assert response.status_code == 400
     assert _problems_of(response.text) == [
-        "第 3 行：类型 'hamlet' 无效（可选 prefecture city town subdistrict farm city_unit village community enterprise "
-        "other）", "第 4 行：上级 'T77' 不存在", "第 5 行：名称为空"]
+        "第 3 行：类型 'hamlet' 无效，应为以下英文代码之一：prefecture（地市委）、city（市委）、town（乡镇）、subdistrict（街道）、"
+        "farm（场）、city_unit（市直单位）、village（村）、community（社区）、enterprise（非公企业）、other（其他基层组织）",
+        "第 4 行：上级 'T77' 不存在", "第 5 行：名称为空"]
     assert "文件 orgs.csv 有 3 处问题，未导入任何数据" in response.text
     english = client.post("/admin/orgs/import?lang=en", data={"csrf_token": token},
                           files={"file": ("orgs.csv", bad.encode(), "text/csv")})
