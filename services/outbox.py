@@ -20,6 +20,7 @@ tries the channel again after a back-off; `channel_alerts` is what the console a
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import re
@@ -367,8 +368,8 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
     query = query.where(outbox.c.template != OTP_TEMPLATE, outbox.c.id > after_id).order_by(outbox.c.id).limit(batch)
     if postgresql:
         query = query.with_for_update(skip_locked=True)
-    urgent = list(conn.execute(codes)) if sms_on else []
-    backlog = list(conn.execute(query))
+    urgent = [Candidate._make(row) for row in conn.execute(codes)] if sms_on else []
+    backlog = [Candidate._make(row) for row in conn.execute(query)]
     if not backlog and not urgent:
         return "", [], None
     candidates = urgent + backlog
@@ -496,27 +497,37 @@ def _take_slots(conn: sa.Connection, slots: list[dict[str, Any]], *, stamp: date
     )
 
 
-def _claimed_rows(conn: sa.Connection, ids: list[int]) -> list[sa.Row[Any]]:
+# What the dispatcher reads of a claimed row: what the templates, the grouping and the outcome need (not the
+# previous send's subject, body or error). Rows become named tuples: a SQLAlchemy Row answers `row.name` through
+# `__getattr__` (~0.7 µs; a message reads ~25 fields between the claim and the record), a named tuple in ~0.05 µs.
+_CLAIMED_COLUMNS = ("id", "key", "year", "org_id", "recipient_org_id", "cycle_kind", "step", "template", "channel",
+                    "address", "due", "days", "note", "status", "attempts", "claim_token", "created_at")
+ClaimedRow = collections.namedtuple(  # type: ignore[misc]
+    "ClaimedRow", (*_CLAIMED_COLUMNS, "org_code", "org_name", "secretary", "recipient_name", "recipient_person",
+                   "meeting_on"))
+Candidate = collections.namedtuple("Candidate", ("id", "channel", "address", "year", "template"))  # type: ignore[misc]
+
+
+def _claimed_rows(conn: sa.Connection, ids: list[int]) -> list[Any]:
     org = orgs.alias("org")
     recipient = orgs.alias("recipient")
-    return list(
-        conn.execute(
-            sa.select(
-                outbox,
-                org.c.code.label("org_code"), org.c.name.label("org_name"), org.c.secretary.label("secretary"),
-                recipient.c.name.label("recipient_name"), recipient.c.secretary.label("recipient_person"),
-                cycles.c.meeting_on,
-            )
-            .select_from(
-                outbox.join(org, org.c.id == outbox.c.org_id)
-                .join(recipient, recipient.c.id == outbox.c.recipient_org_id)
-                .outerjoin(cycles, sa.and_(cycles.c.year == outbox.c.year, cycles.c.org_id == outbox.c.org_id,
-                                           cycles.c.kind == outbox.c.cycle_kind))
-            )
-            .where(_id_in(conn, ids))
-            .order_by(outbox.c.id)
+    result = conn.execute(
+        sa.select(
+            *(outbox.c[name] for name in _CLAIMED_COLUMNS),
+            org.c.code.label("org_code"), org.c.name.label("org_name"), org.c.secretary.label("secretary"),
+            recipient.c.name.label("recipient_name"), recipient.c.secretary.label("recipient_person"),
+            cycles.c.meeting_on,
         )
+        .select_from(
+            outbox.join(org, org.c.id == outbox.c.org_id)
+            .join(recipient, recipient.c.id == outbox.c.recipient_org_id)
+            .outerjoin(cycles, sa.and_(cycles.c.year == outbox.c.year, cycles.c.org_id == outbox.c.org_id,
+                                       cycles.c.kind == outbox.c.cycle_kind))
+        )
+        .where(_id_in(conn, ids))
+        .order_by(outbox.c.id)
     )
+    return [ClaimedRow._make(row) for row in result]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -534,7 +545,11 @@ def _sweep_day(created_at: datetime | None) -> date | None:
 def message_context(row: Any) -> dict[str, Any]:
     """What a template may use, from one claimed outbox row (joined with its organizations and cycle)."""
     sweep_day = _sweep_day(row.created_at)
-    overdue_days = (sweep_day - row.due).days if (sweep_day and row.due) else 0
+    due = row.due
+    overdue_days = (sweep_day - due).days if (sweep_day and due) else 0
+    step = row.step
+    cycle_kind = row.cycle_kind
+    days = row.days
     return {
         "year": row.year,
         "org_code": row.org_code,
@@ -542,12 +557,12 @@ def message_context(row: Any) -> dict[str, Any]:
         "secretary": row.secretary or "",
         "recipient_name": row.recipient_name,
         "recipient_person": row.recipient_person or "",
-        "kind_label": KIND_LABELS.get(row.cycle_kind or "", ""),
-        "cycle_kind": row.cycle_kind or "",  # for the console link (notifications.render.cycle_link)
-        "step_label": STEP_LABELS.get(row.step or "", row.step or ""),
-        "due": _date_label(row.due),
-        "days": row.days if row.days is not None else 0,
-        "overdue_days": max(overdue_days, 0),
+        "kind_label": KIND_LABELS.get(cycle_kind or "", ""),
+        "cycle_kind": cycle_kind or "",  # for the console link (notifications.render.cycle_link)
+        "step_label": STEP_LABELS.get(step or "", step or ""),
+        "due": _date_label(due),
+        "days": days if days is not None else 0,
+        "overdue_days": overdue_days if overdue_days > 0 else 0,
         "meeting": _date_label(row.meeting_on),
         "note": row.note or "",
         "template": row.template,
@@ -574,27 +589,34 @@ def _status_line(ctx: dict[str, Any]) -> str:
 class _Item:
     """A digest line: `item.org_name` in a template is a plain attribute hit (with a dict, Jinja tries the attribute
     first and pays for a failed lookup on every field of every line — most of a 500-line digest's cost);
-    `item['org_name']` works too, for templates a deployment overrides."""
-
-    def __init__(self, values: dict[str, Any], **more: Any) -> None:
-        self.__dict__.update(values, **more)
+    `item['org_name']` works too, for templates a deployment overrides. Its attributes are the line's context
+    dict itself (no copy: a 500-line digest makes 500 of them)."""
 
     def __getitem__(self, name: str) -> Any:
         return self.__dict__[name]
 
 
+def _digest_item(row: Any) -> _Item:
+    values = message_context(row)
+    values["status"] = _status_line(values)
+    item = _Item()
+    item.__dict__ = values
+    return item
+
+
 def render_group(renderer: Renderer, rows: Sequence[Any]) -> OutgoingMessage:
     """One message, or a digest of several to the same recipient on the same channel."""
     first = rows[0]
-    contexts = [message_context(r) for r in rows]
     if len(rows) == 1:
-        ctx, template = contexts[0], first.template
+        ctx, template = message_context(first), first.template
         key = first.key
     else:
-        items = [_Item(c, status=_status_line(c)) for c in contexts]
-        ctx = {**contexts[0], "items": items}
+        items = [_digest_item(r) for r in rows]
+        ctx = dict(items[0].__dict__)
+        del ctx["status"]  # a line's field, not the digest's
+        ctx["items"] = items
         template = "digest"
-        key = "digest:" + hashlib.sha1("|".join(sorted(r.key for r in rows)).encode()).hexdigest()[:24]
+        key = "digest:" + hashlib.sha1("|".join(sorted([r.key for r in rows])).encode()).hexdigest()[:24]
     params = {k: str(ctx[k]) for k in ("recipient_name", "org_name", "step_label", "due", "days", "overdue_days")}
     if first.channel == "sms":
         return OutgoingMessage(key=key, channel="sms", to=first.address, text=renderer.sms(template, ctx),
@@ -604,7 +626,13 @@ def render_group(renderer: Renderer, rows: Sequence[Any]) -> OutgoingMessage:
                            html=email.html, template=template, params=params)
 
 
-_HELD = sa.and_(outbox.c.claim_token == sa.bindparam("token"), outbox.c.status == "sending")
+# "Still sending" is tested in a form no index serves, so every statement that finds the rows of a claim goes by
+# primary key: `status = 'sending'` can be served by (status, id), and with statistics taken while the outbox was all
+# queued PostgreSQL estimates one such row and reads every row being sent — every dispatcher's, and every
+# dead index entry of a row sent since the last vacuum — for each chunk (22 ms instead of 0.5 ms for 400 rows,
+# measured; the record's UPDATE hash-joined all of them).
+STILL_SENDING = "(outbox.status = 'sending') IS TRUE"
+_HELD = sa.and_(outbox.c.claim_token == sa.bindparam("token"), sa.text(STILL_SENDING))
 _MINE_ONE = sa.and_(outbox.c.id == sa.bindparam("row_id"), _HELD)
 # Built once: statement construction would otherwise cost more than the database itself.
 _RECORD_SENT = outbox.update().where(_MINE_ONE).values(
@@ -619,7 +647,10 @@ _RECORD_RETRY = outbox.update().where(_MINE_ONE).values(
 )
 _RELEASE = outbox.update().where(_MINE_ONE).values(
     status="queued", claim_token=None, claimed_at=None, attempts=outbox.c.attempts - 1)
-_EXTEND = outbox.update().where(_HELD).values(claimed_at=sa.bindparam("stamp"))
+_EXTEND = outbox.update().where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)), _HELD).values(
+    claimed_at=sa.bindparam("stamp"))
+_EXTEND_PG = outbox.update().where(outbox.c.id == sa.any_(sa.bindparam("ids", type_=sa.ARRAY(sa.Integer))),
+                                   _HELD).values(claimed_at=sa.bindparam("stamp"))
 _STILL_MINE = sa.select(outbox.c.id).where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)), _HELD)
 _STILL_MINE_PG = sa.select(outbox.c.id).where(outbox.c.id == sa.any_(sa.bindparam("ids", type_=sa.ARRAY(sa.Integer))),
                                               _HELD)
@@ -683,7 +714,7 @@ def _record_sent(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
             "body = v.body, last_error = NULL, claim_token = NULL "
             "FROM unnest(%s::int[], %s::timestamp[], %s::varchar[], %s::varchar[], %s::text[]) "
             "AS v(id, sent_at, ref, subject, body) "
-            "WHERE outbox.id = v.id AND outbox.claim_token = %s AND outbox.status = 'sending'",
+            f"WHERE outbox.id = v.id AND outbox.claim_token = %s AND {STILL_SENDING}",
             ([r["row_id"] for r in rows], [stamp_of(r["stamp"]) for r in rows], [r["ref"] for r in rows],
              [r["subject"] for r in rows], [r["body"] for r in rows], token),
         ).rowcount or 0
@@ -697,7 +728,7 @@ def _record_sent(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
         total += conn.exec_driver_sql(
             "UPDATE outbox SET status = 'sent', sent_at = v.column2, provider_ref = v.column3, subject = v.column4, "
             f"body = v.column5, last_error = NULL, claim_token = NULL FROM (VALUES {values}) AS v "
-            f"WHERE outbox.id = v.column1 AND outbox.claim_token = {mark} AND outbox.status = 'sending'",
+            f"WHERE outbox.id = v.column1 AND outbox.claim_token = {mark} AND {STILL_SENDING}",
             tuple(params),
         ).rowcount or 0
     return total
@@ -715,6 +746,7 @@ class _Batch:
     token: str
     groups: list[list[Any]]
     extended_at: datetime
+    ids: list[int] = field(default_factory=list)  # every row of the claim: the lease is extended by primary key
 
 
 def _check_and_extend(conn: sa.Connection, batch: _Batch, ids: list[int], *, now: datetime,
@@ -722,7 +754,8 @@ def _check_and_extend(conn: sa.Connection, batch: _Batch, ids: list[int], *, now
     """Extend the lease of every row still held (when a quarter of it has passed) and return which of `ids`
     still carry the token: the fencing check, made right before the provider calls."""
     if now - batch.extended_at >= grace / 4:
-        conn.execute(_EXTEND, {"token": batch.token, "stamp": to_db_time(now)})
+        extend = _EXTEND_PG if conn.dialect.name == "postgresql" else _EXTEND
+        conn.execute(extend, {"ids": batch.ids, "token": batch.token, "stamp": to_db_time(now)})
         batch.extended_at = now
     still_mine = _STILL_MINE_PG if conn.dialect.name == "postgresql" else _STILL_MINE
     return set(conn.execute(still_mine, {"ids": ids, "token": batch.token}).scalars())
@@ -806,7 +839,8 @@ def dispatch(
             grouped: dict[tuple[str, str] | int, list[Any]] = {}
             for row in rows:
                 grouped.setdefault(_group_of(row, digest), []).append(row)
-            work = _Batch(token=token, groups=list(grouped.values()), extended_at=read_clock())
+            work = _Batch(token=token, groups=list(grouped.values()), extended_at=read_clock(),
+                          ids=[row.id for row in rows])
             _work_batch(db, work, channels=channels, active=active, renderer=renderer, result=result,
                         read_clock=read_clock, grace=grace, before_check=before_check, probing=probing, sizer=sizer)
     finally:
