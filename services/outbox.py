@@ -741,16 +741,15 @@ def _record_sent(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
     stamp_of = outbox.c.sent_at.type.bind_processor(conn.dialect) or (lambda value: value)
     token = rows[0]["token"]
     assert all(r["token"] == token for r in rows)
-    if conn.dialect.name == "postgresql":  # the ids twice: the join, and a primary-key path for the outbox's side
-        ids = [r["row_id"] for r in rows]  # (without it, on a small outbox the planner hash-joins a whole scan)
+    if conn.dialect.name == "postgresql":
         return conn.exec_driver_sql(
             "UPDATE outbox SET status = 'sent', sent_at = v.sent_at, provider_ref = v.ref, subject = v.subject, "
             "body = v.body, last_error = NULL, claim_token = NULL "
             "FROM unnest(%s::int[], %s::timestamp[], %s::varchar[], %s::varchar[], %s::text[]) "
             "AS v(id, sent_at, ref, subject, body) "
-            f"WHERE outbox.id = v.id AND outbox.id = ANY(%s::int[]) AND outbox.claim_token = %s AND {STILL_SENDING}",
-            (ids, [stamp_of(r["stamp"]) for r in rows], [r["ref"] for r in rows],
-             [r["subject"] for r in rows], [r["body"] for r in rows], ids, token),
+            f"WHERE outbox.id = v.id AND outbox.claim_token = %s AND {STILL_SENDING}",
+            ([r["row_id"] for r in rows], [stamp_of(r["stamp"]) for r in rows], [r["ref"] for r in rows],
+             [r["subject"] for r in rows], [r["body"] for r in rows], token),
         ).rowcount or 0
     total = 0
     for start in range(0, len(rows), SENT_PER_STATEMENT):
