@@ -27,7 +27,7 @@ from services.clock import parse_when
 from services.outbox import RateOverride, dispatch
 from services.sweep import REMINDED_STATES, sweep_deadlines
 from storage.db import Database
-from storage.tables.notify import outbox
+from storage.tables.notify import outbox, sms_slots
 
 DISPATCH_MESSAGES = 2_000
 SINK_MESSAGES = 10_000
@@ -93,8 +93,11 @@ def _copy_outbox_table(db: Database) -> None:
 
 
 def _clear(db: Database) -> None:
+    """An empty outbox and SMS ledger between runs: every run dispatches at the same simulated 10:00, so the slots
+    of the previous run (rows deleted here) would otherwise be counted in this run's minute."""
     with db.begin() as conn:
         conn.execute(outbox.delete())
+        conn.execute(sms_slots.delete())
         conn.execute(sa.text("DROP TABLE IF EXISTS outbox_raw"))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.runtime
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 MESSAGE_TYPES: tuple[str, ...] = (
@@ -45,27 +46,58 @@ class Renderer:
                                            auto_reload=False)
         self.html_env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=True,
                                            auto_reload=False)
+        self._loaded: dict[tuple[bool, str], tuple[jinja2.Template, dict[str, Any]]] = {}
 
     @classmethod
     def for_settings(cls, settings: Any) -> Renderer:
         """Deployment overrides (SHUZHI_TEMPLATES) and the console's address (SHUZHI_BASE_URL) from the settings."""
         return cls(settings.templates_dir, base_url=settings.extra.get("SHUZHI_BASE_URL", ""))
 
+    def _load(self, html: bool, name: str) -> tuple[jinja2.Template, dict[str, Any]]:
+        """A template and its globals as a plain dict, looked up once. `Template.render` merges the globals into
+        every context by copying a ChainMap (~13 µs a message: two thirds of an SMS's rendering); here they are
+        merged with the message's variables in one dict and the context is made `shared` over it — the same
+        variables, the message's taking precedence as in `render`."""
+        loaded = self._loaded.get((html, name))
+        if loaded is None:
+            env = self.html_env if html else self.text_env
+            try:
+                template = env.get_template(name)
+            except jinja2.TemplateNotFound:
+                if not html:
+                    raise
+                template = env.get_template("_layout.html.j2")  # the HTML part's default layout
+            loaded = self._loaded[(html, name)] = (template, dict(template.globals))
+        return loaded
+
+    def _context(self, loaded: tuple[jinja2.Template, dict[str, Any]], context: dict[str, Any]) -> jinja2.runtime.Context:
+        template, template_globals = loaded
+        return template.new_context({**template_globals, **_with_defaults(context, self.base_url)}, shared=True)
+
+    @staticmethod
+    def _run(template: jinja2.Template, parts: Any) -> str:
+        try:
+            return "".join(parts)
+        except Exception:
+            template.environment.handle_exception()  # the template's own file and line in the traceback, as `render`
+            raise
+
     def sms(self, message_type: str, context: dict[str, Any]) -> str:
-        template = self.text_env.get_template(f"{message_type}.sms.j2")
-        return " ".join(template.render(_with_defaults(context, self.base_url)).split())
+        loaded = self._load(False, f"{message_type}.sms.j2")
+        template = loaded[0]
+        return " ".join(self._run(template, template.root_render_func(self._context(loaded, context))).split())
 
     def email(self, message_type: str, context: dict[str, Any]) -> RenderedEmail:
-        template = self.text_env.get_template(f"{message_type}.email.j2")
-        ctx = template.new_context(_with_defaults(context, self.base_url))
-        subject = " ".join("".join(template.blocks["subject"](ctx)).split())
-        text = "".join(template.blocks["text"](ctx)).strip() + "\n"
-        paragraphs = [p.strip() for p in text.split("\n") if p.strip()]
-        try:
-            html_template = self.html_env.get_template(f"{message_type}.html.j2")
-        except jinja2.TemplateNotFound:
-            html_template = self.html_env.get_template("_layout.html.j2")
-        html = html_template.render(_with_defaults({**context, "subject": subject, "paragraphs": paragraphs}, self.base_url))
+        loaded = self._load(False, f"{message_type}.email.j2")
+        template = loaded[0]
+        ctx = self._context(loaded, context)
+        subject = " ".join(self._run(template, template.blocks["subject"](ctx)).split())
+        text = self._run(template, template.blocks["text"](ctx)).strip() + "\n"
+        paragraphs = [p for p in (line.strip() for line in text.split("\n")) if p]
+        html_loaded = self._load(True, f"{message_type}.html.j2")
+        html_template = html_loaded[0]
+        html = self._run(html_template, html_template.root_render_func(
+            self._context(html_loaded, {**context, "subject": subject, "paragraphs": paragraphs})))
         return RenderedEmail(subject=subject, text=text, html=html)
 
 
