@@ -230,6 +230,18 @@ def reclaim_stale(db: Database, *, now: datetime, grace: timedelta = RECLAIM_GRA
         ).rowcount or 0
 
 
+# How long a taken SMS slot is kept: the per-minute limit reads the last minute and the per-phone cap the current
+# day, so older slots only grew the table (one row per SMS sent, ~780,000 on a national morning).
+SLOTS_KEPT = timedelta(days=2)
+
+
+def prune_slots(db: Database, *, now: datetime) -> int:
+    """Forget SMS slots older than SLOTS_KEPT before `now` (at the start of each dispatch run). A run with a
+    simulated `now` years behind a live one prunes only what is older than its own clock."""
+    with db.begin() as conn:
+        return conn.execute(sms_slots.delete().where(sms_slots.c.taken_at < to_db_time(now - SLOTS_KEPT))).rowcount or 0
+
+
 def cancel_obsolete(db: Database) -> int:
     """A deadline notice still queued for a step the cycle has since done is cancelled, not sent (set-based)."""
     step_now = sa.case({state: step for state, step in STEP_OF_STATE.items()}, value=cycles.c.state, else_=sa.null())
@@ -861,6 +873,7 @@ def dispatch(
     try:
         result.reclaimed = reclaim_stale(db, now=now, grace=grace)
         result.cancelled = cancel_obsolete(db)
+        prune_slots(db, now=now)
         still_paused, probing = _pauses(db, now)
         result.paused.update(still_paused)
         active = [c for c in channels if c not in result.paused]

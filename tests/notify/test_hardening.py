@@ -32,9 +32,9 @@ from services.outbox import (
     list_outbox,
     outbox_counts,
 )
-from storage.db import Database, to_db_time
+from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import orgs, years
-from storage.tables.notify import outbox
+from storage.tables.notify import outbox, sms_slots
 from tests.conftest import launch_sample
 from tests.notify.conftest import free_port
 
@@ -421,6 +421,16 @@ def test_sms_per_phone_daily_cap_holds_the_rest_on_both_backends(any_db: Databas
     assert again.sent == 0
     tomorrow = dispatch(any_db, now=NOW + timedelta(days=1), channels=sink, digest=False, rates=cap)
     assert tomorrow.sent == 2 and len(list((tmp_path / "sink").iterdir())) == 4
+
+    def slot_days() -> list[date]:
+        with any_db.connect() as conn:
+            return sorted(from_db_time(t).astimezone(NOW.tzinfo).date() for t in conn.execute(sa.select(sms_slots.c.taken_at)).scalars())
+
+    assert slot_days() == [NOW.date()] * 2 + [(NOW + timedelta(days=1)).date()] * 2
+    last = dispatch(any_db, now=NOW + timedelta(days=2, hours=1), channels=sink, digest=False, rates=cap)
+    assert last.sent == 1  # the fifth
+    # a slot is kept two days, not forever: the first day's are gone, the next day's still count
+    assert slot_days() == [(NOW + timedelta(days=1)).date()] * 2 + [(NOW + timedelta(days=2)).date()]
 
 
 # --- H1 ---------------------------------------------------------------------------------------------------
