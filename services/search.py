@@ -3,8 +3,9 @@
 The initials (`orgs.initials`, '城关镇党委' → 'cgzdw') are computed once per name at import (services.orgs) and by
 migration 0009 for older trees; a search is a few indexed range reads that stop at 20 rows: prefixes through
 indexes led by the level (ix_orgs_depth_initials, ix_orgs_depth_name: one UNION ALL of each level's first rows),
-substrings of upper-level names through their partial index in the order wanted (ix_orgs_upper_names, migration 0013). Best first: the exact code, codes starting with the text, initials starting with it, names
-starting with it, then (upper levels only) names containing it; within each, upper levels before lower ones.
+substrings of upper-level names through their partial index in the order wanted (ix_orgs_upper_names, migration
+0013). Best first: the exact code, codes starting with the text, initials starting with it, names starting with it,
+then (upper levels only) names containing it; within each, upper levels before lower ones.
 """
 
 from __future__ import annotations

@@ -143,4 +143,4 @@ def test_the_upper_kinds_spelt_out_for_the_search_index_are_the_upper_levels() -
     from services.search import UPPER_KINDS
     from storage.tables.core import UPPER_KINDS_SQL
 
-    assert UPPER_KINDS_SQL == f"kind IN ({', '.join(repr(kind) for kind in UPPER_KINDS)})"
+    assert f"kind IN ({', '.join(repr(kind) for kind in UPPER_KINDS)})" == UPPER_KINDS_SQL
