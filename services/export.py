@@ -349,13 +349,32 @@ def write_xlsx(path: Path, header: list[str], rows: Iterable[Sequence[Any]], *, 
 
 # --- .csv ----------------------------------------------------------------------------------------------------------
 
-def _row_batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+def _csv_batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[Iterable[Sequence[Any]]]:
+    """Batches of rows for csv.writer.writerows, each cell that a spreadsheet would evaluate defused. Most batches
+    hold none: one scan of the batch's text says so, instead of a check per cell (per column for ColumnChunks,
+    whose rows are then zipped once, in C)."""
+    starts = FORMULA_STARTS
+    probes = tuple("\x00" + c for c in starts)
+
+    def risky(texts: Iterable[str]) -> bool:
+        text = "\x00" + "\x00".join(texts)
+        return any(probe in text for probe in probes)
+
     if isinstance(rows, ColumnChunks):
         for columns in rows.columns():
-            yield list(zip(*columns, strict=True))
+            texts = [(i, c if kinds == {str} else [v for v in c if type(v) is str])
+                     for i, c in enumerate(columns) if str in (kinds := set(map(type, c)))]
+            if risky(itertools.chain.from_iterable(t for _, t in texts)):  # the whole chunk at once, then per column
+                columns = list(columns)
+                for i, column_texts in texts:
+                    if risky(column_texts):
+                        columns[i] = [("'" + v if isinstance(v, str) and v.startswith(starts) else v) for v in columns[i]]
+            yield zip(*columns, strict=True)
         return
     iterator = iter(rows)
     while batch := list(itertools.islice(iterator, size)):
+        if risky([v for v in itertools.chain.from_iterable(batch) if type(v) is str]):
+            batch = [[("'" + v if isinstance(v, str) and v.startswith(starts) else v) for v in row] for row in batch]
         yield batch
 
 
@@ -365,13 +384,7 @@ def csv_chunks(header: list[str], rows: Iterable[Sequence[Any]], *, rows_per_chu
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([csv_safe(h) for h in header])
-    chain, starts = itertools.chain.from_iterable, FORMULA_STARTS
-    probes = tuple("\x00" + c for c in starts)
-    for batch in _row_batches(rows, rows_per_chunk):
-        # most batches hold no cell to defuse: one scan of the batch's text says so, instead of a check per cell
-        text = "\x00" + "\x00".join([v for v in chain(batch) if type(v) is str])
-        if any(probe in text for probe in probes):
-            batch = [[("'" + v if isinstance(v, str) and v.startswith(starts) else v) for v in row] for row in batch]
+    for batch in _csv_batches(rows, rows_per_chunk):
         writer.writerows(batch)
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)

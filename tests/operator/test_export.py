@@ -94,3 +94,16 @@ def test_xlsx_drops_what_xml_forbids_and_keeps_edge_spaces(tmp_path: Path) -> No
     sheet = load_workbook(path).active
     assert sheet is not None
     assert list(sheet.iter_rows(min_row=2, values_only=True)) == [("ab", "cd", " 前后 ", "城关镇（筹）"), ("x", "y", "z", "w")]
+
+
+def test_csv_from_columns_defuses_formulas_as_from_rows() -> None:
+    from services.export import ColumnChunks
+
+    rows = [["V1", "=HYPERLINK(1)", None], ["V2", "-1", "+8613800000000"], ["V3", 7, "@x"]]
+    as_rows = b"".join(csv_chunks(["编码", "名称", "手机"], rows))
+    as_columns = b"".join(csv_chunks(["编码", "名称", "手机"],
+                                     ColumnChunks(iter([[list(c) for c in zip(*rows[:2], strict=True)],
+                                                        [list(c) for c in zip(*rows[2:], strict=True)]]))))
+    assert as_columns == as_rows
+    assert list(csv.reader(io.StringIO(as_rows.decode("utf-8").lstrip("\ufeff"))))[1:] == [
+        ["V1", "'=HYPERLINK(1)", ""], ["V2", "'-1", "'+8613800000000"], ["V3", "7", "'@x"]]
