@@ -4,7 +4,7 @@
   chunks as it grows (zipfile on an unseekable sink: sizes go in data descriptors), so nothing waits for the last
   row and memory holds one batch. openpyxl's write-only mode managed ~800 rows/s on the national list (its own
   writing was 85 % of the time); this writer builds a batch column by column with C-level joins (see
-  `_batch_xml`), several times faster than the query that feeds it. Every string is an inline string
+  `_columns_xml`), several times faster than the query that feeds it. Every string is an inline string
   (`t="inlineStr"`): never a formula, whatever it starts with (issue 10 M4); the header row is bold and frozen.
   openpyxl stays for reading and for the small formatted summary report (services.summary_report).
 - .csv: UTF-8 with a BOM (Excel opens it as UTF-8), produced line by line; a cell that starts with = + - @ or a
@@ -17,6 +17,7 @@ import csv
 import io
 import itertools
 import math
+import operator
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -48,6 +49,30 @@ def force_text(cell: Any) -> None:
     """A normal (openpyxl) worksheet's cell holding a string: keep it a string (never a formula)."""
     if isinstance(cell.value, str) and cell.data_type == "f":
         cell.data_type = "s"
+
+
+class ColumnChunks:
+    """Rows handed over a chunk at a time as columns (a list per column, all of one length): the writers below read
+    the columns as they are (no row tuples built and taken apart again); iterated, it yields the rows as tuples.
+    `close()` closes the source (an abandoned download releases what it holds)."""
+
+    def __init__(self, chunks: Iterator[list[Sequence[Any]]]) -> None:
+        self._chunks = chunks
+        self._rows: Iterator[tuple[Any, ...]] = itertools.chain.from_iterable(zip(*c, strict=True) for c in chunks)
+
+    def __iter__(self) -> ColumnChunks:
+        return self
+
+    def __next__(self) -> tuple[Any, ...]:
+        return next(self._rows)
+
+    def columns(self) -> Iterator[list[Sequence[Any]]]:
+        return self._chunks
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
 
 
 # --- .xlsx ---------------------------------------------------------------------------------------------------------
@@ -147,7 +172,9 @@ def _utf8(text: str) -> bytes:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
         data = _ILLEGAL_XML.sub("", text).encode("utf-8")
-    if b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data:
+    # U+FFFE/U+FFFF are EF BF BE/BF: one memchr for EF (absent from the common CJK range) before the 3-byte
+    # searches, which cost more than the encoding itself
+    if b"\xef" in data and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data):
         data = _ILLEGAL_XML.sub("", data.decode("utf-8")).encode("utf-8")
     # one memchr per control byte finds none in almost every batch: half the time of an unconditional translate
     if any(control in data for control in _CONTROLS):
@@ -200,9 +227,6 @@ def _cell(value: Any) -> str:
     return _cell(str(value))
 
 
-_EDGE_SPACE = tuple(f"{a}{b}" for a in " \t\n\r" for b in "\x00") + tuple(f"\x00{b}" for b in " \t\n\r")
-
-
 def _escaped_column(texts: Iterable[str]) -> tuple[list[str], bool]:
     """The texts XML-escaped, and whether any of them starts or ends with white space (then the column's cells
     need xml:space="preserve"; the others go without its 21 bytes per cell)."""
@@ -211,22 +235,20 @@ def _escaped_column(texts: Iterable[str]) -> tuple[list[str], bool]:
     values = joined.split("\x00")
     if len(values) != len(items):  # a text held NUL (forbidden in XML anyway): drop it and split again
         return _escaped_column([t.replace("\x00", "") for t in items])
-    edged = f"\x00{joined}\x00"
-    return values, any(edge in edged for edge in _EDGE_SPACE)
+    # str.strip hands back the very object when there is nothing to strip: one C-level pass, stopping at the first
+    # text with white space at an edge (Unicode spaces count too: xml:space="preserve" is never wrong, only longer)
+    return values, any(map(operator.is_not, items, map(str.strip, items)))
 
 
-def _batch_xml(batch: list[Any], first_row: int) -> str:
-    """The <row> elements of a batch, built column by column: a column of one type (all text, all numbers, all
-    empty) is escaped or converted in one C-level pass and placed between constant markup; only a column of mixed
-    types goes cell by cell. The rows are then one join over zip()ped columns: no Python code runs per row.
-    Cells carry no reference (`r` is optional in SpreadsheetML: a reader counts them); an empty cell is <c/>."""
-    count = len(batch)
-    width = max(map(len, batch))
-    if min(map(len, batch)) != width:
-        batch = [[*row, *[None] * (width - len(row))] for row in batch]
+def _columns_xml(batch_columns: list[Sequence[Any]], count: int, first_row: int) -> str:
+    """The <row> elements of a batch given as columns, built column by column: a column of one type (all text, all
+    numbers, all empty) is escaped or converted in one C-level pass and placed between constant markup; only a
+    column of mixed types goes cell by cell. The rows are then one join over zip()ped columns: no Python code runs
+    per row. Cells carry no reference (`r` is optional in SpreadsheetML: a reader counts them); an empty cell is
+    <c/>."""
     pieces: list[str] = ['<row r="', '">']
     columns: list[Iterable[str]] = [map(str, range(first_row, first_row + count))]
-    for column in zip(*batch, strict=True):
+    for column in batch_columns:
         kinds = set(map(type, column))
         if kinds == {str}:
             texts, edged = _escaped_column(column)
@@ -251,31 +273,47 @@ def _batch_xml(batch: list[Any], first_row: int) -> str:
     return "".join(itertools.chain.from_iterable(zip(*streams, strict=True)))
 
 
+def _column_batches(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[list[Sequence[Any]], int]]:
+    """(columns, row count) per batch: a ColumnChunks' own chunks, or ROWS_PER_BATCH rows turned into columns."""
+    if isinstance(rows, ColumnChunks):
+        for columns in rows.columns():
+            if columns and (count := len(columns[0])):
+                yield columns, count
+        return
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, ROWS_PER_BATCH)):
+        width = max(map(len, batch))
+        if min(map(len, batch)) != width:
+            batch = [[*row, *[None] * (width - len(row))] for row in batch]
+        yield [list(column) for column in zip(*batch, strict=True)], len(batch)
+
+
 def _sheet_batches(header: list[str], rows: Iterable[Sequence[Any]], counter: list[int]) -> Iterator[str]:
     """sheet1.xml in pieces: the head (column widths from the header and the first rows), then a batch of rows
     at a time; counter[0] holds the number of data rows written so far."""
-    iterator = iter(rows)
-    first = list(itertools.islice(iterator, ROWS_PER_BATCH))
-    width = max([len(header), *(len(r) for r in first)])
+    batches = _column_batches(rows)
+    first = next(batches, None)
+    first_columns = first[0] if first else []
+    width = max(len(header), len(first_columns))
     widths = [_display_width(h) for h in header] + [0] * (width - len(header))
-    for row in first[:200]:
-        for i, value in enumerate(row[:width]):
-            widths[i] = max(widths[i], _display_width(value))
+    for i, column in enumerate(first_columns):
+        widths[i] = max([widths[i], *map(_display_width, column[:200])])
     cols = "".join(f'<col min="{i}" max="{i}" width="{min(max(w, 6), 60) + 2}" customWidth="1"/>'
                    for i, w in enumerate(widths, start=1))
     head = "".join(f'<c s="1" t="inlineStr"><is><t xml:space="preserve">{_xml_text(str(h))}</t></is></c>' for h in header)
     yield f'{_SHEET_HEAD}<cols>{cols}</cols><sheetData><row r="1">{head}</row>'
     number = 2
-    batch: list[Any] = first
-    while batch:
-        if number + len(batch) > MAX_ROWS + 2:
+    batch = first
+    while batch is not None:
+        columns, count = batch
+        if number + count > MAX_ROWS + 2:
             from services.errors import BadInput
 
             raise BadInput("export.too_many", limit=f"{MAX_ROWS:,}")
-        yield _batch_xml(batch, number)
-        number += len(batch)
-        counter[0] += len(batch)
-        batch = list(itertools.islice(iterator, ROWS_PER_BATCH))
+        yield _columns_xml(columns, count, number)
+        number += count
+        counter[0] += count
+        batch = next(batches, None)
     yield "</sheetData></worksheet>"
 
 
@@ -311,20 +349,42 @@ def write_xlsx(path: Path, header: list[str], rows: Iterable[Sequence[Any]], *, 
 
 # --- .csv ----------------------------------------------------------------------------------------------------------
 
+def _csv_batches(rows: Iterable[Sequence[Any]], size: int) -> Iterator[Iterable[Sequence[Any]]]:
+    """Batches of rows for csv.writer.writerows, each cell that a spreadsheet would evaluate defused. Most batches
+    hold none: one scan of the batch's text says so, instead of a check per cell (per column for ColumnChunks,
+    whose rows are then zipped once, in C)."""
+    starts = FORMULA_STARTS
+    probes = tuple("\x00" + c for c in starts)
+
+    def risky(texts: Iterable[str]) -> bool:
+        text = "\x00" + "\x00".join(texts)
+        return any(probe in text for probe in probes)
+
+    if isinstance(rows, ColumnChunks):
+        for columns in rows.columns():
+            texts = [(i, c if kinds == {str} else [v for v in c if type(v) is str])
+                     for i, c in enumerate(columns) if str in (kinds := set(map(type, c)))]
+            if risky(itertools.chain.from_iterable(t for _, t in texts)):  # the whole chunk at once, then per column
+                columns = list(columns)
+                for i, column_texts in texts:
+                    if risky(column_texts):
+                        columns[i] = [("'" + v if isinstance(v, str) and v.startswith(starts) else v) for v in columns[i]]
+            yield zip(*columns, strict=True)
+        return
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, size)):
+        if risky([v for v in itertools.chain.from_iterable(batch) if type(v) is str]):
+            batch = [[("'" + v if isinstance(v, str) and v.startswith(starts) else v) for v in row] for row in batch]
+        yield batch
+
+
 def csv_chunks(header: list[str], rows: Iterable[Sequence[Any]], *, rows_per_chunk: int = ROWS_PER_BATCH) -> Iterator[bytes]:
     """A CSV file (UTF-8 with BOM, CRLF), a batch of rows per chunk."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([csv_safe(h) for h in header])
-    iterator = iter(rows)
-    chain, starts = itertools.chain.from_iterable, FORMULA_STARTS
-    probes = tuple("\x00" + c for c in starts)
-    while batch := list(itertools.islice(iterator, rows_per_chunk)):
-        # most batches hold no cell to defuse: one scan of the batch's text says so, instead of a check per cell
-        text = "\x00" + "\x00".join([v for v in chain(batch) if type(v) is str])
-        if any(probe in text for probe in probes):
-            batch = [[("'" + v if isinstance(v, str) and v.startswith(starts) else v) for v in row] for row in batch]
+    for batch in _csv_batches(rows, rows_per_chunk):
         writer.writerows(batch)
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)

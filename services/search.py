@@ -1,9 +1,11 @@
 """Find an organization by code prefix, pinyin initials or part of its name (the console's search box, R34).
 
 The initials (`orgs.initials`, '城关镇党委' → 'cgzdw') are computed once per name at import (services.orgs) and by
-migration 0009 for older trees; a search is at most a few indexed range scans plus, when those leave room, one
-bounded scan of names. Best first: the exact code, codes starting with the text, initials starting with it, names
-starting with it, then (upper levels only) names containing it; within each, upper levels before lower ones.
+migration 0009 for older trees; a search is a few indexed range reads that stop at 20 rows: prefixes through
+indexes led by the level (ix_orgs_depth_initials, ix_orgs_depth_name: one UNION ALL of each level's first rows),
+substrings of upper-level names through their partial index in the order wanted (ix_orgs_upper_names, migration
+0013). Best first: the exact code, codes starting with the text, initials starting with it, names starting with it,
+then (upper levels only) names containing it; within each, upper levels before lower ones.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import sqlalchemy as sa
 from services.errors import BadInput
 from states.orgs import LEVEL_OF_KIND, Level
 from storage.db import Database
-from storage.tables.core import orgs
+from storage.tables.core import UPPER_KINDS_SQL, orgs
 
 MAX_RESULTS = 20
 MAX_QUERY = 200  # the longest name an organization may have: a longer text matches nothing, so it is refused
-UPPER_KINDS = tuple(kind for kind, level in LEVEL_OF_KIND.items() if level != Level.GRASSROOTS)
+UPPER_KINDS = tuple(kind for kind, level in LEVEL_OF_KIND.items() if level != Level.GRASSROOTS)  # = UPPER_KINDS_SQL
 
 
 # pypinyin's documented switches, read once when it is first imported: its phrase dictionary (~45 MB, ~0.6 s to
@@ -107,6 +109,34 @@ def search_orgs(db: Database, q: str, *, limit: int = MAX_RESULTS) -> list[dict[
             if len(found) >= limit:
                 return
 
+    deepest: list[int | None] = []
+
+    def by_level(rank: int, column: Any, prefix: str, check: Any, *, pattern_ops: bool = False) -> None:
+        """`column` starting with `prefix`, ordered by (depth, column): each level's first rows read in order from
+        an index led by depth (one UNION ALL), so a prefix shared by 300,000 names sorts none of them."""
+        need = limit - len(found)
+        if need <= 0:
+            return
+        if not deepest:
+            deepest.append(conn.execute(sa.select(sa.func.max(orgs.c.depth))).scalar())  # one seek in ix_orgs_depth_*
+        depth = deepest[0]
+        if depth is None:
+            return
+        starts, order = _prefix_range(column, prefix), column
+        if pattern_ops and conn.dialect.name == "postgresql":  # varchar_pattern_ops: LIKE 'text%', byte order
+            starts = column.like(f"{_like_escape(prefix)}%", escape="\\")
+            order = sa.literal_column(f"{column.table.name}.{column.name} USING ~<~")
+        levels = [sa.select(*columns, column.label("sort_key")).where(orgs.c.depth == level, starts)
+                  .order_by(order).limit(need + len(found)).subquery(f"level{level}") for level in range(depth + 1)]
+        query = sa.union_all(*[sa.select(*level.c) for level in levels]) if len(levels) > 1 else sa.select(*levels[0].c)
+        rows = sorted(conn.execute(query), key=lambda row: (row.depth, row.sort_key))
+        for row in rows:
+            if row.id in found or (check is not None and not check(row)):
+                continue
+            found[row.id] = (rank, row)
+            if len(found) >= limit:
+                return
+
     lowered = text.lower()
     initials = "".join(c for c in lowered if c.isascii() and c.isalnum())
     with db.connect() as conn:
@@ -116,20 +146,14 @@ def search_orgs(db: Database, q: str, *, limit: int = MAX_RESULTS) -> list[dict[
             take(1, sa.select(*columns).where(_prefix_range(orgs.c.code, variant)).order_by(orgs.c.code),
                  check=lambda row, v=variant: row.code.startswith(v))
         if initials and initials == lowered.replace(" ", ""):
-            take(2, sa.select(*columns).where(_prefix_range(orgs.c.initials, initials)).order_by(orgs.c.depth, orgs.c.initials),
-                 check=None)
-        # names starting with the text, at every level: an indexed prefix (ix_orgs_name)
-        if conn.dialect.name == "postgresql":  # varchar_pattern_ops index: LIKE 'text%' whatever the locale
-            starts: sa.ColumnElement[bool] = orgs.c.name.like(f"{_like_escape(text)}%", escape="\\")
-        else:
-            starts = _prefix_range(orgs.c.name, text)
-        take(3, sa.select(*columns).where(starts).order_by(orgs.c.depth, orgs.c.name),
-             check=lambda row: row.name.startswith(text))
-        # names containing it: the upper levels only (towns, city units, cities: through ix_orgs_kind); a
-        # village is found by the start of its name, its code or its initials — a substring scan of every
-        # grassroots name would cost ~0.5 s at national scale
+            by_level(2, orgs.c.initials, initials, check=None)
+        # names starting with the text, at every level
+        by_level(3, orgs.c.name, text, check=lambda row: row.name.startswith(text), pattern_ops=True)
+        # names containing it: the upper levels only, read through their partial index in the order wanted (level,
+        # length) until enough match; a village is found by the start of its name, its code or its initials — a
+        # substring scan of every grassroots name would cost ~0.5 s at national scale
         pattern = f"%{_like_escape(text)}%"
-        take(4, sa.select(*columns).where(orgs.c.kind.in_(UPPER_KINDS), orgs.c.name.like(pattern, escape="\\"))
+        take(4, sa.select(*columns).where(sa.text(UPPER_KINDS_SQL), orgs.c.name.like(pattern, escape="\\"))
              .order_by(orgs.c.depth, sa.func.length(orgs.c.name)))
         ranked = sorted(found.values(), key=lambda item: (item[0], item[0] >= 3 and not item[1].name.startswith(text),
                                                           item[1].depth, len(item[1].name), item[1].code))

@@ -6,6 +6,10 @@ import sqlalchemy as sa
 
 from storage.tables.base import InitialsString, PathString, UtcDateTime, metadata
 
+# the kinds above the grassroots (states.orgs.LEVEL_OF_KIND), spelt out for partial indexes and the queries they
+# serve (SQLite uses a partial index only for a query that repeats its predicate, literals included)
+UPPER_KINDS_SQL = "kind IN ('prefecture', 'city', 'town', 'subdistrict', 'farm', 'city_unit')"
+
 orgs = sa.Table(
     "orgs",
     metadata,
@@ -24,8 +28,14 @@ orgs = sa.Table(
     # pinyin initials of the name ('城关镇党委' → 'cgzdw'), filled at import: the search box's prefix index
     sa.Column("initials", InitialsString, nullable=False, server_default=""),
     sa.Index("ix_orgs_path", "path"),
-    sa.Index("ix_orgs_initials", "initials"),
-    sa.Index("ix_orgs_name", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
+    # the search box (services.search, migration 0013): prefixes of initials and of names, a level at a time in
+    # byte order (so a common prefix stops at the first 20 of each level instead of sorting them all) …
+    sa.Index("ix_orgs_depth_initials", "depth", "initials"),
+    sa.Index("ix_orgs_depth_name", "depth", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
+    # … and names containing a text, upper levels only: their names in the search's order (level, length), read
+    # in order until 20 match; covering on SQLite, so a miss reads this small index and no table row
+    sa.Index("ix_orgs_upper_names", "depth", sa.text("length(name)"), "name",
+             sqlite_where=sa.text(UPPER_KINDS_SQL), postgresql_where=sa.text(UPPER_KINDS_SQL)),
     sa.Index("ix_orgs_parent_id", "parent_id"),
     sa.Index("ix_orgs_kind", "kind"),
 )

@@ -58,3 +58,21 @@ def test_an_export_abandoned_half_way_gives_its_connections_back(launched: Datab
     assert first[0]
     assert launched.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     assert len(list(export_lagging(launched, LaggingFilter(year=2014), today=TODAY))) > 3  # and the next one runs
+
+
+def test_names_with_backslashes_export_as_they_are(launched: Database) -> None:
+    """PostgreSQL hands the rows over as COPY text (backslash escapes): what the sheet shows is still what the
+    page shows, numbers included."""
+    import sqlalchemy as sa
+
+    from storage.tables.core import orgs
+
+    with launched.begin() as conn:
+        first = conn.execute(sa.select(orgs.c.id, orgs.c.name).order_by(orgs.c.id.desc()).limit(1)).one()
+        conn.execute(orgs.update().where(orgs.c.id == first.id).values(name="城关\\镇\\N党委 \\\\x41"))
+    f = LaggingFilter(year=2014)
+    page = lagging_page(launched, f, today=TODAY, full_phone=True, limit=100)["rows"]
+    exported = list(export_lagging(launched, f, today=TODAY, full_phone=True))
+    assert [(r[0], r[1], r[7], r[8]) for r in exported] == [(r["org"], r["name"], r["meeting"], r["returns"]) for r in page]
+    assert "城关\\镇\\N党委 \\\\x41" in [r[1] for r in exported]
+    assert all(type(r[5]) is int and type(r[8]) is int for r in exported)  # days late and returns are numbers

@@ -78,3 +78,32 @@ def test_csv_defuses_formulas_and_starts_with_a_bom() -> None:
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert rows == [["编码", "名称"], ["V1", "'=HYPERLINK(1)"], ["V2", "'-1"], ["V3", "7"]]
     assert csv_safe(None) == "" and csv_safe(-3) == -3
+
+
+def test_xlsx_drops_what_xml_forbids_and_keeps_edge_spaces(tmp_path: Path) -> None:
+    """Control characters and U+FFFE/U+FFFF cannot be in an .xlsx: they are dropped, the rest of the text kept;
+    white space at either end of a text survives; full-width punctuation (EF-led UTF-8) is untouched."""
+    from openpyxl import load_workbook
+
+    from services.export import ColumnChunks
+
+    path = tmp_path / "x.xlsx"
+    rows = [["a\x01b", "c\ufffed\uffff", " 前后 ", "城关镇（筹）"], ["x", "y", "z", "w"]]
+    columns = ColumnChunks(iter([[list(column) for column in zip(*rows, strict=True)]]))
+    assert write_xlsx(path, ["1", "2", "3", "4"], columns) == 2
+    sheet = load_workbook(path).active
+    assert sheet is not None
+    assert list(sheet.iter_rows(min_row=2, values_only=True)) == [("ab", "cd", " 前后 ", "城关镇（筹）"), ("x", "y", "z", "w")]
+
+
+def test_csv_from_columns_defuses_formulas_as_from_rows() -> None:
+    from services.export import ColumnChunks
+
+    rows = [["V1", "=HYPERLINK(1)", None], ["V2", "-1", "+8613800000000"], ["V3", 7, "@x"]]
+    as_rows = b"".join(csv_chunks(["编码", "名称", "手机"], rows))
+    as_columns = b"".join(csv_chunks(["编码", "名称", "手机"],
+                                     ColumnChunks(iter([[list(c) for c in zip(*rows[:2], strict=True)],
+                                                        [list(c) for c in zip(*rows[2:], strict=True)]]))))
+    assert as_columns == as_rows
+    assert list(csv.reader(io.StringIO(as_rows.decode("utf-8").lstrip("\ufeff"))))[1:] == [
+        ["V1", "'=HYPERLINK(1)", ""], ["V2", "'-1", "'+8613800000000"], ["V3", "7", "'@x"]]
