@@ -1,7 +1,8 @@
 """The `launch-year` flow: prepare once, the cascade in batches of subtrees spread over the workers, finalize once.
 
 Each batch is a flow run of the `launch-batch` deployment (`run_deployment`): Prefect hands it to whichever worker
-of the pool polls first, so batches run on several machines at once. Batches insert with ON CONFLICT DO NOTHING,
+of the pool polls first, up to that worker's `--limit` (2 in deploy/systemd/prefect-worker.service: without a limit
+one worker may take them all), so batches run on several machines at once. Batches insert with ON CONFLICT DO NOTHING,
 so a batch (or the whole launch) run again after a crash creates only what is missing."""
 
 from __future__ import annotations

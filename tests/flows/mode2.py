@@ -5,6 +5,7 @@ deploy/prefect.yaml; and a way to lose a worker's machine (kill -9 of the worker
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -23,6 +24,17 @@ from storage.db import Database
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFECT = Path(sys.executable).with_name("prefect")
+WORKER_UNIT = ROOT / "deploy" / "systemd" / "prefect-worker.service"
+
+
+def worker_unit_args() -> list[str]:
+    """The arguments the shipped worker unit gives `prefect` (its ExecStart= without the program): the test's
+    workers run as an operator's do."""
+    lines = [line for line in WORKER_UNIT.read_text(encoding="utf-8").splitlines() if line.startswith("ExecStart=")]
+    assert len(lines) == 1, f"{WORKER_UNIT.name}: one ExecStart= expected"
+    program, *args = shlex.split(lines[0].removeprefix("ExecStart="))
+    assert Path(program).name == "prefect", f"{WORKER_UNIT.name} starts {program}, not prefect"
+    return args
 
 
 def free_port() -> int:
@@ -107,12 +119,16 @@ class Mode2:
         assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         return done.stdout
 
-    def start_worker(self, name: str, *, limit: int = 2) -> None:
+    def start_worker(self, name: str, *, limit: int | None = None) -> None:
         env = {**self.client_env, "SHUZHI_DB": self.db.url, "SHUZHI_SINK_DIR": str(self.tmp / "sink"),
                "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30", "PREFECT_WORKER_QUERY_SECONDS": "1",
                "PREFECT_WORKER_PREFETCH_SECONDS": "1"}
-        # --limit 2 (the test): the launch and one batch on the first worker, the other batches on the second
-        self.start(name, [str(PREFECT), "worker", "start", "--pool", "shuzhi", "--name", name, "--limit", str(limit)], env)
+        # the unit's arguments (--limit 2: the launch and one batch on the first worker, the other batches on the
+        # second); `limit` overrides its --limit (the bench)
+        args = worker_unit_args()
+        if limit is not None:
+            args[args.index("--limit") + 1] = str(limit)
+        self.start(name, [str(PREFECT), *args, "--name", name], env)
 
     def kill_machine(self, name: str) -> None:
         """kill -9 the worker and every process under it, as a machine that loses power."""
