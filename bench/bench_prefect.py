@@ -146,7 +146,7 @@ def main() -> int:
             subprocess.run([sys.executable, "-m", "flows.automations", "deploy/automations.yaml"], env=mode2.client_env,
                            cwd=ROOT, check=True, capture_output=True)
             for name in ("w1", "w2"):
-                mode2.start_worker(name)  # as deploy/shuzhi-worker.service starts them (--limit 2)
+                mode2.start_worker(name)  # as the shipped worker unit starts them (--limit 2)
             time.sleep(10)  # the workers have polled once
             env = {**mode2.client_env, "SHUZHI_DB": prefect_db_url}
             typed = datetime.now(UTC).isoformat()
