@@ -134,6 +134,9 @@ RESULT_KEYS: dict[str, tuple[str, str]] = {
 
 # steps that are not a cycle's but appear in notices (issue 3's work-plan reminder to an organizer)
 EXTRA_STEPS = {"work_plan": "报送工作方案"}
+# account roles in English (services.accounts.ROLE_LABELS holds the Chinese)
+EN_ROLES = {"admin": "administrator", "org_department": "organization department", "reviewer": "reviewer (party committee)",
+            "secretary": "secretary", "viewer": "read-only"}
 EN_STATES = {s: s.replace("_", " ") for s in STATE_LABELS}
 EN_LEVELS = {Level.PREFECTURE: "Prefecture", Level.CITY: "City", Level.TOWN: "Towns & city units",
              Level.GRASSROOTS: "Villages, communities & others"}

@@ -1,0 +1,146 @@
+"""Issue 12 item 7, the English side: under ?lang=en every page a role uses shows no Chinese of its own.
+
+The main pages of each role (secretary, reviewer, meeting attendee, operator, admin, the sign-in and error pages)
+are crawled with ?lang=en; their visible text (tags, scripts and styles stripped; titles, placeholders and
+aria-labels kept) may hold Chinese only in data: the sample city's names, the ratings 好/较好/一般/差, what users
+typed, and the blocks a template marks `translate="no"` (the report's own text and the checker's findings)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from html import unescape
+from html.parser import HTMLParser
+from typing import Any
+
+from tests.conftest import SAMPLE_ORGS
+from tests.review.conftest import REPORTS
+from tests.web.conftest import csrf_of
+
+HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff5e]+")
+SKIPPED = {"script", "style", "template"}
+ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+# data, not the console's words: the sample city's names and secretaries, what the test types, the fixed ratings,
+# and the language switch's own "中" (a link to the Chinese console, in Chinese on purpose)
+TYPED = ("马口书记", "会议室", "甲", "乙", "思路清晰", "后备干部？", "问题原因分析不足")
+RATINGS = ("较好", "一般", "好", "差")
+SWITCH = ("中文", "中")
+
+
+def _data_strings() -> list[str]:
+    rows = [line.split(",") for line in SAMPLE_ORGS.strip().splitlines()[1:]]
+    names = [value for row in rows for value in (row[1], row[4]) if value]
+    return sorted({*names, *TYPED, *RATINGS, *SWITCH}, key=len, reverse=True)
+
+
+class _Visible(HTMLParser):
+    """The text a reader sees (or hears: aria-labels), without script, style and `translate="no"` subtrees."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._stack: list[bool] = []  # per open element: is it skipped?
+
+    @property
+    def _skipping(self) -> bool:
+        return any(self._stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        shown = dict(attrs)
+        skip = tag in SKIPPED or shown.get("translate") == "no"
+        if not self._skipping and not skip:
+            self.parts.extend(value for key in ATTRIBUTES if (value := shown.get(key)))
+        if tag not in VOID:
+            self._stack.append(skip)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if not self._skipping:
+            shown = dict(attrs)
+            self.parts.extend(value for key in ATTRIBUTES if (value := shown.get(key)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in VOID and self._stack:
+            self._stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping and data.strip():
+            self.parts.append(data)
+
+
+def chinese_left(html: str) -> list[str]:
+    """The Chinese of a page that is not data."""
+    parser = _Visible()
+    parser.feed(html)
+    text = unescape(" | ".join(parser.parts))
+    for value in _data_strings():
+        text = text.replace(value, " ")
+    return HAN.findall(text)
+
+
+def _season(client_for: Callable[[str | None], Any]) -> dict[str, Any]:
+    """V001's report submitted, T01's meeting open with attendees, a comment and ballot codes."""
+    secretary, reviewer = client_for("v001_secretary"), client_for("t01_reviewer")
+    secretary.post("/api/cycles/2014/V001/events", json={"event": "finish_research"}).raise_for_status()
+    report = REPORTS / "good.md"
+    secretary.post("/api/cycles/2014/V001/report", files={"file": (report.name, report.read_bytes(), "text/markdown")}
+                   ).raise_for_status()
+    secretary.post("/api/cycles/2014/V001/events", json={"event": "submit"}).raise_for_status()
+    base = "/api/meetings/2014/T01"
+    reviewer.post(base + "/open", json={"presiding": "马口书记", "venue": "会议室"}).raise_for_status()
+    reviewer.post(base + "/attendance", json={"attendees": [{"name": "甲"}, {"name": "乙"}]}).raise_for_status()
+    codes = reviewer.post(base + "/ballots", json={"count": 1}).json()["codes"]
+    return {"secretary": secretary, "reviewer": reviewer, "code": codes[0]}
+
+
+def test_every_main_page_of_every_role_is_english_under_lang_en(client_for: Callable[[str | None], Any]) -> None:
+    season = _season(client_for)
+    operator, admin, anonymous = client_for("zzb"), client_for("admin"), client_for(None)
+    pages: list[tuple[str, Any, str]] = [
+        ("anonymous", anonymous, "/login"),
+        ("secretary", season["secretary"], "/my"),
+        ("secretary", season["secretary"], "/my/2014/V001"),
+        ("reviewer", season["reviewer"], "/review"),
+        ("reviewer", season["reviewer"], "/review/2014/V001"),
+        ("reviewer", season["reviewer"], "/meetings/2014/T01"),
+        ("attendee", anonymous, f"/vote/{season['code']}"),
+        ("operator", operator, "/overview"),
+        ("operator", operator, "/tree"),
+        ("operator", operator, "/tree?under=T01"),
+        ("operator", operator, "/lagging"),
+        ("operator", operator, "/lagging?overdue=1"),
+        ("operator", operator, "/lagging/remind-bulk?year=2014&kind=upward"),
+        ("operator", operator, "/results"),
+        ("operator", operator, "/outbox"),
+        ("operator", operator, "/flows"),
+        ("operator", operator, "/cycles/2014/V001"),
+        ("operator", operator, "/cycles/2014/T01"),
+        ("operator", operator, "/search?q=T0"),
+        ("admin", admin, "/admin"),
+        ("admin", admin, "/admin/users"),
+        ("admin", admin, "/no-such-page"),
+    ]
+    found: dict[str, list[str]] = {}
+    for role, client, path in pages:
+        response = client.get(path + ("&" if "?" in path else "?") + "lang=en")
+        assert response.status_code in (200, 404), (role, path, response.status_code)
+        if left := chinese_left(response.text):
+            found[f"{role} {path}"] = left
+    # the admin's launch preview of a plan with a mistake: the page and the plan's problems in English
+    token = csrf_of(admin.get("/admin", params={"lang": "en"}).text)
+    from tests.conftest import SAMPLE_PLAN
+
+    preview = admin.post("/admin/years/preview?lang=en", data={
+        "year": "2014", "plan_text": SAMPLE_PLAN.replace("[reminders]", "[reminder]"), "csrf_token": token})
+    assert "unknown key 'reminder'" in unescape(preview.text)
+    if left := chinese_left(preview.text):
+        found["admin preview"] = left
+    assert not found, "\n".join(f"{page}: {' '.join(words)}" for page, words in found.items())
+
+
+def test_the_check_itself_sees_chinese_and_lets_data_through() -> None:
+    assert chinese_left("<p>Unit <b>东村党支部</b> · 好</p><script>var a='中文'</script>") == []
+    assert chinese_left('<p>Due <span title="截止日期">12-16</span></p>') == ["截止日期"]
+    assert chinese_left('<div translate="no"><p>报告正文</p></div><p>尚未</p>') == ["尚未"]
+    assert chinese_left('<input placeholder="搜索"><p>ok</p>') == ["搜索"]
