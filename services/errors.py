@@ -56,6 +56,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "plan.order": ("meetings.{later}：不得早于 meetings.{earlier}（述职自上而下逐级进行）",
                    "meetings.{later}: must not be before meetings.{earlier} (the cascade runs top-down)"),
     "plan.year_missing": ("year：缺少年度", "year: the year is missing"),
+    "preview.empty": ("方案为空：请粘贴方案或点击“按组织树生成方案”", "the plan is empty: paste a plan or press “Draft the plan”"),
+    "search.matched": ("“{value}”匹配到 {name}（{code}）", "“{value}” matched {name} ({code})"),
     "preview.no_orgs": ("尚未导入组织树：请先导入组织（管理页“导入组织树”）",
                         "no organizations yet: import the tree first (the admin page, “import the tree”)"),
     "preview.calendar": ("工作日历缺少数据：{detail}（请在管理端补录当年节假日安排）",

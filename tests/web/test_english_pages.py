@@ -139,6 +139,73 @@ def test_every_main_page_of_every_role_is_english_under_lang_en(client_for: Call
     assert not found, "\n".join(f"{page}: {' '.join(words)}" for page, words in found.items())
 
 
+def _get(client: Any, path: str) -> Any:
+    return client.get(path + ("&" if "?" in path else "?") + "lang=en")
+
+
+def test_later_in_the_season_and_after_actions_the_pages_stay_english(client_for: Callable[[str | None], Any]) -> None:
+    """A return, the approval, the meeting run and closed, the feedback: the pages each role then sees, and what
+    the console says after an action (flash messages, results, the contact page, a refusal)."""
+    season = _season(client_for)
+    secretary, reviewer = season["secretary"], season["reviewer"]
+    operator, admin, anonymous = client_for("zzb"), client_for("admin"), client_for(None)
+    found: dict[str, list[str]] = {}
+
+    def check(label: str, response: Any) -> None:
+        assert response.status_code < 500, (label, response.status_code)
+        if left := chinese_left(response.text):
+            found[label] = left
+
+    def post(client: Any, path: str, data: dict[str, Any], page: str, **extra: Any) -> Any:
+        token = csrf_of(_get(client, page).text)
+        return client.post(path + "?lang=en", data={**data, "csrf_token": token}, follow_redirects=True, **extra)
+
+    check("vote done", post(anonymous, f"/vote/{season['code']}", {"r_V001": "好"}, f"/vote/{season['code']}"))
+    check("review returned", post(reviewer, "/review/2014/V001", {"kind": "upward", "event": "revise",
+                                                                   "note": "问题原因分析不足"}, "/review/2014/V001"))
+    check("reviewer /review with a return", _get(reviewer, "/review"))
+    check("secretary /my/2014/V001 revising", _get(secretary, "/my/2014/V001"))
+    report = REPORTS / "good.md"
+    secretary.post("/api/cycles/2014/V001/report", files={"file": (report.name, report.read_bytes(), "text/markdown")}
+                   ).raise_for_status()
+    check("secretary resubmits", post(secretary, "/my/2014/V001/submit", {"kind": "upward"}, "/my/2014/V001"))
+    check("reviewer approves", post(reviewer, "/review/2014/V001", {"kind": "upward", "event": "approve"},
+                                    "/review/2014/V001"))
+    meeting = "/meetings/2014/T01"
+    check("meeting present", post(reviewer, meeting + "/present", {"org": "V001"}, meeting))
+    check("meeting comment", post(reviewer, meeting + "/comment", {"org": "V001", "comment": "思路清晰",
+                                                                     "question": "后备干部？"}, meeting))
+    check("meeting closed", post(reviewer, meeting + "/close", {}, meeting))
+    check("meeting feedback", post(reviewer, meeting + "/feedback", {"org": "V001"}, meeting))
+    check("secretary /my/2014/V001 plan", _get(secretary, "/my/2014/V001"))
+    check("secretary /my", _get(secretary, "/my"))
+    check("secretary refused /lagging", _get(secretary, "/lagging"))
+    check("operator /cycles/2014/V001 late", _get(operator, "/cycles/2014/V001"))
+    check("operator remind", post(operator, "/lagging/remind", {"year": "2014", "org": "T01", "kind": "upward"},
+                                  "/lagging"))
+    check("operator bulk remind", post(operator, "/lagging/remind-bulk", {"year": "2014", "kind": "upward"},
+                                       "/lagging"))
+    check("operator /lagging by initials", _get(operator, "/lagging?year=2014&under=mkz"))
+    check("operator /outbox with messages", _get(operator, "/outbox"))
+    check("operator contact", post(operator, "/orgs/T01/contact", {"back": "/lagging"}, "/lagging"))
+    check("operator on behalf", post(operator, "/cycles/2014/T01/behalf", {"kind": "upward", "event": "finish_research",
+                                                                          "note": ""}, "/cycles/2014/T01"))
+    check("admin import", post(admin, "/admin/orgs/import", {}, "/admin",
+                               files={"file": ("orgs.csv", SAMPLE_ORGS.encode(), "text/csv")}))
+    from tests.conftest import SAMPLE_PLAN
+
+    check("admin preview 2015", post(admin, "/admin/years/preview", {
+        "year": "2015", "plan_text": SAMPLE_PLAN.replace("2014", "2015").replace("2015-01-31", "2016-01-31")}, "/admin"))
+    check("admin preview empty", post(admin, "/admin/years/preview", {"year": "2015", "plan_text": " "}, "/admin"))
+    check("admin ballots", post(admin, "/admin/ballots/issue", {"year": "2014", "organizer": "T02", "count": "2"},
+                                "/admin"))
+    check("admin move", post(admin, "/admin/meetings/move", {"year": "2014", "organizer": "T02", "date": "2014-12-28"},
+                             "/admin"))
+    check("admin reset", post(admin, "/admin/users/viewer/reset", {"mode": "password"}, "/admin/users"))
+    check("admin /admin/users after", _get(admin, "/admin/users"))
+    assert not found, "\n".join(f"{page}: {' '.join(words)}" for page, words in found.items())
+
+
 def test_the_check_itself_sees_chinese_and_lets_data_through() -> None:
     assert chinese_left("<p>Unit <b>东村党支部</b> · 好</p><script>var a='中文'</script>") == []
     assert chinese_left('<p>Due <span title="截止日期">12-16</span></p>') == ["截止日期"]
