@@ -407,7 +407,8 @@ def api_plan_template(request: Request, year: int, account: User) -> Response:
     operator_console(request, account).require("start_year")
     from services.launch_preview import plan_template
 
-    return Response(plan_template(_shared(request).db, year=year), media_type="text/plain; charset=utf-8")
+    return Response(plan_template(_shared(request).db, year=year, lang=language(request)),
+                    media_type="text/plain; charset=utf-8")
 
 
 # --- pages -------------------------------------------------------------------------------------------------------
@@ -557,7 +558,7 @@ def template_page(request: Request, account: User, year: int) -> Response:
 
     if not 1990 <= year <= 2100:
         raise BadInput("year.range", value=year)
-    text = plan_template(_shared(request).db, year=year)
+    text = plan_template(_shared(request).db, year=year, lang=language(request))
     return _render(request, "admin.html", result=None, problems=[], form={"year": year, "plan_text": text}, message="",
                    title="launch_year")
 

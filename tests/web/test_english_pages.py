@@ -119,6 +119,8 @@ def test_every_main_page_of_every_role_is_english_under_lang_en(client_for: Call
         ("operator", operator, "/search?q=T0"),
         ("admin", admin, "/admin"),
         ("admin", admin, "/admin/users"),
+        ("admin", admin, "/admin/years/template?year=2015"),
+        ("reviewer", season["reviewer"], "/cycles/2014/V001"),
         ("admin", admin, "/no-such-page"),
     ]
     found: dict[str, list[str]] = {}
@@ -175,6 +177,7 @@ def test_later_in_the_season_and_after_actions_the_pages_stay_english(client_for
     check("meeting present", post(reviewer, meeting + "/present", {"org": "V001"}, meeting))
     check("meeting comment", post(reviewer, meeting + "/comment", {"org": "V001", "comment": "思路清晰",
                                                                      "question": "后备干部？"}, meeting))
+    check("meeting codes", post(reviewer, meeting + "/ballots", {"count": "2"}, meeting))
     check("meeting closed", post(reviewer, meeting + "/close", {}, meeting))
     check("meeting feedback", post(reviewer, meeting + "/feedback", {"org": "V001"}, meeting))
     check("secretary /my/2014/V001 plan", _get(secretary, "/my/2014/V001"))
