@@ -136,6 +136,12 @@ def test_every_main_page_of_every_role_is_english_under_lang_en(client_for: Call
     preview = admin.post("/admin/years/preview?lang=en", data={
         "year": "2014", "plan_text": SAMPLE_PLAN.replace("[reminders]", "[reminder]"), "csrf_token": token})
     assert "unknown key 'reminder'" in unescape(preview.text)
+    bad_plan = {"year": 2015, "plan": SAMPLE_PLAN.replace("2014", "2015").replace('timezone = "Asia/Shanghai"',
+                                                                                  'timezone = "Mars/Base"')}
+    for lang, expected in (("en", "timezone: 'Mars/Base' is not a valid time zone"), ("zh", "timezone：'Mars/Base' 不是有效的时区名称")):
+        refused = admin.post(f"/api/years?lang={lang}", json=bad_plan)
+        assert refused.status_code == 400 and any(p.startswith(expected) for p in refused.json()["problems"]), refused.json()
+        assert (lang == "zh") == bool(HAN.search(refused.json()["error"]))
     if left := chinese_left(preview.text):
         found["admin preview"] = left
     assert not found, "\n".join(f"{page}: {' '.join(words)}" for page, words in found.items())
