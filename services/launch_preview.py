@@ -18,35 +18,59 @@ from storage.tables.core import cycles, orgs, years
 LEVEL_NAMES = {0: "地市级", 1: "县（市、区）级", 2: "乡镇（街道）及市直单位", 3: "村（社区）及其他"}
 LEVEL_KEY_NAMES = {"city": "县（市、区）党委书记向地市委述职", "towns": "乡镇（街道）、市直单位向县（市、区）委述职",
                    "villages": "村（社区）及其他基层党组织向乡镇（街道）党委述职"}
+LEVEL_KEY_NAMES_EN = {"city": "county (city, district) secretaries report to the prefecture committee",
+                      "towns": "towns (subdistricts) and city units report to the county committee",
+                      "villages": "villages (communities) and other grassroots units report to the town committee"}
 TEMPLATE_ORGANIZERS = 40  # named in the template's comments; more are summarised
+# the template's comments: (Chinese, English)
+TEMPLATE_COMMENTS = {
+    "title": ("{year} 年度述职评议考核方案（由组织树生成，请按实际修改）",
+              "the {year} plan of reports and evaluation (drafted from the tree: edit it to fit)"),
+    "lead": ("会前多少天报送述职报告", "days before the meeting a report is due"),
+    "meetings": ("各层级述职评议会议日期", "the evaluation meetings' dates, per level"),
+    "by_organizer": ("个别组织者另定日期：去掉 # 并填写日期", "another date for one organizer: remove the # and set the date"),
+    "heard": ("{name}，听取 {count} 个单位述职", "{name}, hears {count} unit(s)"),
+    "more": ("……另有 {count} 个县乡级组织者（在组织树中按名称查找编码）",
+             "…and {count} more county and town organizers (find their codes by name in the tree)"),
+    "own_level": ("本级述职截止日期", "the deadline of the reports to the own committee"),
+    "before_days": ("截止前几天提醒", "days before a deadline to remind"),
+    "escalate": ("逾期几天后向上级督办", "days overdue before the superior is told"),
+}
 
 
-def plan_template(db: Database, *, year: int) -> str:
+def plan_template(db: Database, *, year: int, lang: str = "zh") -> str:
     """A year plan to edit: the three meeting levels with December dates, the organizers of the tree listed by name
-    (commented out) for per-organizer dates, the own-level deadline and the reminder rule."""
+    (commented out) for per-organizer dates, the own-level deadline and the reminder rule; comments in `lang`."""
+
+    def say(key: str, **params: Any) -> str:
+        zh, en = TEMPLATE_COMMENTS[key]
+        return (en if lang == "en" else zh).format(**params)
+
+    level_names = LEVEL_KEY_NAMES_EN if lang == "en" else LEVEL_KEY_NAMES
     with db.connect() as conn:
         organizers = _organizers(conn)
         names = dict(conn.execute(sa.select(orgs.c.id, orgs.c.name).where(orgs.c.id.in_([o.id for o in organizers[:2000]]))).all())
         heard = Counter(conn.execute(sa.select(orgs.c.parent_id).where(orgs.c.kind != "prefecture")).scalars())
     lines = [
-        f"# {year} 年度述职评议考核方案（由组织树生成，请按实际修改）",
+        f"# {say('title', year=year)}",
         f"year = {year}",
         'timezone = "Asia/Shanghai"',
-        "submission_lead_days = 10  # 会前多少天报送述职报告",
+        f"submission_lead_days = 10  # {say('lead')}",
         "",
-        "[meetings]  # 各层级述职评议会议日期",
+        f"[meetings]  # {say('meetings')}",
     ]
     for key, day in (("city", 15), ("towns", 20), ("villages", 26)):
-        lines.append(f'{key} = "{year}-12-{day:02d}"  # {LEVEL_KEY_NAMES[key]}')
-    lines += ["", "[meetings.by_organizer]  # 个别组织者另定日期：去掉 # 并填写日期"]
+        lines.append(f'{key} = "{year}-12-{day:02d}"  # {level_names[key]}')
+    lines += ["", f"[meetings.by_organizer]  # {say('by_organizer')}"]
     upper = sorted((o for o in organizers if meeting_level_key(o.kind) != "villages"), key=lambda o: o.path)
     for organizer in upper[:TEMPLATE_ORGANIZERS]:
-        lines.append(f'# {organizer.code} = "{year}-12-20"  # {names.get(organizer.id, organizer.code)}，'
-                     f"听取 {heard.get(organizer.id, 0)} 个单位述职")
+        lines.append(f'# {organizer.code} = "{year}-12-20"  # '
+                     + say("heard", name=names.get(organizer.id, organizer.code), count=heard.get(organizer.id, 0)))
     if len(upper) > TEMPLATE_ORGANIZERS:
-        lines.append(f"# ……另有 {len(upper) - TEMPLATE_ORGANIZERS} 个县乡级组织者（在组织树中按名称查找编码）")
-    lines += ["", "[own_level]  # 本级述职截止日期", f'deadline = "{year + 1}-01-31"', "",
-              "[reminders]", "before_days = [3, 1]  # 截止前几天提醒", "escalate_after_days = 2  # 逾期几天后向上级督办", ""]
+        lines.append(f"# {say('more', count=len(upper) - TEMPLATE_ORGANIZERS)}")
+    lines += ["", f"[own_level]  # {say('own_level')}", f'deadline = "{year + 1}-01-31"', "",
+              "[reminders]", f"before_days = [3, 1]  # {say('before_days')}", f"escalate_after_days = 2  # {say('escalate')}",
+              ""]
     return "\n".join(lines)
 
 

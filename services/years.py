@@ -59,8 +59,8 @@ def load_plan_text(text: str, *, year: int | None = None) -> YearPlan:
     try:
         plan = parse_plan(data)
     except PlanError as error:
-        raise BadInput("plan.invalid", problems=list(error.problems), count=len(error.problems),
-                       first=error.problems[0]) from None
+        problems = [Problem(p.code, **p.params) for p in error.problems]
+        raise BadInput("plan.invalid", problems=problems, count=len(problems), first=problems[0]) from None
     if year is not None and plan.year != year:
         raise BadInput("plan.year_mismatch", file_year=plan.year, year=year)
     return plan

@@ -8,16 +8,23 @@ from functools import lru_cache
 from typing import Any
 
 from states.deadlines import DeadlineRules
+from states.scoring import RuleProblem
 
 LEVEL_KEYS = ("city", "towns", "villages")
 
 
 class PlanError(ValueError):
-    """A plan that cannot be launched; `problems` names each field that is wrong."""
+    """A plan that cannot be launched; `problems` names each field that is wrong, each a code of the message
+    catalogue (services.errors, `plan.*`) with its parameters, so the CLI and the console say it in their reader's
+    language (states stay pure: the text lives with the catalogue)."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+    def __init__(self, problems: list[RuleProblem]) -> None:
+        super().__init__("; ".join(f"{p.code} {p.params}" for p in problems))
         self.problems = problems
+
+
+def _problem(problems: list[RuleProblem], code: str, **params: Any) -> None:
+    problems.append(RuleProblem(code, params))
 
 
 @dataclass(frozen=True)
@@ -63,9 +70,9 @@ REMINDER_MAXIMUM = {"escalate_after_days": 60, "sms_per_minute": 1_000_000, "sms
 _DEADLINE_KEYS = {"review_days_before", "evaluation_days_after", "feedback_days_after", "commitment_days_after"}
 
 
-def _as_date(value: Any, where: str, problems: list[str]) -> date | None:
+def _as_date(value: Any, where: str, problems: list[RuleProblem]) -> date | None:
     if isinstance(value, datetime):
-        problems.append(f"{where}：'{_show(value)}' 应为日期（YYYY-MM-DD），不带时间")
+        _problem(problems, "plan.datetime", where=where, value=_show(value))
         return None
     if isinstance(value, date):
         return value
@@ -74,13 +81,13 @@ def _as_date(value: Any, where: str, problems: list[str]) -> date | None:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    problems.append(f"{where}：'{_show(value)}' 不是日期（应为 YYYY-MM-DD）")
+    _problem(problems, "plan.not_date", where=where, value=_show(value))
     return None
 
 
-def _as_int(value: Any, where: str, problems: list[str], *, minimum: int = 0, maximum: int = 366) -> int | None:
+def _as_int(value: Any, where: str, problems: list[RuleProblem], *, minimum: int = 0, maximum: int = 366) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        problems.append(f"{where}：'{_show(value)}' 应为 {minimum} 到 {maximum} 之间的整数")
+        _problem(problems, "plan.not_int", where=where, value=_show(value), low=minimum, high=maximum)
         return None
     return value
 
@@ -122,17 +129,17 @@ def _zones() -> frozenset[str]:
 
 def parse_plan(data: dict[str, Any]) -> YearPlan:
     """Validate the plan's own fields; raises `PlanError` listing every problem."""
-    problems: list[str] = []
+    problems: list[RuleProblem] = []
     if _depth(data, MAX_NESTING) > MAX_NESTING:
-        raise PlanError([f"计划文件嵌套过深（列表和表最多 {MAX_NESTING} 层）"])
+        raise PlanError([RuleProblem("plan.nesting", {"limit": MAX_NESTING})])
     for key in data:
         if key not in _TOP_KEYS and key not in EXTENSION_SECTIONS:
-            problems.append(f"未知字段 '{_show(key)}'")
+            _problem(problems, "plan.unknown_key", key=_show(key))
 
     year = _as_int(data.get("year"), "year", problems, minimum=1949, maximum=9998)
     timezone = data.get("timezone", "Asia/Shanghai")
     if not is_timezone(timezone):
-        problems.append(f"timezone：'{_show(timezone)}' 不是有效的时区名称（应为 IANA 时区，如 Asia/Shanghai）")
+        _problem(problems, "plan.timezone", value=_show(timezone))
 
     rules_kwargs: dict[str, int] = {}
     if "submission_lead_days" in data:
@@ -141,11 +148,11 @@ def parse_plan(data: dict[str, Any]) -> YearPlan:
             rules_kwargs["submission_lead_days"] = lead
     deadlines = data.get("deadlines", {})
     if not isinstance(deadlines, dict):
-        problems.append("deadlines：应为一个表 [deadlines]")
+        _problem(problems, "plan.table", key="deadlines")
         deadlines = {}
     for key, value in deadlines.items():
         if key not in _DEADLINE_KEYS:
-            problems.append(f"未知字段 'deadlines.{_show(key)}'")
+            _problem(problems, "plan.unknown_key", key=f"deadlines.{_show(key)}")
             continue
         parsed = _as_int(value, f"deadlines.{key}", problems)
         if parsed is not None:
@@ -155,12 +162,12 @@ def parse_plan(data: dict[str, Any]) -> YearPlan:
     meetings: dict[str, date] = {}
     by_organizer: dict[str, date] = {}
     if not isinstance(meetings_raw, dict):
-        problems.append("meetings：缺少 [meetings] 表（city、towns、villages 三级会议日期）")
+        _problem(problems, "plan.meetings_missing")
         meetings_raw = {}
     for key, value in meetings_raw.items():
         if key == "by_organizer":
             if not isinstance(value, dict):
-                problems.append("meetings.by_organizer：应为“组织单位编码 = 日期”的表")
+                _problem(problems, "plan.by_organizer_table")
                 continue
             for code, when in value.items():
                 parsed_date = _as_date(when, f"meetings.by_organizer.{code}", problems)
@@ -171,39 +178,40 @@ def parse_plan(data: dict[str, Any]) -> YearPlan:
             if parsed_date:
                 meetings[key] = parsed_date
         else:
-            problems.append(f"未知字段 'meetings.{_show(key)}'")
+            _problem(problems, "plan.unknown_key", key=f"meetings.{_show(key)}")
+    named = {p.params.get("where") for p in problems}
     for key in LEVEL_KEYS:
-        if key not in meetings and f"meetings.{key}" not in " ".join(problems):
-            problems.append(f"meetings.{key}：缺少该级会议日期")
+        if key not in meetings and f"meetings.{key}" not in named:
+            _problem(problems, "plan.meeting_missing", where=f"meetings.{key}")
 
     own_level = data.get("own_level", {})
     own_deadline: date | None = None
     if not isinstance(own_level, dict):
-        problems.append("own_level：应为一个表 [own_level]")
+        _problem(problems, "plan.table", key="own_level")
         own_level = {}
     for key, value in own_level.items():
         if key == "deadline":
             own_deadline = _as_date(value, "own_level.deadline", problems)
         else:
-            problems.append(f"未知字段 'own_level.{_show(key)}'")
+            _problem(problems, "plan.unknown_key", key=f"own_level.{_show(key)}")
 
     reminders_raw = data.get("reminders", {})
     reminder_kwargs: dict[str, Any] = {}
     if not isinstance(reminders_raw, dict):
-        problems.append("reminders：应为一个表 [reminders]")
+        _problem(problems, "plan.table", key="reminders")
         reminders_raw = {}
     for key, value in reminders_raw.items():
         if key not in _REMINDER_KEYS:
-            problems.append(f"未知字段 'reminders.{_show(key)}'")
+            _problem(problems, "plan.unknown_key", key=f"reminders.{_show(key)}")
         elif key == "before_days":
             if (not isinstance(value, list) or len(value) > 20
                     or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 60 for v in value)):
-                problems.append("reminders.before_days：应为 0 到 60 之间整数的列表（最多 20 个），如 [3, 1]")
+                _problem(problems, "plan.before_days")
             else:
                 reminder_kwargs[key] = tuple(sorted(set(value), reverse=True))
         elif key == "quiet_hours":
             if not _is_quiet_hours(value):
-                problems.append(f"reminders.quiet_hours：'{_show(value)}' 应形如 \"22:00-08:00\"")
+                _problem(problems, "plan.quiet_hours", value=_show(value))
             else:
                 reminder_kwargs[key] = value
         else:
@@ -215,7 +223,7 @@ def parse_plan(data: dict[str, Any]) -> YearPlan:
     extra = {key: data[key] for key in EXTENSION_SECTIONS if key in data}
     for key, value in extra.items():
         if not isinstance(value, dict):
-            problems.append(f"{key}：应为一个表 [{key}]")
+            _problem(problems, "plan.table", key=key)
 
     if year is not None:
         plan = YearPlan(year=year)
@@ -223,16 +231,17 @@ def parse_plan(data: dict[str, Any]) -> YearPlan:
         for key, when in [*((f"meetings.{k}", v) for k, v in meetings.items()),
                           *((f"meetings.by_organizer.{k}", v) for k, v in by_organizer.items())]:
             if not start <= when <= end:
-                problems.append(f"{key}：{when} 不在 {year} 年度述职期内（{start} 至 {end}）")
+                _problem(problems, "plan.outside_season", where=key, date=when, year=year, start=start, end=end)
         if own_deadline is not None and not date(year, 12, 1) <= own_deadline <= date(year + 1, 3, 31):
-            problems.append(f"own_level.deadline：{own_deadline} 应在 {year}-12-01 至 {year + 1}-03-31 之间")
+            _problem(problems, "plan.own_deadline", date=own_deadline, start=date(year, 12, 1),
+                     end=date(year + 1, 3, 31))
         if "city" in meetings and "towns" in meetings and meetings["towns"] < meetings["city"]:
-            problems.append("meetings.towns：不得早于 meetings.city（述职自上而下逐级进行）")
+            _problem(problems, "plan.order", later="towns", earlier="city")
         if "towns" in meetings and "villages" in meetings and meetings["villages"] < meetings["towns"]:
-            problems.append("meetings.villages：不得早于 meetings.towns（述职自上而下逐级进行）")
+            _problem(problems, "plan.order", later="villages", earlier="towns")
 
     if problems or year is None:
-        raise PlanError(problems or ["year：缺少年度"])
+        raise PlanError(problems or [RuleProblem("plan.year_missing", {})])
     return YearPlan(
         year=year,
         timezone=str(timezone),

@@ -317,7 +317,8 @@ def users_reset(request: Request, account: User, name: str, mode: Annotated[Lite
         return _flash(request, msg=say(request, f"账户 {name} 已改为短信验证码登录，原密码作废",
                                             f"account {name} now signs in by SMS code; its password no longer works"))
     # shown in this answer only: never stored, never in a cookie or a URL
-    return _users_page(request, account, msg=f"已重置账户 {name} 的密码（仅显示一次）",
+    return _users_page(request, account, msg=say(request, f"已重置账户 {name} 的密码（仅显示一次）",
+                                                 f"the password of {name} was reset (shown once)"),
                        secret_once={"name": name, "password": result["password"]})
 
 

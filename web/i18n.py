@@ -134,6 +134,10 @@ RESULT_KEYS: dict[str, tuple[str, str]] = {
 
 # steps that are not a cycle's but appear in notices (issue 3's work-plan reminder to an organizer)
 EXTRA_STEPS = {"work_plan": "报送工作方案"}
+BEHALF_MARK = "代为办理"
+# account roles in English (services.accounts.ROLE_LABELS holds the Chinese)
+EN_ROLES = {"admin": "administrator", "org_department": "organization department", "reviewer": "reviewer (party committee)",
+            "secretary": "secretary", "viewer": "read-only"}
 EN_STATES = {s: s.replace("_", " ") for s in STATE_LABELS}
 EN_LEVELS = {Level.PREFECTURE: "Prefecture", Level.CITY: "City", Level.TOWN: "Towns & city units",
              Level.GRASSROOTS: "Villages, communities & others"}
@@ -200,6 +204,8 @@ class Labels:
         if not text:
             return ""
         text = str(text)
+        if self.en:  # the mark an act on behalf leaves in the history and the audit (web.operator)
+            text = text.replace(BEHALF_MARK, "on behalf")
         if not self.en:
             for pattern, chinese in AUDIT_PHRASES:
                 text = pattern.sub(chinese, text)
@@ -236,7 +242,7 @@ class Labels:
         if isinstance(value, bool):
             return ("yes" if value else "no") if self.en else ("是" if value else "否")
         if isinstance(value, dict):
-            return "，".join(f"{self(str(k)) if k in ('upward', 'own_level') else self.kind(str(k))} {v}"
+            return (", " if self.en else "，").join(f"{self(str(k)) if k in ('upward', 'own_level') else self.kind(str(k))} {v}"
                             for k, v in value.items()) or "—"
         return str(value)
 

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services import dashboard, export
 from services.accounts import Account
-from services.errors import BadInput, NotFound, PermissionDenied, Refused, ShuzhiError, TooLarge
+from services.errors import BadInput, NotFound, PermissionDenied, Problem, Refused, ShuzhiError, TooLarge
 from services.lagging import (
     LAGGING_COLUMNS,
     LEVEL_LABELS,
@@ -38,7 +38,7 @@ from states.orgs import mask_contact
 from storage.tables.core import cycles, orgs
 from web.actions import MAX_UPLOAD, Console
 from web.flash import flash
-from web.i18n import language, say
+from web.i18n import BEHALF_MARK, language, say
 from web.security import bearer_token, check_csrf, client_of, current_account, guard_read
 
 router = APIRouter()
@@ -91,7 +91,7 @@ class OperatorConsole(Console):
         self.require("act_on_behalf", org=org)
         from services.cycles import fire_event
 
-        mark = f"代为办理 by {self.account.name} for {org}"
+        mark = f"{BEHALF_MARK} by {self.account.name} for {org}"
         full_note = f"{mark}：{note.strip()}" if note and note.strip() else mark
         detail = f"{mark}: {year} {kind} {event}"
 
@@ -191,7 +191,7 @@ def resolve_org(db: Any, text: str | None) -> tuple[str | None, str | None]:
     if not hits:
         raise NotFound("search.none", value=value)
     best = hits[0]
-    return best["code"], f"“{value}”匹配到 {best['name']}（{best['code']}）"
+    return best["code"], Problem("search.matched", value=value, name=best["name"], code=best["code"])
 
 
 def lagging_filter(request: Request, *, year: int, params: dict[str, Any]) -> tuple[LaggingFilter, str | None]:
@@ -407,7 +407,8 @@ def api_plan_template(request: Request, year: int, account: User) -> Response:
     operator_console(request, account).require("start_year")
     from services.launch_preview import plan_template
 
-    return Response(plan_template(_shared(request).db, year=year), media_type="text/plain; charset=utf-8")
+    return Response(plan_template(_shared(request).db, year=year, lang=language(request)),
+                    media_type="text/plain; charset=utf-8")
 
 
 # --- pages -------------------------------------------------------------------------------------------------------
@@ -542,8 +543,10 @@ async def behalf_page(request: Request, year: int, org: str, account: User, even
         return RedirectResponse(back, status_code=303)
     from states.machine import STATE_LABELS
 
-    message = (f"{done['on_behalf']}：{STATE_LABELS.get(done['from'], done['from'])} → "
-               f"{STATE_LABELS.get(done['to'], done['to'])}")
+    message = say(request, f"{done['on_behalf']}：{STATE_LABELS.get(done['from'], done['from'])} → "
+                           f"{STATE_LABELS.get(done['to'], done['to'])}",
+                  f"{done['on_behalf'].replace(BEHALF_MARK, 'on behalf')}: {done['from'].replace('_', ' ')} → "
+                  f"{done['to'].replace('_', ' ')}")
     flash(message, scope=request.scope)
     return RedirectResponse(back, status_code=303)
 
@@ -555,7 +558,7 @@ def template_page(request: Request, account: User, year: int) -> Response:
 
     if not 1990 <= year <= 2100:
         raise BadInput("year.range", value=year)
-    text = plan_template(_shared(request).db, year=year)
+    text = plan_template(_shared(request).db, year=year, lang=language(request))
     return _render(request, "admin.html", result=None, problems=[], form={"year": year, "plan_text": text}, message="",
                    title="launch_year")
 
@@ -574,7 +577,7 @@ async def preview_page(request: Request, account: User, year: Annotated[int, For
         # refused whole like the launch itself (this read used to cut the file at 1 MB and blank a non-UTF-8 one)
         text = plan_text_from_bytes(await plan_file.read(MAX_PLAN_CHARS + 1), name=plan_file.filename)
     preview = await run_in_threadpool(preview_launch, _shared(request).db, plan_text=text, year=year) if text.strip() else {
-        "ok": False, "problems": ["方案为空：请粘贴方案或点击“按组织树生成方案”"], "levels": []}
+        "ok": False, "problems": [Problem("preview.empty")], "levels": []}
     return _render(request, "admin.html", status=200 if preview["ok"] else 400, result=None, problems=[], message="",
                    title="launch_year", form={"year": year, "plan_text": text}, preview=preview)
 

@@ -16,7 +16,7 @@ from services.plan_files import MAX_PLAN_CHARS, plan_text_from_bytes
 from states.machine import RETURN_EVENTS, STATES
 from web import flash, integrations
 from web.actions import MAX_UPLOAD, Console
-from web.i18n import Labels, language, say
+from web.i18n import EN_ROLES, Labels, language, say
 from web.security import check_csrf, client_of, csrf_token, current_account, guard_read
 
 router = APIRouter(include_in_schema=False)
@@ -55,12 +55,13 @@ def render(request: Request, template: str, http_status: int = 200, **context: A
         "t": labels,
         "lang": labels.lang,
         "user": account,
-        "role_label": ROLE_LABELS,
+        "role_label": EN_ROLES if labels.en else ROLE_LABELS,
         "csrf": csrf_token(request),
         "years": years,
         "path": request.url.path,
         "can": (lambda action, org=None: _may(request, account, action, org)),
         "lang_url": (lambda code: _lang_url(request, code)),
+        "L": (lambda zh, en: en if labels.en else zh),  # a template's own words: L('中文', 'English')
     }
     # flash messages come from the session, never from ?msg= / ?err= (L8); a route's own message stays when none is pending
     pending = {k: v for k, v in flash.take(request).items() if v is not None}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -136,21 +137,28 @@ def test_year_start_json_and_idempotence(ready, tmp_path: Path) -> None:  # type
 
 
 @pytest.mark.parametrize(
-    ("edit", "message"),
+    ("edit", "message", "english"),
     [
-        (("[reminders]", "[reminder]"), "未知字段 'reminder'"),
-        (('towns = "2014-12-20"', 'towns = "2014-12-xx"'), "meetings.towns"),
-        (('villages = "2014-12-26"', 'villages = "2015-02-26"'), "不在 2014 年度述职期内"),
-        (('T02 = "2014-12-27"', 'T77 = "2014-12-27"'), "T77"),
-        (('T02 = "2014-12-27"', 'T02 = "2014-12-16"'), "自上而下"),
+        (("[reminders]", "[reminder]"), "未知字段 'reminder'", "unknown key 'reminder'"),
+        (('towns = "2014-12-20"', 'towns = "2014-12-xx"'), "meetings.towns：'2014-12-xx' 不是日期",
+         "meetings.towns: '2014-12-xx' is not a date"),
+        (('villages = "2014-12-26"', 'villages = "2015-02-26"'), "不在 2014 年度述职期内",
+         "is outside the 2014 season"),
+        (('T02 = "2014-12-27"', 'T77 = "2014-12-27"'), "没有编码为 'T77' 的组织", "no organization with code 'T77'"),
+        (('T02 = "2014-12-27"', 'T02 = "2014-12-16"'), "自上而下", "the cascade runs top-down"),
     ],
 )
-def test_bad_plan_exit_2_and_nothing_created(ready, tmp_path: Path, edit: tuple[str, str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_plan_exit_2_and_nothing_created(ready, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                             edit: tuple[str, str], message: str, english: str) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(SAMPLE_PLAN.replace(*edit), encoding="utf-8")
     code, out, err = ready("--json", "year", "start", "2014", "--plan", str(bad))
     assert (code, out) == (2, "")
     assert message in err
+    monkeypatch.setenv("SHUZHI_LANG", "en")  # the same problem in the catalogue's English, no Chinese left
+    code, out, err = ready("--json", "year", "start", "2014", "--plan", str(bad))
+    assert (code, out) == (2, "") and english in err and not re.search(r"[\u4e00-\u9fff]", err), err
+    monkeypatch.delenv("SHUZHI_LANG")
     assert ready("--json", "cycles", "list", "--year", "2014")[0] == 4  # the year was not launched
 
 

@@ -9,10 +9,14 @@ from typing import Any
 
 import pytest
 
-from services.errors import BadInput
+from services.errors import BadInput, render
 from services.years import load_plan_text
 from states.plan import PlanError, parse_plan
 from tests.conftest import SAMPLE_PLAN
+
+
+def said(error: PlanError, lang: str = "zh") -> str:
+    return "; ".join(render(p.code, p.params, lang) for p in error.problems)
 
 
 def _plan_with(**top: Any) -> dict[str, Any]:
@@ -26,7 +30,8 @@ def _plan_with(**top: Any) -> dict[str, Any]:
 def test_h1_plan_timezone_must_be_a_real_iana_zone(zone: Any) -> None:
     with pytest.raises(PlanError) as refused:
         parse_plan(_plan_with(timezone=zone))
-    assert "timezone" in str(refused.value) and "时区" in str(refused.value)
+    assert "timezone" in said(refused.value) and "时区" in said(refused.value)
+    assert said(refused.value, "en").startswith("timezone: '") and "time zone" in said(refused.value, "en")
 
 
 def test_h1_plan_timezone_real_zones_pass() -> None:
@@ -39,7 +44,8 @@ def test_h1_plan_timezone_real_zones_pass() -> None:
 def test_l6_plan_numbers_in_range(field: str, value: int) -> None:
     with pytest.raises(PlanError) as refused:
         parse_plan(_plan_with(**{field: value}))
-    assert field in str(refused.value) and "整数" in str(refused.value)
+    assert field in said(refused.value) and "整数" in said(refused.value)
+    assert field in said(refused.value, "en") and "whole number" in said(refused.value, "en")
 
 
 @pytest.mark.parametrize(("section", "key", "value"), [
@@ -51,7 +57,7 @@ def test_l6_plan_section_numbers_in_range(section: str, key: str, value: Any) ->
     data.setdefault(section, {})[key] = value
     with pytest.raises(PlanError) as refused:
         parse_plan(data)
-    assert f"{section}.{key}" in str(refused.value)
+    assert f"{section}.{key}" in said(refused.value) and f"{section}.{key}" in said(refused.value, "en")
 
 
 def test_l6_plan_nesting_bounded_50000_brackets() -> None:
@@ -65,14 +71,18 @@ def test_l6_plan_nesting_bounded_after_parse() -> None:
     deep: Any = 1
     for _ in range(40):
         deep = [deep]
-    with pytest.raises(PlanError, match="嵌套"):
+    with pytest.raises(PlanError) as refused:
         parse_plan(_plan_with(scoring={"weights": deep}))
+    assert said(refused.value) == "计划文件嵌套过深（列表和表最多 8 层）"
+    assert said(refused.value, "en") == "plan: lists and tables nested more than 8 deep"
 
 
 def test_l6_plan_datetime_is_not_a_date() -> None:
     data = tomllib.loads(SAMPLE_PLAN.replace('city = "2014-12-15"', "city = 2014-12-15T08:00:00"))
-    with pytest.raises(PlanError, match=r"meetings\.city"):
+    with pytest.raises(PlanError) as refused:
         parse_plan(data)
+    assert said(refused.value) == "meetings.city：'2014-12-15 08:00:00' 应为日期（YYYY-MM-DD），不带时间"
+    assert said(refused.value, "en") == "meetings.city: '2014-12-15 08:00:00' must be a date (YYYY-MM-DD) without a time"
 
 
 def test_h1_year_start_refuses_a_bad_timezone_exit_2(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
