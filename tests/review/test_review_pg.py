@@ -18,6 +18,9 @@ from tests.conftest import launch_sample, make_app
 from tests.review.conftest import REPORTS, fire
 
 
+# the search box's expression indexes on orgs cannot be reflected or rendered (tests/guards/test_guards.py says why)
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_migrated_schema_matches_the_tables(any_db: Database) -> None:
     with any_db.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
