@@ -178,7 +178,7 @@ class RateOverride:
 
 
 def _limits(conn: sa.Connection, now: datetime, *, override: RateOverride, failed_years: dict[int, str],
-            plans: dict[Any, Any] | None = None) -> _Limits:
+            plans: dict[int, tuple[Any, Any]] | None = None) -> _Limits:
     """Quiet hours per year; the rate limits from the newest readable plan unless the deployment sets them.
 
     The SMS rate is the gateway's, one per deployment: it is the newest year's plan (the season being run), not
@@ -332,6 +332,16 @@ def retry_messages(db: Database, *, now: datetime, status: str = "failed", since
 
 # --- claiming ------------------------------------------------------------------------------------------
 
+@dataclass
+class RunState:
+    """What one dispatch run carries from claim to claim: the stored plans it parsed (year → (stored, parsed), parsed
+    again only if the stored plan changed) and, on PostgreSQL, its last exact count of the minute's SMS slots (when,
+    how many, its own included) that `_minute_guess` may stand on."""
+
+    plans: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    minute_seen: tuple[datetime, int] | None = None
+
+
 def _lock_claims(conn: sa.Connection, *, sms: bool) -> None:
     """Serialise what must be: on PostgreSQL the SMS slot count between dispatchers, taken after the rows are marked
     (the candidates themselves are locked FOR UPDATE SKIP LOCKED, so the marking and e-mail claims run in
@@ -352,7 +362,7 @@ def _group_of(row: Any, digest: bool) -> tuple[str, str] | int:
 
 def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequence[str], batch: int, digest: bool,
            result: DispatchResult, after_id: int, override: RateOverride,
-           plans: dict[Any, Any], first: bool = True) -> tuple[str, list[int], int | None]:
+           run: RunState, first: bool = True) -> tuple[str, list[int], int | None]:
     """Claim the next candidates after `after_id`; returns the token, the claimed ids and the last id looked at
     (the rows are read by `_claimed_rows` after the commit: the SMS lock is held no longer than the claim needs).
 
@@ -364,7 +374,7 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
         _lock_claims(conn, sms=sms_on)  # SQLite: the whole claim under the write lock
     now = clock()
     stamp = to_db_time(now)
-    limits = _limits(conn, now, override=override, failed_years=result.failed_years, plans=plans)
+    limits = _limits(conn, now, override=override, failed_years=result.failed_years, plans=run.plans)
     ready = sa.and_(
         outbox.c.status == "queued",
         sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= stamp),
@@ -407,7 +417,7 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
         # count read without the lock (a guess: nothing is marked when the minute is spent), the rows are marked,
         # and only then is the lock taken to count exactly and take the slots; a group the exact count refuses
         # (a rival took the last slots in between, or the phone's daily cap) goes back to the queue at once.
-        minute_used = _minute_guess(conn, now, plans, needed=len(phones), per_minute=limits.per_minute) if phones else 0
+        minute_used = _minute_guess(conn, now, run.minute_seen, needed=len(phones), per_minute=limits.per_minute) if phones else 0
         chosen, slotted = _choose(candidates, digest=digest, minute_left=limits.per_minute - minute_used,
                                   sent_today=None, per_phone=limits.per_phone_per_day, result=result, first=first)
     else:
@@ -431,7 +441,7 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
         minute_used, sent_today = _rate_counts(conn, now, {c.address for c in slotted})
         kept, _ = _choose(slotted, digest=False, minute_left=limits.per_minute - minute_used,
                           sent_today=sent_today, per_phone=limits.per_phone_per_day, result=result, first=first)
-        plans[_MINUTE_SEEN] = (now, minute_used + len(kept))
+        run.minute_seen = (now, minute_used + len(kept))
         if len(kept) < len(slotted):
             kept_ids = set(kept)
             dropped = {_group_of(c, digest) for c in slotted if c.id not in kept_ids}
@@ -449,18 +459,17 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
     return token, chosen, last_id
 
 
-_MINUTE_SEEN = "minute_seen"  # in the per-dispatch cache: (when, the minute's slots counted exactly, with ours)
 MINUTE_GUESS_FRESH = timedelta(seconds=5)
 
 
-def _minute_guess(conn: sa.Connection, now: datetime, seen: dict[Any, Any], *, needed: int, per_minute: int) -> int:
+def _minute_guess(conn: sa.Connection, now: datetime, previous: tuple[datetime, int] | None, *, needed: int,
+                  per_minute: int) -> int:
     """PostgreSQL: the minute's slots as a guess before the rows are marked (the exact count follows under the SMS
     lock). The exact count this dispatcher made at its previous claim stands in for it while it is fresh and leaves
     room for this claim twice over: then the guess says "all fit" whatever a rival took since (a rival's slots only
     make the exact count refuse some, which go back to the queue) and slots aging out only add room, so it never
     holds a message the minute has room for. Otherwise (near the limit) the window is counted. Counting it costs
     ~1 µs a slot (index and heap: fresh rows are not all-visible), a window of the whole minute per claim."""
-    previous = seen.get(_MINUTE_SEEN)
     if previous is not None:
         when, used = previous
         if timedelta(0) <= now - when <= MINUTE_GUESS_FRESH and used + 2 * needed <= per_minute:
@@ -692,13 +701,12 @@ _RECORD_RETRY = outbox.update().where(_MINE_ONE).values(
 )
 _RELEASE = outbox.update().where(_MINE_ONE).values(
     status="queued", claim_token=None, claimed_at=None, attempts=outbox.c.attempts - 1)
-_EXTEND = outbox.update().where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)), _HELD).values(
-    claimed_at=sa.bindparam("stamp"))
-_EXTEND_PG = outbox.update().where(outbox.c.id == sa.any_(sa.bindparam("ids", type_=sa.ARRAY(sa.Integer))),
-                                   _HELD).values(claimed_at=sa.bindparam("stamp"))
-_STILL_MINE = sa.select(outbox.c.id).where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)), _HELD)
-_STILL_MINE_PG = sa.select(outbox.c.id).where(outbox.c.id == sa.any_(sa.bindparam("ids", type_=sa.ARRAY(sa.Integer))),
-                                              _HELD)
+# the rows of a list of ids, as `_id_in` writes it per backend, as fixed statements: "ids" an expanding IN
+# elsewhere, one array parameter on PostgreSQL
+_IDS = {False: outbox.c.id.in_(sa.bindparam("ids", expanding=True)),
+        True: outbox.c.id == sa.any_(sa.bindparam("ids", type_=sa.ARRAY(sa.Integer)))}
+_EXTEND = {pg: outbox.update().where(ids, _HELD).values(claimed_at=sa.bindparam("stamp")) for pg, ids in _IDS.items()}
+_STILL_MINE = {pg: sa.select(outbox.c.id).where(ids, _HELD) for pg, ids in _IDS.items()}
 _GIVE_BACK_SLOT = sms_slots.delete().where(sms_slots.c.outbox_id == sa.bindparam("row_id"),
                                            sms_slots.c.token == sa.bindparam("token"))
 
@@ -811,12 +819,11 @@ def _check_and_extend(conn: sa.Connection, batch: _Batch, ids: list[int], *, now
                       grace: timedelta) -> set[int]:
     """Extend the lease of every row still held (when a quarter of it has passed) and return which of `ids`
     still carry the token: the fencing check, made right before the provider calls."""
+    postgresql = conn.dialect.name == "postgresql"
     if now - batch.extended_at >= grace / 4:
-        extend = _EXTEND_PG if conn.dialect.name == "postgresql" else _EXTEND
-        conn.execute(extend, {"ids": batch.ids, "token": batch.token, "stamp": to_db_time(now)})
+        conn.execute(_EXTEND[postgresql], {"ids": batch.ids, "token": batch.token, "stamp": to_db_time(now)})
         batch.extended_at = now
-    still_mine = _STILL_MINE_PG if conn.dialect.name == "postgresql" else _STILL_MINE
-    return set(conn.execute(still_mine, {"ids": ids, "token": batch.token}).scalars())
+    return set(conn.execute(_STILL_MINE[postgresql], {"ids": ids, "token": batch.token}).scalars())
 
 
 def _outcome_rows(members: Sequence[Any], token: str, outcome: str | DeliveryError, message: OutgoingMessage,
@@ -868,7 +875,7 @@ def dispatch(
     read_clock = clock or (lambda: now + timedelta(seconds=monotonic_time.monotonic() - started))
     override = rates or RateOverride()
     result = DispatchResult()
-    plans: dict[Any, Any] = {}
+    run = RunState()
     sizer = _Chunker(fixed=chunk)
     try:
         result.reclaimed = reclaim_stale(db, now=now, grace=grace)
@@ -883,7 +890,7 @@ def dispatch(
             rounds += 1
             with db.begin() as conn:
                 token, chosen, last_id = _claim(conn, clock=read_clock, channels=active, batch=batch, digest=digest,
-                                                result=result, after_id=cursor, override=override, plans=plans,
+                                                result=result, after_id=cursor, override=override, run=run,
                                                 first=rounds == 1)
             if last_id is None:
                 break

@@ -162,7 +162,7 @@ def test_dispatch_claim_seeks(realistic: Database, cursor: str) -> None:
     marking and the read-back go by primary key (issue 11: `notify send` on a national outbox was 50× slower than
     the same work in a small one, each claim reading every row to find its own token). The outbox is first grown,
     inside the transaction that is rolled back, to what a season leaves: ~25 sent messages for each queued one."""
-    from services.outbox import DispatchResult, RateOverride, _claim, _claimed_rows
+    from services.outbox import DispatchResult, RateOverride, RunState, _claim, _claimed_rows
     from storage.tables.notify import outbox
 
     columns = ", ".join(c.name for c in outbox.columns if c.name not in ("id", "key", "status"))
@@ -176,7 +176,7 @@ def test_dispatch_claim_seeks(realistic: Database, cursor: str) -> None:
         with recording(realistic.engine) as recorded:
             token, chosen, _ = _claim(conn, clock=lambda: parse_when("2014-12-10T11:00"), channels=["sms", "email"],
                                       batch=100, digest=True, result=DispatchResult(), after_id=after,
-                                      override=RateOverride(), plans={})
+                                      override=RateOverride(), run=RunState())
             rows = _claimed_rows(conn, chosen)
         assert token and len(rows) == 100 and all(r.claim_token == token for r in rows)
         found = [(item.statement[:300], scan) for item in recorded if explainable(item)
@@ -202,7 +202,7 @@ def test_fencing_and_record_go_by_primary_key_whatever_the_statistics(realistic:
     chunk — 22 ms instead of 0.5 ms for 400 rows on PostgreSQL."""
     from datetime import timedelta
 
-    from services.outbox import DispatchResult, RateOverride, _Batch, _check_and_extend, _claim, _record_sent
+    from services.outbox import DispatchResult, RateOverride, RunState, _Batch, _check_and_extend, _claim, _record_sent
     from storage.tables.notify import outbox
 
     with realistic.connect() as conn:
@@ -212,7 +212,7 @@ def test_fencing_and_record_go_by_primary_key_whatever_the_statistics(realistic:
         conn.execute(outbox.update().where(outbox.c.id.in_(rival)).values(status="sending", claim_token="rival"))
         token, chosen, _ = _claim(conn, clock=lambda: parse_when("2014-12-10T11:00"), channels=["sms", "email"],
                                   batch=200, digest=False, result=DispatchResult(), after_id=0,
-                                  override=RateOverride(), plans={})
+                                  override=RateOverride(), run=RunState())
         assert token and len(chosen) == 200
         now = parse_when("2014-12-10T11:00")
         work = _Batch(token=token, groups=[[c] for c in chosen], extended_at=now - timedelta(hours=1), ids=chosen)
