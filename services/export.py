@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
@@ -71,6 +72,19 @@ class ColumnChunks:
 
     def close(self) -> None:
         close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+
+
+@contextlib.contextmanager
+def _closing_source(rows: Iterable[Any]) -> Iterator[None]:
+    """Close the rows' source (a `ColumnChunks`, a generator) when the writer ends, finished or abandoned: a
+    download dropped mid-way releases its connections when the response closes the writer, not when the garbage
+    collector finds the source."""
+    try:
+        yield
+    finally:
+        close = getattr(rows, "close", None)
         if close is not None:
             close()
 
@@ -324,7 +338,7 @@ def xlsx_chunks(header: list[str], rows: Iterable[Sequence[Any]], *, title: str 
     counter = counter if counter is not None else [0]
     sink = _Sink()
     # deflate at level 1: ~10× smaller than stored XML for a fraction of the time level 6 would take
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
+    with _closing_source(rows), zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as book:
         for name, text in (("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _ROOT_RELS),
                            ("xl/workbook.xml", _WORKBOOK.format(title=_sheet_title(title))),
                            ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS), ("xl/styles.xml", _STYLES)):
@@ -384,11 +398,12 @@ def csv_chunks(header: list[str], rows: Iterable[Sequence[Any]], *, rows_per_chu
     writer = csv.writer(buffer)
     buffer.write("\ufeff")
     writer.writerow([csv_safe(h) for h in header])
-    for batch in _csv_batches(rows, rows_per_chunk):
-        writer.writerows(batch)
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
+    with _closing_source(rows):
+        for batch in _csv_batches(rows, rows_per_chunk):
+            writer.writerows(batch)
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue().encode("utf-8")
 

@@ -6,6 +6,7 @@ One filter (`LaggingFilter`) drives all three, so what an operator sees is what 
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import threading
@@ -294,6 +295,7 @@ def _copied_ahead(db: Database, statement: sa.Select[Any], year: int) -> Iterato
     Chunk = tuple[list[Sequence[str]], dict[str, str | None]]
     chunks: queue.Queue[Chunk | BaseException | None] = queue.Queue(maxsize=READ_AHEAD)
     stop = threading.Event()
+    copying: list[Any] = []  # the COPY's driver connection while it runs, so an abandoned download can cancel it
 
     def put(item: Chunk | BaseException | None) -> None:
         while not stop.is_set():
@@ -319,6 +321,7 @@ def _copied_ahead(db: Database, statement: sa.Select[Any], year: int) -> Iterato
                 # the national sort in memory (~27 MB per worker at 1.3 M cycles) rather than merged on disk: -10 %
                 conn.exec_driver_sql(f"SET LOCAL work_mem = '{EXPORT_WORK_MEM}'")
                 raw: Any = conn.connection.dbapi_connection
+                copying.append(raw)
                 with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (NULL '')", params) as copy:
                     lines: list[bytes] = []
                     for line in copy:
@@ -348,7 +351,13 @@ def _copied_ahead(db: Database, statement: sa.Select[Any], year: int) -> Iterato
             yield item
     finally:
         stop.set()
-        reader.join()
+        if reader.is_alive() and copying:
+            # the reader notices `stop` only at its next chunk: before the first, the whole national sort; cancelled,
+            # the COPY ends at once and the reader gives its connections back
+            cancel = getattr(copying[0], "cancel_safe", None) or copying[0].cancel
+            with contextlib.suppress(Exception):
+                cancel()
+        reader.join(timeout=30)
 
 
 def _reminded(conn: sa.Connection, year: int, org_ids: Sequence[Any], key: Callable[[int], Any] = int

@@ -60,6 +60,24 @@ def test_an_export_abandoned_half_way_gives_its_connections_back(launched: Datab
     assert len(list(export_lagging(launched, LaggingFilter(year=2014), today=TODAY))) > 3  # and the next one runs
 
 
+@pytest.mark.parametrize("writer", ["xlsx", "csv"])
+def test_a_download_dropped_half_way_gives_its_connections_back(launched: Database, monkeypatch: pytest.MonkeyPatch,
+                                                                writer: str) -> None:
+    """The response closes the writer, not the rows: closing the writer must close the export under it (on
+    PostgreSQL a COPY still running and two connections) at once, not when the garbage collector finds it."""
+    from services.export import csv_chunks
+
+    monkeypatch.setattr(lagging, "STREAM_CHUNK", 1)
+    monkeypatch.setattr(lagging, "READ_AHEAD", 1)
+    rows = export_lagging(launched, LaggingFilter(year=2014), today=TODAY, full_phone=True)
+    header = [label for _, label in LAGGING_COLUMNS]
+    download = xlsx_chunks(header, rows, chunk_size=1) if writer == "xlsx" else csv_chunks(header, rows, rows_per_chunk=1)
+    assert next(download)
+    download.close()  # the client went away
+    assert launched.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert len(list(export_lagging(launched, LaggingFilter(year=2014), today=TODAY))) > 3
+
+
 def test_names_with_backslashes_export_as_they_are(launched: Database) -> None:
     """PostgreSQL hands the rows over as COPY text (backslash escapes): what the sheet shows is still what the
     page shows, numbers included."""
