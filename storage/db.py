@@ -42,6 +42,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     engine = sa.create_engine(url, **kwargs)
+    sa.event.listen(engine, "connect", _idle_since)  # a connection just opened is alive: no ping at its checkout
     sa.event.listen(engine, "checkin", _idle_since)
     sa.event.listen(engine, "checkout", _ping_if_idle)
     return engine
@@ -61,14 +62,18 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     if time.monotonic() - record.info.get("idle_since", 0.0) <= PING_AFTER_IDLE:
         return
     try:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("SELECT 1")
-        finally:
-            cursor.close()
-        dbapi_connection.rollback()  # the ping's transaction ends here, as the pool hands out connections
+        _ping(dbapi_connection)
     except Exception as error:
         raise sa.exc.DisconnectionError() from error
+
+
+def _ping(dbapi_connection: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT 1")
+    finally:
+        cursor.close()
+    dbapi_connection.rollback()  # the ping's transaction ends here, as the pool hands out connections
 
 
 class Database:

@@ -48,3 +48,23 @@ def test_a_connection_used_a_moment_ago_is_handed_out_untested(pg_engine: Any, m
     with pytest.raises(sa.exc.OperationalError):
         _backend_pid(db)  # not tested at checkout: the first statement meets the dead connection
     assert _backend_pid(db) != first  # the pool dropped it; the next checkout connects afresh
+
+
+def test_a_connection_just_opened_is_not_pinged_and_an_idle_one_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new connection is alive (it just answered the handshake): its first checkout costs no round trip."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need SHUZHI_TEST_PG (set by .ci/run), e.g. postgresql://postgres@127.0.0.1:5432/test")
+    pings: list[object] = []
+    real = storage.db._ping
+    monkeypatch.setattr(storage.db, "_ping", lambda conn: (pings.append(conn), real(conn)))
+    engine = make_engine(PG_URL or "")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        assert pings == []
+        monkeypatch.setattr(storage.db, "PING_AFTER_IDLE", -1.0)  # as if it had sat idle since
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
