@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from services.errors import BadInput, NotFound, Refused
+from services.errors import NotFound, Refused
 from states.machine import OPEN_STATES, OWNER_OF_STEP, STATE_LABELS, STEP_LABELS, STEP_OF_STATE
 from states.plan import YearPlan, plan_from_stored
 from storage.db import Database, to_db_time
@@ -303,10 +303,9 @@ def remind_now(db: Database, *, year: int, org: str, now: datetime, by: str, kin
     select, with a marker of the minute (`…:manual:2014-12-18T09:05`) instead of the threshold or day: a second
     click within the minute queues nothing, a click a minute later queues again, and the day's sweep notices are
     untouched. Who asked is kept in the message's `note` (the deadline templates do not show it)."""
-    from services.cycles import CYCLE_KINDS, find_cycle
+    from services.cycles import check_kind, find_cycle
 
-    if kind not in CYCLE_KINDS:
-        raise BadInput("kind.bad", option="--kind", value=kind, choices=", ".join(CYCLE_KINDS))
+    check_kind(kind)
     with db.begin() as conn:
         stored = conn.execute(sa.select(years.c.plan).where(years.c.year == year)).scalar()
         if stored is None:
