@@ -443,6 +443,15 @@ def cli_text(problem: str, lang: str = "zh") -> str:
         return problem.render(lang)
 
 
+def failure_text(error: BaseException, lang: str = "zh") -> str:
+    """One line telling an operator why a year was skipped: a plan's problems (states' PlanError and
+    ScoringRulesError carry catalogue codes, not text) rendered from the catalogue, else the exception's own text."""
+    problems = getattr(error, "problems", None) or []
+    if problems and all(hasattr(p, "code") and hasattr(p, "params") for p in problems):
+        return f"{type(error).__name__}: " + "；".join(render(p.code, p.params, lang) for p in problems)
+    return f"{type(error).__name__}: {error}"
+
+
 def where_it_failed(error: BaseException) -> str:
     """The last frames as `file:line in function`: no source text, no locals, no message (they may hold data)."""
     import traceback

@@ -44,7 +44,7 @@ from notifications.channels import (
     send_many,
 )
 from notifications.render import Renderer
-from services.errors import BadInput, NotFound
+from services.errors import BadInput, NotFound, failure_text
 from states.machine import STEP_LABELS, STEP_OF_STATE
 from states.plan import ReminderRules, plan_from_stored
 from storage.db import Database, from_db_time, to_db_time
@@ -199,7 +199,7 @@ def _limits(conn: sa.Connection, now: datetime, *, override: RateOverride, faile
             if in_quiet_hours(now, plan.reminders.quiet_hours, ZoneInfo(plan.timezone)):
                 held.add(year)
         except Exception as error:  # a bad stored plan (PlanError, unknown zone…) must never stop the other years
-            failed_years[year] = f"{type(error).__name__}: {error}"[:300]
+            failed_years[year] = failure_text(error)[:300]
             held.add(year)
             continue
         newest = plan.reminders

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from services.errors import NotFound, Refused
+from services.errors import NotFound, Refused, failure_text
 from states.machine import OPEN_STATES, OWNER_OF_STEP, STATE_LABELS, STEP_LABELS, STEP_OF_STATE
 from states.plan import YearPlan, plan_from_stored
 from storage.db import Database, to_db_time
@@ -265,7 +265,7 @@ def sweep_deadlines(db: Database, *, now: datetime, year: int | None = None, sum
         except sa.exc.DBAPIError:
             raise  # the database itself: not one year's problem
         except Exception as error:  # PlanError, ZoneInfoNotFoundError, ValueError of a path-like zone…
-            total.failed_years[target] = f"{type(error).__name__}: {error}"[:300]
+            total.failed_years[target] = failure_text(error)[:300]
             continue
         total.checked += result.checked
         total.lagging += result.lagging

@@ -463,6 +463,7 @@ def test_h1_one_bad_stored_plan_never_stops_the_other_years(cli, orgs_csv: Path,
     swept = json.loads(out)
     assert code == 1 and swept["queued"] == 11 and [f["year"] for f in swept["failed_years"]] == [2013]
     assert "2013" in err
+    assert "不是有效的时区名称" in err and "plan." not in err  # the plan's problem read out, not its catalogue code
     code, out, err = cli("--now", "2014-12-07T12:00", "--json", "notify", "send")
     sent = json.loads(out)
     assert code == 1 and sent["sent"] == 11 and sent["failed_years"][0]["year"] == 2013 and "2013" in err
