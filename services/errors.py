@@ -64,7 +64,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "the working-day calendar lacks data: {detail} (enter the year's holidays on the admin page)"),
     "year.no_orgs": ("尚无组织：请先导入组织架构（shuzhi orgs import FILE）",
                      "no organizations yet: import the tree first (shuzhi orgs import FILE)"),
-    "year.bad": ("年度 '{value}' 不是有效的年份", "year '{value}' is not a valid year"),
     # files and uploads
     "file.missing": ("文件 {name} 不存在", "{name}: no such file"),
     "file.empty": ("文件 {name} 是空的（应有表头 {header}）", "{name}: the file is empty (expected header {header})"),
@@ -81,7 +80,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "{name}: unsupported report type '{suffix}' (use .docx, .md or .txt)"),
     "report.too_large": ("述职报告 {name} 超过 {limit} MB", "{name}: larger than {limit} MB"),
     "report.empty": ("述职报告 {name} 是空的", "{name}: the report is empty"),
-    "report.docx": ("无法按 .docx 读取述职报告 {name}", "{name}: cannot read as .docx"),
     "report.not_docx": ("{name}：无法作为 .docx 读取（{detail}）", "{name}: cannot read as .docx ({detail_en})"),
     "report.bomb": ("{name}：{what}，超出述职报告的合理范围，拒绝读取（可能是压缩炸弹或损坏的文件）；"
                     "请另存为普通的 .docx、.md 或 .txt 后再提交",
@@ -113,7 +111,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # ballots
     "ballots.count": ("测评码数量 {count} 应在 1 到 {limit} 之间", "{count} codes: give between 1 and {limit}"),
     # accounts
-    "password.short": ("密码至少 {limit} 个字符", "password: at least {limit} characters"),
     "password.too_short": ("密码：至少 {limit} 个字符", "password: at least {limit} characters"),
     "password.common": ("密码：过于常见或容易猜到，请换一个", "password: too common or too easy to guess; choose another"),
     "account.name_bad": ("用户名：1–100 个字符，不含空格", "name: 1–100 characters, no spaces"),
@@ -127,7 +124,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "account.role_choose": ("角色：请选择一个角色", "role: choose a role"),
     "account.phone_bad": ("手机号：不是有效的手机号码", "phone: not a valid mobile number"),
     # generic field problems
-    "field.too_long": ("{field}：长度不能超过 {limit} 个字符", "{field}: at most {limit} characters"),
     "field.empty": ("{field}：不能为空", "{field}: must not be empty"),
     "field.bad_number": ("{field}：'{value}' 不是 {low} 到 {high} 之间的整数",
                          "{field}: '{value}' is not a whole number from {low} to {high}"),
@@ -512,9 +508,10 @@ class ShuzhiError(Exception):
                            for k, v in self.params.items()}, "problems": self.problems_in(lang)}
 
 
-def row_problem(row: int, code: str, /, **params: Any) -> Problem:
-    """A problem of one row of an imported file: 第 N 行：… in the console, the contract's `row N: …` in the CLI."""
-    return Problem("row", row=row, reason=Problem(code, **params))
+def row_problem(row: int, reason: str, /, **params: Any) -> Problem:
+    """A problem of one row of an imported file: 第 N 行：… in the console, the contract's `row N: …` in the CLI.
+    `reason` is a catalogue code with its `params`, or a Problem already made."""
+    return Problem("row", row=row, reason=reason if isinstance(reason, Problem) else Problem(reason, **params))
 
 
 class Problem(str):

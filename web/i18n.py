@@ -105,7 +105,6 @@ AUDIT_ACTIONS: dict[str, tuple[str, str]] = {
     "close_evaluation": ("结束测评", "close the evaluation"), "comment": ("点评", "comment"),
     "rectification": ("整改方案", "rectification plan"), "otp_request": ("获取短信验证码", "request an SMS code"),
     "otp_verify": ("短信验证码登录", "sign in by SMS code"), "view_audit": ("查看审计日志", "view the audit log"),
-    "act_for": ("代为办理", "act on behalf"),
 }
 AUDIT_OUTCOMES: dict[str, tuple[str, str]] = {
     "ok": ("成功", "ok"), "denied": ("无权操作", "denied"), "failed": ("失败", "failed"), "refused": ("被拒绝", "refused"),
