@@ -217,7 +217,7 @@ def _validate_ballot(data: dict[str, Any], by_code: dict[str, int], row: int | N
             chosen[by_code[org]] = rating
     if problems:
         if row is not None:
-            problems = [Problem("row", row=row, reason=p) for p in problems]
+            problems = [row_problem(row, p) for p in problems]
         raise BadInput.listing(problems)
     return chosen
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import BadInput, NotFound, Problem
+from services.errors import BadInput, NotFound, Problem, row_problem
 from services.search import name_initials
 from services.tabular import map_header, stream_rows
 from states.orgs import (
@@ -229,7 +229,7 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
             rows_seen += 1
             reasons = _row_problems(row, tree, bad)
             if reasons:
-                problems.extend((row.number, Problem("row", row=row.number, reason=reason)) for reason in reasons)
+                problems.extend((row.number, row_problem(row.number, reason)) for reason in reasons)
                 known = tree.index.get(row.code)
                 if row.code and row.code not in bad and (known is None or not tree.row[known]):
                     bad[row.code] = row.number
@@ -499,7 +499,7 @@ def _tree_problems(tree: _Tree, file_nodes: array[int], file_parents: list[str],
         if parent is None:
             reason = Problem("org_row.parent_bad_row" if parent_code in bad else "org_row.parent_unknown",
                              parent=parent_code[:80])
-            problems.append((tree.row[node], Problem("row", row=tree.row[node], reason=reason)))
+            problems.append((tree.row[node], row_problem(tree.row[node], reason)))
             tree.row[node] = -tree.row[node]  # not part of the tree: skip the checks below
             continue
         tree.parent[node] = parent
@@ -526,7 +526,7 @@ def _tree_problems(tree: _Tree, file_nodes: array[int], file_parents: list[str],
             kind, parent_kind = KINDS[tree.kind[node]], KINDS[tree.kind[parent]]
             found = Problem("org_row.level", kind=kind, kind_label=KIND_LABELS[kind], parent_kind=parent_kind,
                             parent_label=KIND_LABELS[parent_kind], parent=tree.codes[parent])
-        problems.append((number, Problem("row", row=number, reason=found)))
+        problems.append((number, row_problem(number, found)))
     return problems
 
 

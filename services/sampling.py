@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import BadInput, NotFound, Problem
+from services.errors import BadInput, NotFound, Problem, row_problem
 from services.orgs import in_subtree
 from services.tabular import map_header, read_rows
 from states.orgs import LEVEL_OF_KIND, Level, is_valid_phone, mask_phone
@@ -101,7 +101,7 @@ def _read_population(path: Path) -> list[dict[str, str]]:
             reasons.append(Problem("row.empty", label="类别", field="category"))
         if person["phone"] and not is_valid_phone(person["phone"]):
             reasons.append(Problem("person_row.phone_bad", phone=mask_phone(person["phone"])))
-        problems.extend(Problem("row", row=number, reason=reason) for reason in reasons)
+        problems.extend(row_problem(number, reason) for reason in reasons)
         people.append(person)
     if not people and not problems:
         problems.append(Problem("file.no_rows"))

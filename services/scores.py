@@ -121,7 +121,7 @@ def import_scores(db: Database, path: Path, *, year: int, now: datetime) -> dict
             else:
                 seen[(org, component)] = number
         if reasons:
-            problems.extend((number, Problem("row", row=number, reason=r)) for r in reasons)
+            problems.extend((number, row_problem(number, r)) for r in reasons)
         elif component is not None and value is not None:
             parsed.append((number, org, component, value))
     with db.begin() as conn:
@@ -201,7 +201,7 @@ def import_onsite(db: Database, path: Path, *, year: int, now: datetime) -> dict
             else:
                 seen[(org, part)] = number
         if reasons:
-            problems.extend((number, Problem("row", row=number, reason=r)) for r in reasons)
+            problems.extend((number, row_problem(number, r)) for r in reasons)
         elif org and part:
             parts.setdefault(org, {})[part] = items
             first_row.setdefault(org, number)
