@@ -20,12 +20,11 @@ from services.errors import BadInput, NotFound
 from services.orgs import subtree_bounds
 from states.deadlines import due_of_state, is_overdue, lagging_horizon
 from states.machine import DUE_COLUMNS, OPEN_STATES, STATES, STEP_OF_STATE
-from states.orgs import LEVEL_OF_KIND, Level, mask_email, mask_phone
+from states.orgs import LEVEL_OF_KIND, UPPER_KINDS, Level, mask_email, mask_phone
 from storage.db import Database
 from storage.tables.core import cycles, history, meetings, orgs, years
 
 LEVELS: tuple[Level, ...] = (Level.CITY, Level.TOWN, Level.GRASSROOTS)
-UPPER_KINDS = tuple(k for k, lvl in LEVEL_OF_KIND.items() if lvl != Level.GRASSROOTS)
 COMING_DAYS = 14
 
 Counts = dict[tuple[str, str, date | None], int]  # (org kind, state, due date) → cycles; grassroots as 'village'

@@ -22,7 +22,7 @@ from services.errors import BadInput, NotFound, Refused
 from services.export import ColumnChunks
 from states.deadlines import lagging_horizon
 from states.machine import STATE_LABELS, STEP_LABELS, STEP_OF_STATE, STEPS
-from states.orgs import LEVEL_OF_KIND, Level, mask_phone
+from states.orgs import LEVEL_OF_KIND, UPPER_KINDS, Level, mask_phone
 from storage.db import Database, from_db_time, to_db_time
 from storage.tables.core import cycles, orgs, years
 from storage.tables.notify import outbox
@@ -82,8 +82,7 @@ def _conditions(conn: sa.Connection, f: LaggingFilter, today: date) -> list[sa.C
         # (70,000 at national scale) was hashed once per statement, twice per page (the count and the rows)
         unit = orgs.alias("level_org")
         if Level(f.level) == Level.GRASSROOTS:  # the many: everything that is not an upper kind
-            upper = [k for k, lvl in LEVEL_OF_KIND.items() if lvl != Level.GRASSROOTS]
-            kind_test = unit.c.kind.not_in(upper)
+            kind_test = unit.c.kind.not_in(UPPER_KINDS)
         else:
             kind_test = unit.c.kind.in_([k for k, lvl in LEVEL_OF_KIND.items() if int(lvl) == f.level])
         where.append(sa.exists().where(unit.c.id == cycles.c.org_id, kind_test))

@@ -17,13 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.errors import BadInput
-from states.orgs import LEVEL_OF_KIND, Level
 from storage.db import Database
 from storage.tables.core import UPPER_KINDS_SQL, orgs
 
 MAX_RESULTS = 20
 MAX_QUERY = 200  # the longest name an organization may have: a longer text matches nothing, so it is refused
-UPPER_KINDS = tuple(kind for kind, level in LEVEL_OF_KIND.items() if level != Level.GRASSROOTS)  # = UPPER_KINDS_SQL
 
 
 # pypinyin's documented switches, read once when it is first imported: its phrase dictionary (~45 MB, ~0.6 s to

@@ -53,6 +53,8 @@ LEVEL_OF_KIND: dict[str, Level] = {
     "enterprise": Level.GRASSROOTS,
     "other": Level.GRASSROOTS,
 }
+# the kinds above the grassroots: the organizers of meetings (storage.tables.core spells them out as SQL)
+UPPER_KINDS: tuple[str, ...] = tuple(kind for kind, level in LEVEL_OF_KIND.items() if level != Level.GRASSROOTS)
 
 LEVEL_LABELS: dict[Level, str] = {
     Level.PREFECTURE: "地市",

@@ -140,7 +140,7 @@ def test_every_error_code_raised_is_in_the_catalogue_with_its_parameters() -> No
 
 def test_the_upper_kinds_spelt_out_for_the_search_index_are_the_upper_levels() -> None:
     """ix_orgs_upper_names (migration 0013) and the search's substring query repeat the upper kinds as literals."""
-    from services.search import UPPER_KINDS
+    from states.orgs import UPPER_KINDS
     from storage.tables.core import UPPER_KINDS_SQL
 
     assert f"kind IN ({', '.join(repr(kind) for kind in UPPER_KINDS)})" == UPPER_KINDS_SQL
