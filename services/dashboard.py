@@ -122,30 +122,34 @@ class FunnelCache:
         with self._lock:
             return self._gates.setdefault(key, threading.Lock())
 
+    def _needs_recount(self, conn: sa.Connection, snap: _Snapshot | None, history_mark: int) -> bool:
+        """No usable snapshot, or a history row since it that counts cannot be moved from (RECOUNT_EVENTS)."""
+        return snap is None or (snap.history_mark < history_mark
+                                and _recount_needed(conn, snap.history_mark, history_mark))
+
+    def _recount(self, conn: sa.Connection, key: tuple[str, int, str], year: int,
+                 kind: str) -> tuple[_Snapshot, int, int]:
+        """A full count, one per key at a time: under load every overview request missed the cache at once and ran
+        the same national aggregate side by side (15 at a time in make load). A request that waited builds on the
+        count made meanwhile when it can. Returns the snapshot and the marks read under the gate."""
+        with self._gate(key):
+            cycle_mark, history_mark = _marks(conn)  # again: a count may have finished while we waited
+            snap = self._usable(key, cycle_mark, history_mark)
+            if self._needs_recount(conn, snap, history_mark):
+                snap = _Snapshot(count_cycles(conn, year, kind), cycle_mark, history_mark, self.monotonic())
+                with self._lock:
+                    self._snapshots[key] = snap
+            assert snap is not None
+            return snap, cycle_mark, history_mark
+
     def counts(self, db: Database, year: int, kind: str) -> Counts:
         key = (db.url, year, kind)
         with db.connect() as conn:
             cycle_mark, history_mark = _marks(conn)
             snap = self._usable(key, cycle_mark, history_mark)
-            if snap is None:
-                # one full count per key at a time: under load every overview request missed the cache at once
-                # and ran the same national aggregate side by side (15 at a time in make load)
-                with self._gate(key):
-                    cycle_mark, history_mark = _marks(conn)  # again: a count may have finished while we waited
-                    snap = self._usable(key, cycle_mark, history_mark)
-                    if snap is None:
-                        snap = _Snapshot(count_cycles(conn, year, kind), cycle_mark, history_mark, self.monotonic())
-                        with self._lock:
-                            self._snapshots[key] = snap
-            if snap.history_mark < history_mark and _recount_needed(conn, snap.history_mark, history_mark):
-                with self._gate(key):
-                    with self._lock:
-                        latest = self._snapshots.get(key)
-                    if latest is not None and latest.cycle_mark >= cycle_mark and latest.history_mark >= history_mark:
-                        return dict(latest.counts)  # recounted by another request while this one waited
-                    snap = _Snapshot(count_cycles(conn, year, kind), cycle_mark, history_mark, self.monotonic())
-                    with self._lock:
-                        self._snapshots[key] = snap
+            if self._needs_recount(conn, snap, history_mark):
+                snap, cycle_mark, history_mark = self._recount(conn, key, year, kind)
+            assert snap is not None
             if (cycle_mark, history_mark) != (snap.cycle_mark, snap.history_mark):
                 counts = dict(snap.counts)
                 _apply_changes(conn, counts, year=year, kind=kind, since=(snap.cycle_mark, snap.history_mark),
