@@ -417,6 +417,9 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
         # count read without the lock (a guess: nothing is marked when the minute is spent), the rows are marked,
         # and only then is the lock taken to count exactly and take the slots; a group the exact count refuses
         # (a rival took the last slots in between, or the phone's daily cap) goes back to the queue at once.
+        # The per-phone count, a seek per phone (~25 µs each, a quarter of a message's database time), is read
+        # before the lock too; under it only the slots taken since are added (`_since`): serialised, it capped
+        # two dispatchers at ~1.5× one.
         minute_used = _minute_guess(conn, now, run.minute_seen, needed=len(phones), per_minute=limits.per_minute) if phones else 0
         chosen, slotted = _choose(candidates, digest=digest, minute_left=limits.per_minute - minute_used,
                                   sent_today=None, per_phone=limits.per_phone_per_day, result=result, first=first)
@@ -435,10 +438,16 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
         .values(status="sending", claim_token=token, claimed_at=stamp, attempts=outbox.c.attempts + 1)
     )
     if postgresql and slotted:
+        slot_phones = {c.address for c in slotted}
+        counted_at = now
+        counted, last_slot = _phones_today_pg(conn, counted_at, slot_phones)  # the slow part, outside the lock
         _lock_claims(conn, sms=True)
         now = clock()  # read once the lock is held: a slot is never stamped before one a rival took just before us
         stamp = to_db_time(now)
-        minute_used, sent_today = _rate_counts(conn, now, {c.address for c in slotted})
+        if _day_of(now) == _day_of(counted_at):
+            minute_used, sent_today = _minute_used(conn, now), _since(conn, counted, last_slot, now, slot_phones)
+        else:  # midnight passed between the two: counted again for the new day
+            minute_used, sent_today = _rate_counts(conn, now, slot_phones)
         kept, _ = _choose(slotted, digest=False, minute_left=limits.per_minute - minute_used,
                           sent_today=sent_today, per_phone=limits.per_phone_per_day, result=result, first=first)
         run.minute_seen = (now, minute_used + len(kept))
@@ -486,20 +495,58 @@ def _minute_used(conn: sa.Connection, now: datetime) -> int:
     )).scalar_one())
 
 
+def _day_of(now: datetime) -> date:
+    return now.astimezone(PLAN_TZ).date()
+
+
+def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """The plan-local day of `now` as stored times [start, end)."""
+    midnight = datetime.combine(_day_of(now), time(0), tzinfo=PLAN_TZ)
+    return to_db_time(midnight), to_db_time(midnight + timedelta(days=1))
+
+
 def _rate_counts(conn: sa.Connection, now: datetime, phones: set[str]) -> tuple[int, dict[str, int]]:
     """The minute's slots, and today's (plan-local day) per phone of `phones`."""
-    midnight = datetime.combine(now.astimezone(PLAN_TZ).date(), time(0), tzinfo=PLAN_TZ)
-    day = (to_db_time(midnight), to_db_time(midnight + timedelta(days=1)))
+    start, end = _day_bounds(now)
     if conn.dialect.name == "postgresql":
-        sent_today = {address: count for address, count in conn.execute(_PHONES_TODAY_PG, {
-            "phones": sorted(phones), "start": day[0], "end": day[1]}) if count}
+        sent_today, _ = _phones_today_pg(conn, now, phones)
     else:
         sent_today = dict(conn.execute(
             sa.select(sms_slots.c.address, sa.func.count())
-            .where(sms_slots.c.address.in_(phones), sms_slots.c.taken_at >= day[0], sms_slots.c.taken_at < day[1])
+            .where(sms_slots.c.address.in_(phones), sms_slots.c.taken_at >= start, sms_slots.c.taken_at < end)
             .group_by(sms_slots.c.address)
         ).all())
     return _minute_used(conn, now), sent_today
+
+
+def _phones_today_pg(conn: sa.Connection, now: datetime, phones: set[str]) -> tuple[dict[str, int], int]:
+    """PostgreSQL: today's slots per phone of `phones` (those with any), and the ledger's last slot id, both read
+    in one statement, so one snapshot: every slot this count missed has a greater id (slots are only taken under
+    the SMS lock, and each holder commits before the next takes it, so ids grow in commit order)."""
+    start, end = _day_bounds(now)
+    counts: dict[str, int] = {}
+    last = 0
+    for address, count, last_id in conn.execute(_PHONES_TODAY_PG, {"phones": sorted(phones), "start": start, "end": end}):
+        last = int(last_id or 0)
+        if count:
+            counts[address] = int(count)
+    return counts, last
+
+
+def _since(conn: sa.Connection, counted: dict[str, int], last_slot: int, now: datetime,
+           phones: set[str]) -> dict[str, int]:
+    """PostgreSQL, under the SMS lock: `counted` (read before the lock) plus the slots taken since, which are those
+    after `last_slot` — a range of the primary key, a rival's claim or two, whatever the day's total. Slots given
+    back since only make the count higher than it is: a message may wait for the next run, never go over the cap.
+    The bound is written as a literal (an int read from the ledger): a prepared statement's generic plan guesses a
+    third of the table for `id > $1` and may scan it all."""
+    start, end = _day_bounds(now)
+    today = dict(counted)
+    for address, taken_at in conn.exec_driver_sql(
+            f"SELECT address, taken_at FROM sms_slots WHERE id > {int(last_slot)}"):
+        if address in phones and start <= taken_at < end:
+            today[address] = today.get(address, 0) + 1
+    return today
 
 
 # PostgreSQL: today's slots per phone, one seek of (address, taken_at) per phone whatever the statistics. Written as
@@ -511,8 +558,8 @@ def _rate_counts(conn: sa.Connection, now: datetime, phones: set[str]) -> tuple[
 # of slots a day, filtered after the seek.
 _PHONES_TODAY_PG = sa.text(
     "SELECT p.address, (SELECT count(*) FROM sms_slots s WHERE s.address = p.address "
-    "AND s.taken_at + interval '0 seconds' >= :start AND s.taken_at + interval '0 seconds' < :end) "
-    "FROM unnest(CAST(:phones AS varchar[])) AS p(address)"
+    "AND s.taken_at + interval '0 seconds' >= :start AND s.taken_at + interval '0 seconds' < :end), "
+    "(SELECT max(id) FROM sms_slots) FROM unnest(CAST(:phones AS varchar[])) AS p(address)"
 ).bindparams(sa.bindparam("start", type_=sms_slots.c.taken_at.type), sa.bindparam("end", type_=sms_slots.c.taken_at.type),
              sa.bindparam("phones", type_=sa.ARRAY(sa.String)))
 

@@ -397,6 +397,57 @@ def test_sms_rate_limit_exact_when_two_dispatchers_race_for_the_last_slots_on_po
     assert len(list((tmp_path / "sink").iterdir())) == 15
 
 
+def test_sms_per_phone_daily_cap_exact_when_a_rival_takes_the_phones_slots_after_our_count_on_postgresql(
+        pg_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a claim counts the phone's slots of the day before it takes the SMS lock, and under it adds
+    only the slots taken since. Here a rival takes the phone's whole day (three slots) in between: after the first
+    dispatcher counted zero and before it got the lock. It must then send nothing: three in all, three held."""
+    import services.outbox as outbox_service
+
+    launch_sample(pg_db, now=NOW, tmp_path=tmp_path)
+    with pg_db.begin() as conn:
+        org_id = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == "T01")).scalar_one()
+        conn.execute(outbox.insert(), [{
+            "key": f"test:race-cap:{i}", "year": 2014, "org_id": org_id, "recipient_org_id": org_id,
+            "cycle_kind": "upward", "step": "submit", "template": "returned", "channel": "sms",
+            "address": "13901008888", "due": date(2014, 12, 10), "note": "请补充材料", "status": "queued",
+            "attempts": 0, "created_at": to_db_time(NOW - timedelta(hours=1)),
+        } for i in range(6)])
+    counted, rival_done = threading.Event(), threading.Event()
+    first_thread: list[int] = []
+    real_lock = outbox_service._lock_claims
+
+    def lock_after_the_rival(conn: sa.Connection, *, sms: bool) -> None:
+        if threading.get_ident() in first_thread and not counted.is_set():
+            counted.set()  # the first dispatcher has counted the phone's day (0) and wants the lock
+            assert rival_done.wait(60)
+        real_lock(conn, sms=sms)
+
+    monkeypatch.setattr(outbox_service, "_lock_claims", lock_after_the_rival)
+    cap = RateOverride(per_minute=100, per_phone_per_day=3)
+    results: dict[str, Any] = {}
+
+    def first() -> None:
+        first_thread.append(threading.get_ident())
+        results["first"] = dispatch(pg_db, now=NOW, channels={"sms": SinkChannel(tmp_path / "sink", "sms")},
+                                    digest=False, batch=3, max_rounds=1, rates=cap)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert counted.wait(60)
+    results["rival"] = dispatch(pg_db, now=NOW, channels={"sms": SinkChannel(tmp_path / "sink", "sms")},
+                                digest=False, batch=3, max_rounds=1, rates=cap)
+    rival_done.set()
+    thread.join(60)
+    assert results["rival"].sent == 3 and results["first"].sent == 0
+    assert len(list((tmp_path / "sink").iterdir())) == 3
+    # the three the exact count refused are back in the queue, untouched
+    assert {k: v for k, v in outbox_counts(pg_db).items() if v} == {"queued": 3, "sent": 3}
+    with pg_db.connect() as conn:
+        assert set(conn.execute(sa.select(outbox.c.attempts).where(outbox.c.status == "queued")).scalars()) == {0}
+        assert conn.execute(sa.select(sa.func.count()).select_from(sms_slots)).scalar_one() == 3
+
+
 def test_sms_per_phone_daily_cap_holds_the_rest_on_both_backends(any_db: Database, tmp_path: Path) -> None:
     """Five reminders to one phone, no digest, a cap of two a day: two go today, three wait (held), and the
     next morning two more go. On PostgreSQL the cap is counted under the SMS lock after the rows are marked:
