@@ -15,25 +15,15 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.common import BenchContext, BenchRow, best_of
-from bench.national import PLAN
-from services.clock import parse_when
+from bench.national import ensure_launched
 from services.lagging import PAGE_COUNT_CAP, LaggingFilter, lagging_page
 from services.search import search_orgs
 from storage.db import Database
-from storage.tables.core import orgs, years
+from storage.tables.core import orgs
 
 ROOT = Path(__file__).resolve().parents[1]
 SEARCH_MS, PAGE_MS, EXPORT_RATE, EXPORT_MB = 0.050, 0.150, 50_000, 300
 EXPORT_TODAY = "2015-01-10"
-
-
-def _ensure_launched(db: Database, year: int) -> None:
-    with db.connect() as conn:
-        launched = conn.execute(sa.select(years.c.year).where(years.c.year == year)).first() is not None
-    if not launched:
-        from services.years import start_year
-
-        start_year(db, plan_text=PLAN, year=year, now=parse_when("2014-11-20"))
 
 
 def _export_in_child(url: str, today: str, year: int, out: Path, mode: str) -> dict[str, float]:
@@ -92,7 +82,7 @@ def _export_in_child(url: str, today: str, year: int, out: Path, mode: str) -> d
 
 def _measure(ctx: BenchContext, backend: str, db: Database) -> list[BenchRow]:
     today = date.fromisoformat(ctx.today)
-    _ensure_launched(db, ctx.year)
+    ensure_launched(db, ctx.year)
     with db.connect() as conn:
         cycle_count = conn.execute(sa.text("select count(*) from cycles where year = :y"), {"y": ctx.year}).scalar_one()
         n_orgs = conn.execute(sa.select(sa.func.count()).select_from(orgs)).scalar_one()

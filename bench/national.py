@@ -111,3 +111,15 @@ def write_csv(path: Path, scale: float) -> int:
                              f"1{3 + count % 7}{count:09d}", email])
             count += 1
     return count
+
+
+def ensure_launched(db: Database, year: int) -> None:
+    """The year launched on the bulk-loaded tree, unless an earlier bench did it (each bench runs alone too)."""
+    from services.clock import parse_when
+    from services.years import start_year
+    from storage.tables.core import years
+
+    with db.connect() as conn:
+        launched = conn.execute(sa.select(years.c.year).where(years.c.year == year)).first() is not None
+    if not launched:
+        start_year(db, plan_text=PLAN, year=year, now=parse_when("2014-11-20"))
