@@ -8,8 +8,8 @@ the CLI, the pages and the API render the code in Chinese (English with `render(
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Self
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Self, overload
 
 # code → (Chinese, English); `{name}` fields come from the error's parameters.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -468,7 +468,8 @@ class ShuzhiError(Exception):
     def __init__(self, code: str, /, *, problems: Sequence[str] | None = None, **params: Any) -> None:
         self.code = code if code in MESSAGES else ""
         self.params = params
-        self.problems: list[str] = list(problems or [])
+        # a RowProblems stays as it is: its problems are made one at a time as they are read
+        self.problems: Sequence[str] = problems if isinstance(problems, RowProblems) else list(problems or [])
         self._text = code
         super().__init__(self.message)
 
@@ -530,6 +531,65 @@ class Problem(str):
 
     def render(self, lang: str = "zh") -> str:
         return render(self.code, self.params, lang)
+
+
+class RowProblems(Sequence[Problem]):
+    """The problems of an imported file, kept compact: (row, reason) pairs, each reason made once for all the rows
+    that share it (an unknown kind or a missing parent repeats on every row of a bad national file). A row's Problem
+    is made when it is read: held as Problems, a file of 671,130 bad rows took 1.6 GB (two problems a row, each
+    its Chinese text twice and two dicts) — every one is still reported (cli.md: one line per bad row).
+    A pair with row 0 is a problem of the whole file, kept as it is."""
+
+    def __init__(self) -> None:
+        self._pairs: list[tuple[int, Problem]] = []
+        self._shared: dict[tuple[Any, ...], Problem] = {}
+
+    def add(self, row: int, reason: str | Problem, /, **params: Any) -> None:
+        """Row `row`'s problem: a catalogue code with its params, or a Problem already made."""
+        if isinstance(reason, Problem):
+            code, params = reason.code, reason.params
+        else:
+            code = reason
+        try:
+            key: tuple[Any, ...] = (code, *sorted(params.items()))
+            hash(key)
+        except TypeError:  # a parameter that cannot be a key (a list…): made for this row alone
+            key = ()
+        shared = self._shared.get(key) if key else None
+        if shared is None:
+            shared = reason if isinstance(reason, Problem) else Problem(reason, **params)
+            if key:
+                self._shared[key] = shared
+        self._pairs.append((row, shared))
+
+    def extend_pairs(self, pairs: Iterable[tuple[int, Problem]]) -> None:
+        for row, reason in pairs:
+            self.add(row, reason)
+
+    def sort(self) -> None:
+        """In row order (a file's own problems, row 0, first); a row's problems keep the order they were found."""
+        self._pairs.sort(key=lambda pair: pair[0])
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    @overload
+    def __getitem__(self, index: int) -> Problem: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Problem]: ...
+
+    def __getitem__(self, index: int | slice) -> Problem | list[Problem]:
+        if isinstance(index, slice):
+            return [self._made(pair) for pair in self._pairs[index]]
+        return self._made(self._pairs[index])
+
+    def __iter__(self) -> Iterator[Problem]:
+        return (self._made(pair) for pair in self._pairs)
+
+    @staticmethod
+    def _made(pair: tuple[int, Problem]) -> Problem:
+        row, reason = pair
+        return Problem("row", row=row, reason=reason) if row else reason
 
 
 def _plain(value: Any) -> Any:

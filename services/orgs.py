@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import BadInput, NotFound, Problem, row_problem
+from services.errors import BadInput, NotFound, Problem, RowProblems
 from services.search import name_initials
 from services.tabular import map_header, stream_rows
 from states.orgs import (
@@ -219,7 +219,7 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
         existing_count = len(tree.codes)
         next_id = (max(tree.ids) if existing_count else 0) + 1
 
-        problems: list[tuple[int, Problem]] = []
+        problems = RowProblems()
         bad: dict[str, int] = {}  # code → first row, for rows with errors
         file_nodes = array("i")
         file_parents: list[str] = []
@@ -229,7 +229,8 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
             rows_seen += 1
             reasons = _row_problems(row, tree, bad)
             if reasons:
-                problems.extend((row.number, row_problem(row.number, reason)) for reason in reasons)
+                for reason in reasons:
+                    problems.add(row.number, reason)
                 known = tree.index.get(row.code)
                 if row.code and row.code not in bad and (known is None or not tree.row[known]):
                     bad[row.code] = row.number
@@ -244,12 +245,11 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
             if LEVEL_OF_KIND[row.kind] < GRASSROOTS:
                 upper.append(row)
         if not rows_seen:
-            problems.append((0, Problem("file.no_rows")))
-        problems.extend(_tree_problems(tree, file_nodes, file_parents, bad))
+            problems.add(0, Problem("file.no_rows"))
+        problems.extend_pairs(_tree_problems(tree, file_nodes, file_parents, bad))
         if problems:
-            problems.sort(key=lambda item: item[0])
-            texts = [text for _, text in problems]
-            raise BadInput("file.rows", name=path.name, count=len(texts), problems=texts)
+            problems.sort()
+            raise BadInput("file.rows", name=path.name, count=len(problems), problems=problems)
         del file_parents, bad
 
         for node in range(existing_count, len(tree.codes)):
@@ -490,6 +490,7 @@ def _row_problems(row: _Row, tree: _Tree, bad: dict[str, int]) -> list[Problem]:
 
 def _tree_problems(tree: _Tree, file_nodes: array[int], file_parents: list[str],
                    bad: dict[str, int]) -> list[tuple[int, Problem]]:
+    """The tree's problems as (row, reason) pairs: an unknown parent, a cycle, a level that does not fit."""
     problems: list[tuple[int, Problem]] = []
     for node, parent_code in zip(file_nodes, file_parents, strict=True):
         if not parent_code:
@@ -499,7 +500,7 @@ def _tree_problems(tree: _Tree, file_nodes: array[int], file_parents: list[str],
         if parent is None:
             reason = Problem("org_row.parent_bad_row" if parent_code in bad else "org_row.parent_unknown",
                              parent=parent_code[:80])
-            problems.append((tree.row[node], row_problem(tree.row[node], reason)))
+            problems.append((tree.row[node], reason))
             tree.row[node] = -tree.row[node]  # not part of the tree: skip the checks below
             continue
         tree.parent[node] = parent
@@ -526,7 +527,7 @@ def _tree_problems(tree: _Tree, file_nodes: array[int], file_parents: list[str],
             kind, parent_kind = KINDS[tree.kind[node]], KINDS[tree.kind[parent]]
             found = Problem("org_row.level", kind=kind, kind_label=KIND_LABELS[kind], parent_kind=parent_kind,
                             parent_label=KIND_LABELS[parent_kind], parent=tree.codes[parent])
-        problems.append((number, row_problem(number, found)))
+        problems.append((number, found))
     return problems
 
 

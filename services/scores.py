@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.errors import BadInput, NotFound, Problem, row_problem
+from services.errors import BadInput, NotFound, Problem, RowProblems
 from services.tabular import map_header, read_rows
 from states.orgs import CATEGORY_OF_KIND, KIND_LABELS, LEVEL_OF_KIND, Level
 from states.scoring import (
@@ -68,10 +68,10 @@ def parse_score(text: str) -> tuple[float | None, Problem | None]:
     return value, None
 
 
-def _refuse_rows(path: Path, problems: list[tuple[int, Problem]]) -> None:
+def _refuse_rows(path: Path, problems: RowProblems) -> None:
     """Every bad row at once, in row order (a file-wide problem first); nothing is imported."""
-    problems.sort(key=lambda item: item[0])
-    raise BadInput("file.rows", name=Path(path).name, count=len(problems), problems=[p for _, p in problems])
+    problems.sort()
+    raise BadInput("file.rows", name=Path(path).name, count=len(problems), problems=problems)
 
 
 def _write(conn: sa.Connection, year: int, rows: Sequence[dict[str, Any]]) -> None:
@@ -96,7 +96,7 @@ def import_scores(db: Database, path: Path, *, year: int, now: datetime) -> dict
     if header is None:
         raise BadInput("file.empty", name=path.name, header="org,component,score")
     columns = map_header(header[1], SCORE_HEADER, ("org", "component", "score"))
-    problems: list[tuple[int, Problem]] = []
+    problems = RowProblems()
     parsed: list[tuple[int, str, str, float]] = []
     seen: dict[tuple[str, str], int] = {}
     for number, cells in iterator:
@@ -121,7 +121,8 @@ def import_scores(db: Database, path: Path, *, year: int, now: datetime) -> dict
             else:
                 seen[(org, component)] = number
         if reasons:
-            problems.extend((number, row_problem(number, r)) for r in reasons)
+            for r in reasons:
+                problems.add(number, r)
         elif component is not None and value is not None:
             parsed.append((number, org, component, value))
     with db.begin() as conn:
@@ -129,13 +130,13 @@ def import_scores(db: Database, path: Path, *, year: int, now: datetime) -> dict
         known = _assessed_orgs(conn, {org for _, org, _, _ in parsed})
         for number, org, _component, _value in parsed:
             if org not in known:
-                problems.append((number, row_problem(number, "score_row.unknown_org", org=org)))
+                problems.add(number, "score_row.unknown_org", org=org)
             elif known[org][1] not in CATEGORY_OF_KIND:
                 kind = known[org][1]
-                problems.append((number, row_problem(number, "score_row.not_scored", org=org, kind=kind,
-                                                     kind_label=KIND_LABELS.get(kind, kind))))
+                problems.add(number, "score_row.not_scored", org=org, kind=kind,
+                             kind_label=KIND_LABELS.get(kind, kind))
         if not parsed and not problems:
-            problems.append((0, Problem("file.no_rows")))
+            problems.add(0, Problem("file.no_rows"))
         if problems:
             _refuse_rows(path, problems)
         stamp = to_db_time(now)
@@ -171,7 +172,7 @@ def import_onsite(db: Database, path: Path, *, year: int, now: datetime) -> dict
     if header is None:
         raise BadInput("file.empty", name=path.name, header=f"org,part,{','.join(ONSITE_ITEMS)}")
     columns = map_header(header[1], ONSITE_HEADER, ("org", "part", *ONSITE_ITEMS))
-    problems: list[tuple[int, Problem]] = []
+    problems = RowProblems()
     parts: dict[str, dict[str, dict[str, float]]] = {}
     first_row: dict[str, int] = {}
     seen: dict[tuple[str, str], int] = {}
@@ -201,7 +202,8 @@ def import_onsite(db: Database, path: Path, *, year: int, now: datetime) -> dict
             else:
                 seen[(org, part)] = number
         if reasons:
-            problems.extend((number, row_problem(number, r)) for r in reasons)
+            for r in reasons:
+                problems.add(number, r)
         elif org and part:
             parts.setdefault(org, {})[part] = items
             first_row.setdefault(org, number)
@@ -210,16 +212,16 @@ def import_onsite(db: Database, path: Path, *, year: int, now: datetime) -> dict
         known = _assessed_orgs(conn, set(parts))
         for org, number in first_row.items():
             if org not in known:
-                problems.append((number, row_problem(number, "score_row.unknown_org", org=org)))
+                problems.add(number, "score_row.unknown_org", org=org)
             elif LEVEL_OF_KIND.get(known[org][1]) != Level.GRASSROOTS:
                 kind = known[org][1]
-                problems.append((number, row_problem(number, "score_row.not_onsite", org=org, kind=kind,
-                                                     kind_label=KIND_LABELS.get(kind, kind))))
+                problems.add(number, "score_row.not_onsite", org=org, kind=kind,
+                             kind_label=KIND_LABELS.get(kind, kind))
             lacking = [p for p in ONSITE_PARTS if rules.onsite_part_weights.get(p, 0) > 0 and p not in parts[org]]
             if lacking:
-                problems.append((number, row_problem(number, "score_row.lacks_parts", org=org, parts=", ".join(lacking))))
+                problems.add(number, "score_row.lacks_parts", org=org, parts=", ".join(lacking))
         if not parts and not problems:
-            problems.append((0, Problem("file.no_rows")))
+            problems.add(0, Problem("file.no_rows"))
         if problems:
             _refuse_rows(path, problems)
         stamp = to_db_time(now)
