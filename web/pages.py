@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -83,8 +84,18 @@ def _may(request: Request, account: Account | None, action: str, org: str | None
         return may(conn, account.actor, action, org=org)
 
 
-def render_error(request: Request, status: int, message: str, problems: list[str]) -> Response:
-    return render(request, "error.html", http_status=status, status_code=status, message=message, problems=problems)
+# A page lists this many of an error's problems and says how many more there are (a national file with every row
+# bad has over a million: the CLI prints them all, one line each, as cli.md asks; a page of them helps nobody).
+PROBLEMS_SHOWN = 200
+
+
+def _shown(problems: Sequence[str] | None) -> dict[str, Any]:
+    problems = problems or []
+    return {"problems": list(problems[:PROBLEMS_SHOWN]), "more_problems": max(len(problems) - PROBLEMS_SHOWN, 0)}
+
+
+def render_error(request: Request, status: int, message: str, problems: Sequence[str]) -> Response:
+    return render(request, "error.html", http_status=status, status_code=status, message=message, **_shown(problems))
 
 
 def _year(request: Request, year: int | None) -> int | None:
@@ -239,9 +250,9 @@ def admin_page(request: Request, account: User) -> Response:
     return render(request, "admin.html", result=None, problems=[], form={})
 
 
-def _admin_result(request: Request, *, title: str, result: Any = None, problems: list[str] | None = None,
+def _admin_result(request: Request, *, title: str, result: Any = None, problems: Sequence[str] | None = None,
                   message: str = "", status: int = 200, form: dict[str, Any] | None = None) -> Response:
-    return render(request, "admin.html", http_status=status, title=title, result=result, problems=problems or [],
+    return render(request, "admin.html", http_status=status, title=title, result=result, **_shown(problems),
                   message=message, form=form or {})
 
 

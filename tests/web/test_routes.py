@@ -119,6 +119,24 @@ def _problems_of(page: str) -> list[str]:
     return [unescape(item) for item in re.findall(r"<li>(.*?)</li>", listing.group(1), re.S)]
 
 
+def test_a_file_with_hundreds_of_bad_rows_lists_the_first_and_counts_the_rest(client_for: Any) -> None:
+    """A page lists the first 200 problems and says how many more there are; the API keeps them all."""
+    client = client_for("admin")
+    token = csrf_of(client.get("/admin").text)
+    bad = "code,name,kind,parent\n" + "".join(f"V9{i:03d},村{i},village,T77\n" for i in range(250))
+    response = client.post("/admin/orgs/import", data={"csrf_token": token},
+                           files={"file": ("orgs.csv", bad.encode(), "text/csv")})
+    assert response.status_code == 400
+    listed = _problems_of(response.text)
+    assert len(listed) == 200 and listed[0] == "第 2 行：上级 'T77' 不存在" and listed[-1] == "第 201 行：上级 'T77' 不存在"
+    assert "另有 50 条问题未列出" in response.text and "文件 orgs.csv 有 250 处问题" in response.text
+    english = client.post("/admin/orgs/import?lang=en", data={"csrf_token": token},
+                          files={"file": ("orgs.csv", bad.encode(), "text/csv")})
+    assert "50 more problems not listed" in english.text
+    api = client.post("/api/orgs/import", files={"file": ("orgs.csv", bad.encode(), "text/csv")})
+    assert api.status_code == 400 and len(api.json()["problems"]) == 250
+
+
 def test_import_tree_upload_shows_row_errors_and_imports_nothing(client_for: Any, web_app: Any) -> None:
     client = client_for("admin")
     token = csrf_of(client.get("/admin").text)
