@@ -88,7 +88,14 @@ def _copy_outbox_table(db: Database) -> None:
     with db.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS outbox_raw"))
         if db.is_postgresql:
+            # the same table: its indexes, and its foreign keys, which LIKE … INCLUDING ALL does not copy (each
+            # inserted row is checked against orgs twice and years once, as ours is; SQLite's copy of the DDL
+            # below keeps them, and bench_cli's raw database has the whole schema)
             conn.execute(sa.text("CREATE TABLE outbox_raw (LIKE outbox INCLUDING ALL)"))
+            keys = conn.execute(sa.text("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                                        "WHERE conrelid = 'outbox'::regclass AND contype = 'f'")).all()
+            for name, definition in keys:
+                conn.execute(sa.text(f"ALTER TABLE outbox_raw ADD CONSTRAINT {name}_raw {definition}"))
         else:
             ddl = conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE tbl_name = 'outbox' AND sql IS NOT NULL")).scalars()
             for statement in list(ddl):
