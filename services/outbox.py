@@ -417,9 +417,9 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
         # count read without the lock (a guess: nothing is marked when the minute is spent), the rows are marked,
         # and only then is the lock taken to count exactly and take the slots; a group the exact count refuses
         # (a rival took the last slots in between, or the phone's daily cap) goes back to the queue at once.
-        # The per-phone count, a seek per phone (~25 µs each, a quarter of a message's database time), is read
-        # before the lock too; under it only the slots taken since are added (`_since`): serialised, it capped
-        # two dispatchers at ~1.5× one.
+        # The counts themselves are read before the lock too (a seek per phone, ~25 µs each, a quarter of a
+        # message's database time, and the minute's slots, up to the per-minute limit of them); under it only the
+        # slots taken since are added (`_since`): serialised, they capped two dispatchers at ~1.5× one.
         minute_used = _minute_guess(conn, now, run.minute_seen, needed=len(phones), per_minute=limits.per_minute) if phones else 0
         chosen, slotted = _choose(candidates, digest=digest, minute_left=limits.per_minute - minute_used,
                                   sent_today=None, per_phone=limits.per_phone_per_day, result=result, first=first)
@@ -440,12 +440,12 @@ def _claim(conn: sa.Connection, *, clock: Callable[[], datetime], channels: Sequ
     if postgresql and slotted:
         slot_phones = {c.address for c in slotted}
         counted_at = now
-        counted, last_slot = _phones_today_pg(conn, counted_at, slot_phones)  # the slow part, outside the lock
+        early = _counts_pg(conn, counted_at, slot_phones)  # the slow part, outside the lock
         _lock_claims(conn, sms=True)
         now = clock()  # read once the lock is held: a slot is never stamped before one a rival took just before us
         stamp = to_db_time(now)
         if _day_of(now) == _day_of(counted_at):
-            minute_used, sent_today = _minute_used(conn, now), _since(conn, counted, last_slot, now, slot_phones)
+            minute_used, sent_today = _since(conn, early, now, slot_phones)
         else:  # midnight passed between the two: counted again for the new day
             minute_used, sent_today = _rate_counts(conn, now, slot_phones)
         kept, _ = _choose(slotted, digest=False, minute_left=limits.per_minute - minute_used,
@@ -507,46 +507,60 @@ def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
 
 def _rate_counts(conn: sa.Connection, now: datetime, phones: set[str]) -> tuple[int, dict[str, int]]:
     """The minute's slots, and today's (plan-local day) per phone of `phones`."""
-    start, end = _day_bounds(now)
     if conn.dialect.name == "postgresql":
-        sent_today, _ = _phones_today_pg(conn, now, phones)
-    else:
-        sent_today = dict(conn.execute(
-            sa.select(sms_slots.c.address, sa.func.count())
-            .where(sms_slots.c.address.in_(phones), sms_slots.c.taken_at >= start, sms_slots.c.taken_at < end)
-            .group_by(sms_slots.c.address)
-        ).all())
+        counts = _counts_pg(conn, now, phones)
+        return counts.minute, counts.today
+    start, end = _day_bounds(now)
+    sent_today: dict[str, int] = dict(conn.execute(
+        sa.select(sms_slots.c.address, sa.func.count())
+        .where(sms_slots.c.address.in_(phones), sms_slots.c.taken_at >= start, sms_slots.c.taken_at < end)
+        .group_by(sms_slots.c.address)
+    ).all())
     return _minute_used(conn, now), sent_today
 
 
-def _phones_today_pg(conn: sa.Connection, now: datetime, phones: set[str]) -> tuple[dict[str, int], int]:
-    """PostgreSQL: today's slots per phone of `phones` (those with any), and the ledger's last slot id, both read
-    in one statement, so one snapshot: every slot this count missed has a greater id (slots are only taken under
-    the SMS lock, and each holder commits before the next takes it, so ids grow in commit order)."""
+@dataclass(frozen=True)
+class _Counts:
+    """PostgreSQL: the rate counts a claim reads before the SMS lock, in one statement (so one snapshot): today's
+    slots per phone (those with any), the minute's slots, and the ledger's last slot id. Every slot they missed has
+    a greater id: slots are only taken under the SMS lock, and each holder commits before the next takes it."""
+
+    today: dict[str, int]
+    minute: int
+    last_slot: int
+
+
+def _counts_pg(conn: sa.Connection, now: datetime, phones: set[str]) -> _Counts:
     start, end = _day_bounds(now)
-    counts: dict[str, int] = {}
-    last = 0
-    for address, count, last_id in conn.execute(_PHONES_TODAY_PG, {"phones": sorted(phones), "start": start, "end": end}):
-        last = int(last_id or 0)
+    today: dict[str, int] = {}
+    minute = last = 0
+    for address, count, in_minute, last_id in conn.execute(_COUNTS_PG, {
+            "phones": sorted(phones), "start": start, "end": end, "minute_start": to_db_time(now - timedelta(minutes=1)),
+            "minute_end": to_db_time(now + CLOCK_SKEW)}):
+        minute, last = int(in_minute), int(last_id or 0)
         if count:
-            counts[address] = int(count)
-    return counts, last
+            today[address] = int(count)
+    return _Counts(today, minute, last)
 
 
-def _since(conn: sa.Connection, counted: dict[str, int], last_slot: int, now: datetime,
-           phones: set[str]) -> dict[str, int]:
-    """PostgreSQL, under the SMS lock: `counted` (read before the lock) plus the slots taken since, which are those
-    after `last_slot` — a range of the primary key, a rival's claim or two, whatever the day's total. Slots given
-    back since only make the count higher than it is: a message may wait for the next run, never go over the cap.
-    The bound is written as a literal (an int read from the ledger): a prepared statement's generic plan guesses a
-    third of the table for `id > $1` and may scan it all."""
+def _since(conn: sa.Connection, early: _Counts, now: datetime, phones: set[str]) -> tuple[int, dict[str, int]]:
+    """PostgreSQL, under the SMS lock: the counts read before it, plus the slots taken since, which are those after
+    `early.last_slot` — a range of the primary key, a rival's claim or two, whatever the day's or the minute's
+    total. Both stay exact or err high, never low: a slot given back since, or one that left the minute's window
+    in the few milliseconds between, is still counted (a message may wait for the next claim, never go over a
+    limit). The bound is written as a literal (an int read from the ledger): a prepared statement's generic plan
+    guesses a third of the table for `id > $1` and may scan it all."""
     start, end = _day_bounds(now)
-    today = dict(counted)
+    minute_start, minute_end = to_db_time(now - timedelta(minutes=1)), to_db_time(now + CLOCK_SKEW)
+    today = dict(early.today)
+    minute = early.minute
     for address, taken_at in conn.exec_driver_sql(
-            f"SELECT address, taken_at FROM sms_slots WHERE id > {int(last_slot)}"):
+            f"SELECT address, taken_at FROM sms_slots WHERE id > {int(early.last_slot)}"):
+        if minute_start < taken_at <= minute_end:
+            minute += 1
         if address in phones and start <= taken_at < end:
             today[address] = today.get(address, 0) + 1
-    return today
+    return minute, today
 
 
 # PostgreSQL: today's slots per phone, one seek of (address, taken_at) per phone whatever the statistics. Written as
@@ -556,9 +570,10 @@ def _since(conn: sa.Connection, counted: dict[str, int], last_slot: int, now: da
 # (measured through `notify send` on the national outbox, 1,700 messages/s). So the phones drive the plan and the
 # day's bounds are written so no index on `taken_at` alone can serve them (`+ interval '0'`): a phone has a handful
 # of slots a day, filtered after the seek.
-_PHONES_TODAY_PG = sa.text(
+_COUNTS_PG = sa.text(
     "SELECT p.address, (SELECT count(*) FROM sms_slots s WHERE s.address = p.address "
     "AND s.taken_at + interval '0 seconds' >= :start AND s.taken_at + interval '0 seconds' < :end), "
+    "(SELECT count(*) FROM sms_slots m WHERE m.taken_at > :minute_start AND m.taken_at <= :minute_end), "
     "(SELECT max(id) FROM sms_slots) FROM unnest(CAST(:phones AS varchar[])) AS p(address)"
 ).bindparams(sa.bindparam("start", type_=sms_slots.c.taken_at.type), sa.bindparam("end", type_=sms_slots.c.taken_at.type),
              sa.bindparam("phones", type_=sa.ARRAY(sa.String)))
