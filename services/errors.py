@@ -533,6 +533,9 @@ class Problem(str):
         return render(self.code, self.params, lang)
 
 
+SHARED_REASONS = 10_000  # distinct reasons kept for sharing (reasons naming each row's own code are not repeated)
+
+
 class RowProblems(Sequence[Problem]):
     """The problems of an imported file, kept compact: (row, reason) pairs, each reason made once for all the rows
     that share it (an unknown kind or a missing parent repeats on every row of a bad national file). A row's Problem
@@ -550,15 +553,19 @@ class RowProblems(Sequence[Problem]):
             code, params = reason.code, reason.params
         else:
             code = reason
-        try:
-            key: tuple[Any, ...] = (code, *sorted(params.items()))
-            hash(key)
-        except TypeError:  # a parameter that cannot be a key (a list…): made for this row alone
-            key = ()
+        # shared by code and parameters; a parameter that is itself a Problem (equal to another by its Chinese
+        # text alone) or cannot be a key (a list…): made for this row alone
+        key: tuple[Any, ...] = ()
+        if not any(isinstance(value, Problem) for value in params.values()):
+            try:
+                key = (code, *sorted(params.items()))
+                hash(key)
+            except TypeError:
+                key = ()
         shared = self._shared.get(key) if key else None
         if shared is None:
             shared = reason if isinstance(reason, Problem) else Problem(reason, **params)
-            if key:
+            if key and len(self._shared) < SHARED_REASONS:
                 self._shared[key] = shared
         self._pairs.append((row, shared))
 
