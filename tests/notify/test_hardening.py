@@ -41,14 +41,16 @@ from tests.notify.conftest import free_port
 NOW = parse_when("2014-12-07T09:00")
 
 
-def queue(db: Database, n: int, *, channel: str = "email", start: int = 0, prefix: str = "u") -> list[str]:
-    """n queued messages about T01, each to its own address (a `returned` notice: never cancelled as obsolete)."""
+def queue(db: Database, n: int, *, channel: str = "email", start: int = 0, prefix: str = "u",
+          to: str | None = None) -> list[str]:
+    """n queued messages about T01, each to its own address or all `to` one (a `returned` notice: never cancelled as
+    obsolete)."""
     with db.begin() as conn:
         org_id = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == "T01")).scalar_one()
         rows = [{
             "key": f"test:{channel}:{i}", "year": 2014, "org_id": org_id, "recipient_org_id": org_id,
             "cycle_kind": "upward", "step": "submit", "template": "returned", "channel": channel,
-            "address": f"{prefix}{i:03d}@example.cn" if channel == "email" else f"1390100{i:04d}",
+            "address": to or (f"{prefix}{i:03d}@example.cn" if channel == "email" else f"1390100{i:04d}"),
             "due": date(2014, 12, 10), "note": "请补充材料", "status": "queued", "attempts": 0,
             "created_at": to_db_time(NOW - timedelta(hours=1)),
         } for i in range(start, start + n)]
@@ -405,14 +407,7 @@ def test_sms_per_phone_daily_cap_exact_when_a_rival_takes_the_phones_slots_after
     import services.outbox as outbox_service
 
     launch_sample(pg_db, now=NOW, tmp_path=tmp_path)
-    with pg_db.begin() as conn:
-        org_id = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == "T01")).scalar_one()
-        conn.execute(outbox.insert(), [{
-            "key": f"test:race-cap:{i}", "year": 2014, "org_id": org_id, "recipient_org_id": org_id,
-            "cycle_kind": "upward", "step": "submit", "template": "returned", "channel": "sms",
-            "address": "13901008888", "due": date(2014, 12, 10), "note": "请补充材料", "status": "queued",
-            "attempts": 0, "created_at": to_db_time(NOW - timedelta(hours=1)),
-        } for i in range(6)])
+    queue(pg_db, 6, channel="sms", to="13901008888")
     counted, rival_done = threading.Event(), threading.Event()
     first_thread: list[int] = []
     real_lock = outbox_service._lock_claims
@@ -453,14 +448,7 @@ def test_sms_per_phone_daily_cap_holds_the_rest_on_both_backends(any_db: Databas
     next morning two more go. On PostgreSQL the cap is counted under the SMS lock after the rows are marked:
     the three it refuses must be back in the queue, not left `sending`."""
     launch_sample(any_db, now=NOW, tmp_path=tmp_path)
-    with any_db.begin() as conn:
-        org_id = conn.execute(sa.select(orgs.c.id).where(orgs.c.code == "T01")).scalar_one()
-        conn.execute(outbox.insert(), [{
-            "key": f"test:cap:{i}", "year": 2014, "org_id": org_id, "recipient_org_id": org_id,
-            "cycle_kind": "upward", "step": "submit", "template": "returned", "channel": "sms",
-            "address": "13901009999", "due": date(2014, 12, 10), "note": "请补充材料", "status": "queued",
-            "attempts": 0, "created_at": to_db_time(NOW - timedelta(hours=1)),
-        } for i in range(5)])
+    queue(any_db, 5, channel="sms", to="13901009999")
     sink = {"sms": SinkChannel(tmp_path / "sink", "sms")}
     cap = RateOverride(per_minute=100, per_phone_per_day=2)
     first = dispatch(any_db, now=NOW, channels=sink, digest=False, rates=cap)
