@@ -9,7 +9,7 @@ the CLI, the pages and the API render the code in Chinese (English with `render(
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Self, overload
+from typing import Any, NoReturn, Self, overload
 
 # code → (Chinese, English); `{name}` fields come from the error's parameters.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -573,9 +573,11 @@ class RowProblems(Sequence[Problem]):
         for row, reason in pairs:
             self.add(row, reason)
 
-    def sort(self) -> None:
-        """In row order (a file's own problems, row 0, first); a row's problems keep the order they were found."""
+    def refuse(self, name: str) -> NoReturn:
+        """Refuse the file `name` with every problem, in row order (a file's own problems, row 0, first; a row's
+        problems in the order they were found): nothing is imported."""
         self._pairs.sort(key=lambda pair: pair[0])
+        raise BadInput("file.rows", name=name, count=len(self), problems=self)
 
     def __len__(self) -> int:
         return len(self._pairs)
@@ -596,7 +598,7 @@ class RowProblems(Sequence[Problem]):
     @staticmethod
     def _made(pair: tuple[int, Problem]) -> Problem:
         row, reason = pair
-        return Problem("row", row=row, reason=reason) if row else reason
+        return row_problem(row, reason) if row else reason
 
 
 def _plain(value: Any) -> Any:

@@ -248,8 +248,7 @@ def import_orgs(db: Database, path: Path, *, now: datetime) -> ImportResult:
             problems.add(0, Problem("file.no_rows"))
         problems.extend_pairs(_tree_problems(tree, file_nodes, file_parents, bad))
         if problems:
-            problems.sort()
-            raise BadInput("file.rows", name=path.name, count=len(problems), problems=problems)
+            problems.refuse(path.name)
         del file_parents, bad
 
         for node in range(existing_count, len(tree.codes)):

@@ -68,12 +68,6 @@ def parse_score(text: str) -> tuple[float | None, Problem | None]:
     return value, None
 
 
-def _refuse_rows(path: Path, problems: RowProblems) -> None:
-    """Every bad row at once, in row order (a file-wide problem first); nothing is imported."""
-    problems.sort()
-    raise BadInput("file.rows", name=Path(path).name, count=len(problems), problems=problems)
-
-
 def _write(conn: sa.Connection, year: int, rows: Sequence[dict[str, Any]]) -> None:
     """Replace the (org, component) pairs given: one delete per component, one bulk insert."""
     by_component: dict[str, list[int]] = {}
@@ -138,7 +132,7 @@ def import_scores(db: Database, path: Path, *, year: int, now: datetime) -> dict
         if not parsed and not problems:
             problems.add(0, Problem("file.no_rows"))
         if problems:
-            _refuse_rows(path, problems)
+            problems.refuse(Path(path).name)
         stamp = to_db_time(now)
         rows = [
             {"org_id": known[org][0], "component": component, "score": value, "source": f"import {path.name} row {number}",
@@ -223,7 +217,7 @@ def import_onsite(db: Database, path: Path, *, year: int, now: datetime) -> dict
         if not parts and not problems:
             problems.add(0, Problem("file.no_rows"))
         if problems:
-            _refuse_rows(path, problems)
+            problems.refuse(Path(path).name)
         stamp = to_db_time(now)
         rows = []
         rolled: dict[str, float] = {}
