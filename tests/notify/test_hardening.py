@@ -472,6 +472,44 @@ def test_sms_per_phone_daily_cap_holds_the_rest_on_both_backends(any_db: Databas
     assert slot_days() == [(NOW + timedelta(days=1)).date()] * 2 + [(NOW + timedelta(days=2)).date()]
 
 
+
+def test_sms_per_phone_daily_cap_counts_the_new_day_when_midnight_passes_before_the_lock_on_postgresql(
+        pg_db: Database, tmp_path: Path) -> None:
+    """On PostgreSQL a claim counts the phone's day before it takes the SMS lock. If midnight passes in between, the
+    day it counted is over: the count is made again for the new day, whose cap is fresh. A phone that used its three
+    slots on Monday gets its fourth message at 00:00:01 on Tuesday, stamped on Tuesday."""
+    from services.orgs import import_orgs
+    from services.years import start_year
+    from tests.conftest import SAMPLE_ORGS, SAMPLE_PLAN
+
+    (tmp_path / "orgs.csv").write_text(SAMPLE_ORGS, encoding="utf-8")
+    import_orgs(pg_db, tmp_path / "orgs.csv", now=NOW)
+    assert "[reminders]\n" in SAMPLE_PLAN
+    # quiet hours away from midnight, so that SMS go either side of it
+    start_year(pg_db, plan_text=SAMPLE_PLAN.replace("[reminders]\n", '[reminders]\nquiet_hours = "03:00-04:00"\n'),
+               year=2014, now=NOW)
+    queue(pg_db, 4, channel="sms", to="13901007777")
+    sink = {"sms": SinkChannel(tmp_path / "sink", "sms")}
+    cap = RateOverride(per_minute=100, per_phone_per_day=3)
+    monday = dispatch(pg_db, now=NOW, channels=sink, digest=False, rates=cap)
+    assert monday.sent == 3 and monday.held == 1
+
+    before = NOW.replace(hour=23, minute=59, second=59)
+    after = before + timedelta(seconds=2)  # Tuesday 00:00:01
+    readings: list[datetime] = []
+
+    def clock() -> datetime:  # the claim reads Monday; from the SMS lock on, it is Tuesday
+        readings.append(before if not readings else after)
+        return readings[-1]
+
+    tuesday = dispatch(pg_db, now=before, clock=clock, channels=sink, digest=False, rates=cap, max_rounds=1)
+    assert tuesday.sent == 1
+    assert len(list((tmp_path / "sink").iterdir())) == 4
+    with pg_db.connect() as conn:
+        stamps = sorted(from_db_time(t).astimezone(PLAN_TZ) for t in conn.execute(sa.select(sms_slots.c.taken_at)).scalars())
+    assert [t.date() for t in stamps] == [NOW.date()] * 3 + [after.date()]
+
+
 # --- H1 ---------------------------------------------------------------------------------------------------
 
 def _add_bad_year(db: Database, zone: str) -> None:
