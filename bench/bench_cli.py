@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bench.common import BenchContext, BenchRow, compiled_env
+from bench.common import BenchContext, BenchRow, compiled_env, settle_outbox
 from bench.national import PLAN, write_csv
 from storage.db import make_engine, normalize_url
 
@@ -285,20 +285,6 @@ def _requeue_sent(url: str) -> int:
     return int(again or 0)
 
 
-def _tidy(url: str) -> None:
-    """PostgreSQL: VACUUM ANALYZE the outbox and the SMS ledger after the bench's own bulk updates (setting aside
-    the rest of the queue, queuing again), which a user's database does not have — autovacuum's work, done now
-    so that neither timed run inherits the other's dead rows."""
-    if url.startswith("sqlite"):
-        return
-    engine = make_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql("VACUUM ANALYZE outbox")
-        conn.exec_driver_sql("VACUUM ANALYZE sms_slots")
-        conn.exec_driver_sql("CHECKPOINT")  # and their writes flushed, not left to a checkpoint in the timed run
-    engine.dispose()
-
-
 def _sink_rows(ctx: BenchContext, backend: str, ours_url: str, raw_url: str, env: dict[str, str],
                queued: int) -> list[BenchRow]:
     """`notify send --no-digest` to the sink: one process against the raw loop, then two processes at once on
@@ -311,7 +297,7 @@ def _sink_rows(ctx: BenchContext, backend: str, ours_url: str, raw_url: str, env
     command = [SHUZHI, "--json", "notify", "send", "--no-digest"]
     rows: list[BenchRow] = []
     try:
-        _tidy(ours_url)
+        settle_outbox(ours_url)
         one_env = {**env, "SHUZHI_SINK_DIR": str(base / "one")}
         one, one_peak, out = _run(command, one_env)
         sent = len(list((base / "one").iterdir()))
@@ -322,7 +308,7 @@ def _sink_rows(ctx: BenchContext, backend: str, ours_url: str, raw_url: str, env
                          f"{one_rate:,.0f} msg/s, process start included; {out.strip()[:90]}"))
         print(f"  [{backend}] sink, 1 process: {sent} in {one:.2f}s (raw {raw[0]:.2f}s)", flush=True)
         again = _requeue_sent(ours_url)
-        _tidy(ours_url)
+        settle_outbox(ours_url)
         two_env = {**env, "SHUZHI_SINK_DIR": str(base / "two")}
         started = time.perf_counter()
         processes = [subprocess.Popen(["/usr/bin/time", "-f", "%M", *command], env=two_env, cwd=ROOT,

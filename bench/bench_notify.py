@@ -21,7 +21,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.common import BenchContext, BenchRow, best_of, timed
+from bench.common import BenchContext, BenchRow, best_of, settle_outbox, timed
 from bench.national import ensure_launched
 from notifications.channels import OutgoingMessage, SmtpEmail, email_bytes
 from services.clock import parse_when
@@ -105,23 +105,13 @@ def _copy_outbox_table(db: Database) -> None:
 
 def _clear(db: Database) -> None:
     """An empty outbox and SMS ledger between runs: every run dispatches at the same simulated 10:00, so the slots
-    of the previous run (rows deleted here) would otherwise be counted in this run's minute. On PostgreSQL the
-    deleted rows are vacuumed away and a checkpoint taken, as autovacuum and the checkpointer would between two
-    mornings: each run sends to the same phones, and every earlier run's dead slots would otherwise be visited by
-    each per-phone count of the next (29 per phone after a few runs, measured), a cost of the bench's repetition
-    that no real morning has."""
+    of the previous run (rows deleted here) would otherwise be counted in this run's minute; then settled
+    (`settle_outbox`: each run sends to the same phones, so every earlier run's dead slots would be visited)."""
     with db.begin() as conn:
         conn.execute(outbox.delete())
         conn.execute(sms_slots.delete())
         conn.execute(sa.text("DROP TABLE IF EXISTS outbox_raw"))
-    if db.is_postgresql:
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE outbox")
-            conn.exec_driver_sql("VACUUM ANALYZE sms_slots")
-            # and the previous bench's writes flushed: the sweep bench before the first dispatch run writes ~1 GB
-            # of WAL, and the checkpoint it sets off made that run's commits wait on the disk (4,182 msg/s, then
-            # 10,447 on tmpfs right after, in the same run)
-            conn.exec_driver_sql("CHECKPOINT")
+    settle_outbox(db.url)
 
 
 def _bench_sweep(ctx: BenchContext, backend: str, url: str) -> BenchRow:
