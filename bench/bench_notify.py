@@ -36,6 +36,7 @@ DISPATCH_MESSAGES = 2_000
 # (1.42–1.65× one in the same hour, measured); at 50,000 the same code gave 1.73–1.78×.
 SINK_MESSAGES = 50_000
 DIGEST_ITEMS = 500
+SWEEP_RUNS = SMTP_RUNS = 3
 UNLIMITED = RateOverride(per_minute=1_000_000, per_phone_per_day=1_000_000)
 
 
@@ -120,21 +121,30 @@ def _bench_sweep(ctx: BenchContext, backend: str, url: str) -> BenchRow:
     now = parse_when(ctx.today)
     ensure_launched(db, ctx.year)
     try:
-        _clear(db)
         with db.connect() as conn:
             open_cycles = conn.execute(sa.text(f"SELECT count(*) FROM cycles WHERE year = {ctx.year}")).scalar_one()
-        _copy_outbox_table(db)
-        with timed() as raw_time:
-            raw_rows = _raw_sweep(db, year=ctx.year, today=today)
-        with timed() as ours_time:
-            ours = sweep_deadlines(db, now=now, year=ctx.year)
+        # best of SWEEP_RUNS for each, on an empty outbox every time: one ~1 s shot on this 2-core machine moved the
+        # ratio between 1.4× and 2.1× from run to run with the same code (bench/results.md, 2026-12-03 and -04)
+        raw_times: list[float] = []
+        ours_times: list[float] = []
+        for _ in range(SWEEP_RUNS):
+            _clear(db)
+            _copy_outbox_table(db)
+            with timed() as raw_time:
+                raw_rows = _raw_sweep(db, year=ctx.year, today=today)
+            with timed() as ours_time:
+                ours = sweep_deadlines(db, now=now, year=ctx.year)
+            raw_times.append(raw_time())
+            ours_times.append(ours_time())
         with timed() as rerun_time:
             again = sweep_deadlines(db, now=now, year=ctx.year)
-        ratio = ours_time() / raw_time() if raw_time() else float("inf")
+        best_ours, best_raw = min(ours_times), min(raw_times)
         return BenchRow(
-            name=f"sweep {open_cycles:,} cycles → {ours.queued:,} messages", backend=backend, ours=ours_time(), raw=raw_time(),
-            target="≤ 2× raw time", ok=ratio <= 2.0,
-            extra=f"raw rows {raw_rows:,}; lagging {ours.lagging:,}; re-sweep {rerun_time():.2f}s queued {again.queued}",
+            name=f"sweep {open_cycles:,} cycles → {ours.queued:,} messages", backend=backend, ours=best_ours, raw=best_raw,
+            target="≤ 2× raw time", ok=best_ours <= 2.0 * best_raw,
+            extra=f"best of {SWEEP_RUNS}: ours {', '.join(f'{t:.2f}' for t in ours_times)} s, raw "
+                  f"{', '.join(f'{t:.2f}' for t in raw_times)} s; raw rows {raw_rows:,}; lagging {ours.lagging:,}; "
+                  f"re-sweep {rerun_time():.2f}s queued {again.queued}",
         )
     finally:
         _clear(db)
@@ -309,15 +319,21 @@ def _bench_smtp(url: str, n: int = DISPATCH_MESSAGES) -> BenchRow:
     server = _SmtpServer()
     now = parse_when("2014-12-10T10:00")
     try:
-        _clear(db)
-        _queue(db, n, channel="email", tag="smtp")
-        channel = SmtpEmail(f"smtp://127.0.0.1:{server.port}", mail_from="zzb@example.gov.cn")
-        with timed() as ours_time:
-            result = dispatch(db, now=now, channels={"email": channel}, batch=500, digest=False)
+        # best of SMTP_RUNS for each (a fresh queue for ours every time): one ~2 s shot moved the ratio between 0.76×
+        # and 1.14× from run to run with the same code (bench/results.md)
+        ours_times: list[float] = []
+        for _ in range(SMTP_RUNS):
+            _clear(db)
+            _queue(db, n, channel="email", tag="smtp")
+            channel = SmtpEmail(f"smtp://127.0.0.1:{server.port}", mail_from="zzb@example.gov.cn")
+            with timed() as ours_time:
+                result = dispatch(db, now=now, channels={"email": channel}, batch=500, digest=False)
+            ours_times.append(ours_time())
         with db.connect() as conn:
             sent = list(conn.execute(sa.select(outbox.c.key, outbox.c.address, outbox.c.subject, outbox.c.body)
                                      .where(outbox.c.status == "sent").limit(n)))
-        with timed() as raw_time:  # the same messages built (text and HTML parts, the same bytes) on one connection
+
+        def raw_loop() -> None:  # the same messages built (text and HTML parts, the same bytes) on one connection
             smtp = smtplib.SMTP("127.0.0.1", server.port)
             for r in sent:
                 body = r.body or ""
@@ -327,14 +343,18 @@ def _bench_smtp(url: str, n: int = DISPATCH_MESSAGES) -> BenchRow:
                 ), mail_from="zzb@example.gov.cn")
                 smtp.sendmail("zzb@example.gov.cn", [r.address], data)
             smtp.quit()
-        ours_rate = result.sent / ours_time() if ours_time() else 0.0
-        raw_rate = len(sent) / raw_time() if raw_time() else 0.0
+
+        raw = best_of(SMTP_RUNS, raw_loop)
+        ours = min(ours_times)
+        ours_rate = result.sent / ours if ours else 0.0
+        raw_rate = len(sent) / raw if raw else 0.0
         return BenchRow(
-            name=f"dispatch {result.sent:,} e-mails to local SMTP", backend=db.engine.dialect.name, ours=ours_time(),
-            raw=raw_time() * (result.sent / len(sent) if sent else 1.0), target="≥ 0.8× raw rate",
+            name=f"dispatch {result.sent:,} e-mails to local SMTP", backend=db.engine.dialect.name, ours=ours,
+            raw=raw * (result.sent / len(sent) if sent else 1.0), target="≥ 0.8× raw rate",
             ok=ours_rate >= 0.8 * raw_rate, unit="s",
-            extra=f"ours {ours_rate:,.0f}/s on {channel.connections} connection(s) (claim, render, fencing check, "
-                  f"send, record); raw smtplib loop on one connection {raw_rate:,.0f}/s",
+            extra=f"best of {SMTP_RUNS}: ours {result.sent / max(ours_times):,.0f}–{ours_rate:,.0f}/s on "
+                  f"{channel.connections} connection(s) (claim, render, fencing check, send, record); raw smtplib loop "
+                  f"on one connection {raw_rate:,.0f}/s",
         )
     finally:
         server.stop()
