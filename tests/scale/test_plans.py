@@ -236,6 +236,17 @@ def test_fencing_and_record_go_by_primary_key_whatever_the_statistics(realistic:
             assert "pk_outbox" in plan or "PRIMARY KEY" in plan, (statement, plan)
 
 
+def _morning_ledger(conn: sa.Connection, slots: int, stamp: object) -> None:
+    """The SMS ledger as a morning finds it: statistics taken while it was empty (rolled back with the caller's
+    transaction), then `slots` slots taken at `stamp`, one per phone 139…0, 139…1, …"""
+    from storage.tables.notify import sms_slots
+
+    conn.execute(sms_slots.delete())
+    conn.exec_driver_sql("ANALYZE sms_slots")
+    conn.execute(sms_slots.insert(), [{"taken_at": stamp, "address": f"139{i:08d}", "outbox_id": i, "token": "t"}
+                                      for i in range(slots)])
+
+
 def test_daily_count_per_phone_seeks_each_phone_whatever_the_statistics(realistic: Database) -> None:
     """The per-phone daily cap is counted, under the SMS lock, at every claim: one seek of (address, taken_at) per
     phone of the claim. Statistics taken while the ledger was empty (the start of every morning) and a prepared
@@ -244,15 +255,11 @@ def test_daily_count_per_phone_seeks_each_phone_whatever_the_statistics(realisti
     1,700 messages/s on the national outbox (issue 11)."""
     from services.outbox import _rate_counts
     from storage.db import to_db_time
-    from storage.tables.notify import sms_slots
 
     now = parse_when("2014-12-10T11:00")
     stamp = to_db_time(now)
     with realistic.connect() as conn:
-        conn.execute(sms_slots.delete())
-        conn.exec_driver_sql("ANALYZE sms_slots")  # the morning's statistics: an empty ledger (rolled back below)
-        conn.execute(sms_slots.insert(), [{"taken_at": stamp, "address": f"139{i:08d}", "outbox_id": i, "token": "t"}
-                                          for i in range(5_000)])
+        _morning_ledger(conn, 5_000, stamp)
         if realistic.is_postgresql:
             conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")  # the plan a prepared run gets
         phones = {f"139{i:08d}" for i in range(0, 5_000, 50)} | {"13800000000"}
@@ -294,10 +301,7 @@ def test_slots_taken_since_the_count_seek_the_primary_key_whatever_the_statistic
     now = parse_when("2014-12-10T11:00")
     stamp = to_db_time(now)
     with realistic_pg.connect() as conn:
-        conn.execute(sms_slots.delete())
-        conn.exec_driver_sql("ANALYZE sms_slots")  # the morning's statistics: an empty ledger (rolled back below)
-        conn.execute(sms_slots.insert(), [{"taken_at": stamp, "address": f"139{i:08d}", "outbox_id": i, "token": "t"}
-                                          for i in range(20_000)])
+        _morning_ledger(conn, 20_000, stamp)
         last = conn.execute(sa.select(sa.func.max(sms_slots.c.id))).scalar_one() - 5
         with recording(realistic_pg.engine) as recorded:
             minute, today = _since(conn, _Counts({}, 0, last), now, {"13900019999", "13800000000"})
